@@ -95,3 +95,59 @@ export interface SimulateOptions {
    */
   shouldStop?: () => boolean;
 }
+
+/** Extra options of simulate() beyond SimulateOptions (kept separate so the shared type stays as agreed). */
+export interface SimulateBudgetOptions {
+  /** Cost budget in estimated CPU seconds; Infinity disables the check. Default DEFAULT_MAX_COST_SECONDS. */
+  maxCostSeconds?: number;
+}
+
+/** A rough CPU-time estimate for one run, used to refuse jobs that are too expensive. */
+export interface CostEstimate {
+  seconds: number;
+  /** n * m * T for exact mode, N * K * T for sampled mode: the unit the estimate scales with. */
+  atomGenerations: number;
+}
+
+export type NormalizedSupport =
+  | { kind: 'grid'; min: number[]; max: number[]; n: number[] }
+  | { kind: 'points'; points: number[][] }
+  | { kind: 'atoms'; n: number };
+
+export type NormalizedInit =
+  | { kind: 'uniform' }
+  | { kind: 'gaussian'; mean: number[]; sd: number }
+  | { kind: 'mixture'; components: { mean: number[]; sd: number; weight: number }[] }
+  | { kind: 'table'; values: number[] };
+
+export type NormalizedReward = (
+  | { kind: 'quadratic'; center: number[]; scale: number }
+  | { kind: 'gaussian'; center: number[]; width: number; height: number }
+  | { kind: 'linear'; coef: number[]; bias: number }
+  | { kind: 'table'; values: number[] }
+) & { clip?: Clip };
+
+/** A validated configuration with every default filled in (vectors as arrays, q turned into weights). */
+export interface NormalizedConfig {
+  support: NormalizedSupport;
+  init: NormalizedInit;
+  rewards: NormalizedReward[];
+  /** Divided by their sum. */
+  weights: number[];
+  K: number | 'inf';
+  beta: number;
+  realFraction: number;
+  iterations: number;
+  mode: 'exact' | 'sampled';
+  samples: number;
+  seed: number;
+  eps: number;
+  tol: number;
+  recordEvery: number;
+  /** Dimension of the support (0 for atoms). */
+  d: number;
+  /** Number of atoms. */
+  n: number;
+  /** Number of rewards. */
+  m: number;
+}
