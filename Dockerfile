@@ -6,6 +6,7 @@ COPY packages/core/package.json packages/core/
 COPY packages/sweep-spec/package.json packages/sweep-spec/
 COPY packages/db/package.json packages/db/
 COPY packages/queue/package.json packages/queue/
+COPY packages/plots/package.json packages/plots/
 COPY packages/cli/package.json packages/cli/
 COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
