@@ -134,7 +134,7 @@ class Parser {
   private depth = 0;
   readonly slots = new Set<number>();
 
-  constructor(private src: string, private scope: ExprScope) {
+  constructor(src: string, private scope: ExprScope) {
     this.toks = tokenize(src);
   }
 

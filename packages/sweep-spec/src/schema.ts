@@ -2,7 +2,7 @@
 // compileSweep checks the same structure by hand (to report every problem with a
 // precise path) and then the semantics (paths into base, derive expressions).
 
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type ObjectOptions, type Static, type TRecord, type TSchema, type TString } from '@sinclair/typebox';
 import { RunConfigSchema } from '@curation/core';
 
 /** Top-level fields of a RunConfig: a param whose first segment is one of these is a configuration path. */
@@ -19,6 +19,15 @@ const Param = Type.String({
     'A dotted path into the configuration (first segment a RunConfig field, numeric segments index arrays, ' +
     'e.g. "rewards.1.scale") or a free variable used only by derive expressions (e.g. "D").',
 });
+
+/**
+ * An object whose every property matches `value`: emitted as plain
+ * `{ type: "object", additionalProperties: value }` (no patternProperties, so
+ * OpenAPI 3.0 accepts it), typed statically as a Record.
+ */
+function StringMap<T extends TSchema>(value: T, options: ObjectOptions): TRecord<TString, T> {
+  return Type.Object({}, { ...options, additionalProperties: value }) as unknown as TRecord<TString, T>;
+}
 
 const Pair = (item: TSchema, description: string) => Type.Array(item, { minItems: 2, maxItems: 2, description });
 
@@ -94,9 +103,7 @@ const RandomAxis = Type.Object(
       {
         n: Type.Integer({ minimum: 1, description: 'Number of points drawn.' }),
         seed: Type.Integer({ description: 'Seed of this axis\'s deterministic generator.' }),
-        params: Type.Unsafe<Record<string, Static<typeof Distribution>>>({
-          type: 'object',
-          additionalProperties: Distribution,
+        params: StringMap(Distribution, {
           minProperties: 1,
           description: 'Param name (as in `param`) -> distribution. Every param of a point is drawn independently.',
         }),
@@ -111,7 +118,7 @@ export const AxisSchema = Type.Union([ValuesAxis, LinspaceAxis, LogspaceAxis, Re
   title: 'Axis',
 });
 
-const runConfigFields = Object.keys((RunConfigSchema as { properties?: object }).properties ?? {});
+const runConfigFields = Object.keys(RunConfigSchema.properties);
 
 export const SweepSpecSchema = Type.Object(
   {
@@ -124,7 +131,7 @@ export const SweepSpecSchema = Type.Object(
         additionalProperties: true,
         description:
           'The RunConfig every configuration starts from (see RunConfigSchema of @curation/core; fields: ' +
-          (runConfigFields.length ? runConfigFields : CONFIG_FIELDS).join(', ') +
+          runConfigFields.join(', ') +
           '). Checked only as an object here: axes and derive may fill fields, and every expanded configuration is validated in full.',
       },
     ),
@@ -134,9 +141,7 @@ export const SweepSpecSchema = Type.Object(
       }),
     ),
     derive: Type.Optional(
-      Type.Unsafe<Record<string, string>>({
-        type: 'object',
-        additionalProperties: Type.String({ minLength: 1 }),
+      StringMap(Type.String({ minLength: 1 }), {
         description: 'Configuration path (dotted) -> expression over the axis variables, applied after the axes.',
       }),
     ),

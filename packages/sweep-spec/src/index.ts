@@ -1,0 +1,7 @@
+// @curation/sweep-spec: sweep specifications (schema, axis expansion, derive expressions). Pure, no I/O.
+
+export { SweepSpecSchema, AxisSchema, CONFIG_FIELDS, type SweepSpec } from './schema.ts';
+export { SpecError, type SpecIssue } from './errors.ts';
+export { parseSpecText } from './text.ts';
+export { compileSweep, type CompiledSweep } from './compile.ts';
+export { validateSweep, DEFAULT_LIMITS, MAX_REPORTED_ISSUES, type SweepLimits, type ValidateSweepResult } from './validate.ts';
