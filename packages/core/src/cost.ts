@@ -8,11 +8,11 @@ export const DEFAULT_MAX_COST_SECONDS = 300;
 /** Seconds per atom per reward per generation, K = inf (fused update pass). */
 const INF_UPDATE = 1.5e-9;
 /** Seconds per atom per recorded generation (entropy, basins, means, variances). */
-const RECORD = 8e-9;
+const RECORD = 10e-9;
 /** Seconds per atom per reward per generation for the exact finite-K multiplier. */
 const FINITE_K = 150e-9;
 /** Seconds per candidate draw in sampled mode. */
-const SAMPLED_DRAW = 12e-9;
+const SAMPLED_DRAW = 30e-9;
 /** Seconds per atom per generation in sampled mode (refit, step). */
 const SAMPLED_ATOM = 3e-9;
 

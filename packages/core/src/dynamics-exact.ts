@@ -1,0 +1,370 @@
+// Exact population dynamics (contract section 2).
+import { FiniteKMultiplier } from './finite-k.ts';
+import type { FusedMetricTargets } from './metrics.ts';
+
+/** One generation at a time; `p` is the current distribution, updated in place. */
+export interface Stepper {
+  readonly p: Float64Array;
+  /**
+   * Advances one generation and returns the total-variation step. With `record`
+   * a stepper that has `fusedRecording` also leaves the metric sums of the new p
+   * in its FusedMetricTargets.
+   */
+  advance(record?: boolean): number;
+  readonly fusedRecording: boolean;
+}
+
+/** Below this a normaliser risks overflow of w / Z: re-shift the exponentials. */
+const TINY_Z = 1e-250;
+
+/**
+ * K = inf. H_i(x) = e^{s_i(x)} / sum_y p(y) e^{s_i(y)} is invariant under shifting
+ * s_i, so the shifted exponentials E_i = e^{s_i - max s_i} are computed once per
+ * run and one fused pass per generation does everything:
+ *
+ *   p'(x) = lambda p_0(x) + p(x) sum_i c_i E_i(x),  c_i = (1 - lambda) w_i / Z_i,
+ *
+ * while accumulating the TV step and the next normalisers Z_i = sum p' E_i.
+ * The normalisation of p~ is folded into c_i: since Z_i is computed from the very
+ * vector it normalises, sum p~ = sum_i w_i = 1 up to one pass of rounding, and
+ * that rounding does not accumulate across generations.
+ */
+export class InfiniteKStepper implements Stepper {
+  readonly p: Float64Array;
+  private readonly p0: Float64Array;
+  private readonly s: Float64Array[];
+  private readonly E: Float64Array[];
+  private readonly w: Float64Array;
+  private readonly z: Float64Array;
+  private readonly c: Float64Array;
+  private readonly lambda: number;
+  /** Scratch multiplier for m != 2. */
+  private readonly mult: Float64Array;
+  /**
+   * Atoms outside [lo, hi) have p = 0 for good (extinct by underflow with no real
+   * data to bring them back), so the kernels skip them: exact, and long runs
+   * that concentrate the mass get faster.
+   */
+  private lo = 0;
+  private hi: number;
+  private targets: FusedMetricTargets | null = null;
+  fusedRecording = false;
+
+  constructor(p0: Float64Array, s: Float64Array[], weights: number[], lambda: number) {
+    const n = p0.length;
+    this.p0 = p0;
+    this.p = Float64Array.from(p0);
+    this.s = s;
+    this.w = Float64Array.from(weights);
+    this.lambda = lambda;
+    const m = s.length;
+    this.z = new Float64Array(m);
+    this.c = new Float64Array(m);
+    this.mult = new Float64Array(m === 2 ? 0 : n);
+    this.E = s.map(() => new Float64Array(n));
+    this.hi = n;
+    this.initialShift();
+    this.trim();
+  }
+
+  /** Lets the m = 2 kernels accumulate the recorded metrics in the update pass itself. */
+  fuseMetrics(targets: FusedMetricTargets): void {
+    if (this.s.length !== 2) return;
+    this.targets = targets;
+    this.fusedRecording = true;
+  }
+
+  private trim(): void {
+    const { p, p0 } = this;
+    const dead = (j: number) => p[j] === 0 && (this.lambda === 0 || p0[j] === 0);
+    while (this.lo < this.hi && dead(this.lo)) this.lo++;
+    while (this.hi > this.lo && dead(this.hi - 1)) this.hi--;
+  }
+
+  /** E_i = e^{s_i - max s_i over atoms with mass}, 0 on atoms without mass (they never regain any). */
+  private initialShift(): void {
+    const p = this.p;
+    const n = p.length;
+    for (let i = 0; i < this.s.length; i++) {
+      const s = this.s[i];
+      const E = this.E[i];
+      let smax = -Infinity;
+      for (let j = 0; j < n; j++) if (p[j] > 0 && s[j] > smax) smax = s[j];
+      let z = 0;
+      for (let j = 0; j < n; j++) {
+        E[j] = p[j] > 0 ? Math.exp(s[j] - smax) : 0;
+        z += p[j] * E[j];
+      }
+      this.z[i] = z;
+    }
+  }
+
+  /**
+   * Rare path, when some Z_i has become so small that w_i / Z_i could overflow:
+   * the mass sits where e^{s_i - max s_i} is tiny. Re-shift by log sum p e^{s_i}
+   * so that Z_i = 1 again. E_i may then exceed 1 on atoms of tiny mass; the cap
+   * only affects atoms with mass below ~1e-300. H is shift-invariant, so the
+   * dynamics are unchanged.
+   */
+  private reshift(): void {
+    const p = this.p;
+    const n = p.length;
+    for (let i = 0; i < this.s.length; i++) {
+      const s = this.s[i];
+      const E = this.E[i];
+      let top = -Infinity;
+      for (let j = 0; j < n; j++) if (p[j] > 0) top = Math.max(top, s[j] + Math.log(p[j]));
+      let acc = 0;
+      for (let j = 0; j < n; j++) if (p[j] > 0) acc += Math.exp(s[j] + Math.log(p[j]) - top);
+      const shift = top + Math.log(acc);
+      let z = 0;
+      for (let j = 0; j < n; j++) {
+        E[j] = p[j] > 0 ? Math.min(Math.exp(s[j] - shift), 1e300) : 0;
+        z += p[j] * E[j];
+      }
+      this.z[i] = z;
+    }
+  }
+
+  advance(record = false): number {
+    const m = this.s.length;
+    for (let i = 0; i < m; i++) {
+      if (!(this.z[i] > TINY_Z)) {
+        this.reshift();
+        break;
+      }
+    }
+    const scale = 1 - this.lambda;
+    for (let i = 0; i < m; i++) this.c[i] = (scale * this.w[i]) / this.z[i];
+    let step: number;
+    if (m === 2 && record && this.targets) step = this.advance2Recorded(this.targets);
+    else if (m === 2) step = this.lambda === 0 ? this.advance2() : this.advance2Real();
+    else if (m === 1 && this.lambda === 0) step = this.advance1();
+    else step = this.advanceGeneric();
+    this.trim();
+    return step;
+  }
+
+  /**
+   * The m = 2 update fused with every recorded sum: entropy, class masses and the
+   * shifted first and second moments of both rewards, all on the new value while
+   * it is in a register.
+   */
+  private advance2Recorded(tg: FusedMetricTargets): number {
+    const { p, p0, lambda, hi } = this;
+    const E0 = this.E[0];
+    const E1 = this.E[1];
+    const c0 = this.c[0];
+    const c1 = this.c[1];
+    const r0 = tg.rewards[0];
+    const r1 = tg.rewards[1];
+    const k0 = tg.shift[0];
+    const k1 = tg.shift[1];
+    const { runStart, runClass } = tg;
+    const classMass = tg.classMass.fill(0);
+    let st = 0;
+    let z0 = 0;
+    let z1 = 0;
+    let h = 0;
+    let s0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let b1 = 0;
+    let b2 = 0;
+    const lo = this.lo;
+    for (let k = 0; k < runClass.length; k++) {
+      const from = Math.max(runStart[k], lo);
+      const to = Math.min(runStart[k + 1], hi);
+      let run = 0;
+      for (let j = from; j < to; j++) {
+        const v = p[j];
+        const e0 = E0[j];
+        const e1 = E1[j];
+        const nv = lambda * p0[j] + v * (c0 * e0 + c1 * e1);
+        st += Math.abs(nv - v);
+        p[j] = nv;
+        z0 += nv * e0;
+        z1 += nv * e1;
+        run += nv;
+        const d0 = r0[j] - k0;
+        const d1 = r1[j] - k1;
+        const vd0 = nv * d0;
+        const vd1 = nv * d1;
+        a1 += vd0;
+        a2 += vd0 * d0;
+        b1 += vd1;
+        b2 += vd1 * d1;
+      }
+      classMass[runClass[k]] += run;
+      s0 += run;
+    }
+    this.z[0] = z0;
+    this.z[1] = z1;
+    // Entropy in a loop of its own: Math.log is a call that clobbers every
+    // floating-point register, which in the fused loop forced all twelve
+    // accumulators through memory on every atom.
+    for (let j = this.lo; j < hi; j++) {
+      const v = p[j];
+      if (v > 0) h -= v * Math.log(v);
+    }
+    tg.sums.h = h;
+    tg.sums.s0 = s0;
+    tg.m1[0] = a1;
+    tg.m2[0] = a2;
+    tg.m1[1] = b1;
+    tg.m2[1] = b2;
+    return 0.5 * st;
+  }
+
+  private advance1(): number {
+    const p = this.p;
+    const E0 = this.E[0];
+    const c0 = this.c[0];
+    let st = 0;
+    let z0 = 0;
+    for (let j = this.lo, hi = this.hi; j < hi; j++) {
+      const v = p[j];
+      const e0 = E0[j];
+      const nv = v * (c0 * e0);
+      st += Math.abs(nv - v);
+      p[j] = nv;
+      z0 += nv * e0;
+    }
+    this.z[0] = z0;
+    return 0.5 * st;
+  }
+
+  private advance2(): number {
+    const p = this.p;
+    const E0 = this.E[0];
+    const E1 = this.E[1];
+    const c0 = this.c[0];
+    const c1 = this.c[1];
+    let st = 0;
+    let z0 = 0;
+    let z1 = 0;
+    for (let j = this.lo, hi = this.hi; j < hi; j++) {
+      const v = p[j];
+      const e0 = E0[j];
+      const e1 = E1[j];
+      const nv = v * (c0 * e0 + c1 * e1);
+      st += Math.abs(nv - v);
+      p[j] = nv;
+      z0 += nv * e0;
+      z1 += nv * e1;
+    }
+    this.z[0] = z0;
+    this.z[1] = z1;
+    return 0.5 * st;
+  }
+
+  private advance2Real(): number {
+    const p = this.p;
+    const p0 = this.p0;
+    const lambda = this.lambda;
+    const E0 = this.E[0];
+    const E1 = this.E[1];
+    const c0 = this.c[0];
+    const c1 = this.c[1];
+    let st = 0;
+    let z0 = 0;
+    let z1 = 0;
+    for (let j = this.lo, hi = this.hi; j < hi; j++) {
+      const v = p[j];
+      const e0 = E0[j];
+      const e1 = E1[j];
+      const nv = lambda * p0[j] + v * (c0 * e0 + c1 * e1);
+      st += Math.abs(nv - v);
+      p[j] = nv;
+      z0 += nv * e0;
+      z1 += nv * e1;
+    }
+    this.z[0] = z0;
+    this.z[1] = z1;
+    return 0.5 * st;
+  }
+
+  private advanceGeneric(): number {
+    const p = this.p;
+    const p0 = this.p0;
+    const lambda = this.lambda;
+    const m = this.s.length;
+    const n = p.length;
+    const mult = this.mult;
+    mult.fill(0);
+    for (let i = 0; i < m; i++) {
+      const E = this.E[i];
+      const ci = this.c[i];
+      for (let j = 0; j < n; j++) mult[j] += ci * E[j];
+    }
+    let st = 0;
+    for (let j = 0; j < n; j++) {
+      const v = p[j];
+      const nv = lambda * p0[j] + v * mult[j];
+      st += Math.abs(nv - v);
+      p[j] = nv;
+    }
+    for (let i = 0; i < m; i++) {
+      const E = this.E[i];
+      let z = 0;
+      for (let j = 0; j < n; j++) z += p[j] * E[j];
+      this.z[i] = z;
+    }
+    return 0.5 * st;
+  }
+}
+
+/**
+ * Finite K: H_i from the exact multiplier of each reward, then
+ * p' = lambda p_0 + (1 - lambda) p sum_i w_i H_i / (its sum).
+ */
+export class FiniteKStepper implements Stepper {
+  readonly p: Float64Array;
+  private readonly p0: Float64Array;
+  private readonly mults: FiniteKMultiplier[];
+  private readonly H: Float64Array[];
+  private readonly tilde: Float64Array;
+  private readonly w: number[];
+  private readonly lambda: number;
+
+  constructor(p0: Float64Array, s: Float64Array[], weights: number[], lambda: number, K: number) {
+    const n = p0.length;
+    this.p0 = p0;
+    this.p = Float64Array.from(p0);
+    this.mults = s.map((si) => new FiniteKMultiplier(si, K));
+    this.H = s.map(() => new Float64Array(n));
+    this.tilde = new Float64Array(n);
+    this.w = weights;
+    this.lambda = lambda;
+  }
+
+  readonly fusedRecording = false;
+
+  advance(): number {
+    const { p, p0, H, tilde, w, lambda } = this;
+    const n = p.length;
+    const m = H.length;
+    for (let i = 0; i < m; i++) this.mults[i].compute(p, H[i]);
+    tilde.fill(0);
+    for (let i = 0; i < m; i++) {
+      const Hi = H[i];
+      const wi = w[i];
+      for (let j = 0; j < n; j++) tilde[j] += wi * Hi[j];
+    }
+    let sum = 0;
+    for (let j = 0; j < n; j++) {
+      const v = p[j] * tilde[j];
+      tilde[j] = v;
+      sum += v;
+    }
+    const scale = (1 - lambda) / sum;
+    let st = 0;
+    for (let j = 0; j < n; j++) {
+      const v = p[j];
+      const nv = lambda * p0[j] + tilde[j] * scale;
+      st += Math.abs(nv - v);
+      p[j] = nv;
+    }
+    return 0.5 * st;
+  }
+}

@@ -1,0 +1,149 @@
+// The exact dynamics against an independent brute-force implementation and the
+// structural properties of the curation multiplier (contract section 2).
+import { describe, expect, it } from 'vitest';
+import { FiniteKStepper, InfiniteKStepper } from '../src/dynamics-exact.ts';
+import { FiniteKMultiplier } from '../src/finite-k.ts';
+import { simulate } from '../src/index.ts';
+import { naiveH, naiveStep } from './naive-reference.ts';
+
+const p0 = [0.1, 0.25, 0.05, 0.3, 0.2, 0.1];
+const s1 = [0.3, -1.2, 2.0, 0.7, -0.4, 1.1];
+const s2 = [-0.5, 1.5, 0.1, -2.0, 0.9, 0.0];
+
+function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let j = 0; j < a.length; j++) m = Math.max(m, Math.abs(a[j] - b[j]) / Math.max(Math.abs(b[j]), 1e-300));
+  return m;
+}
+
+describe('exact dynamics against brute-force enumeration', () => {
+  for (const K of [2, 3, 4, 'inf'] as const) {
+    for (const lambda of [0, 0.2]) {
+      it(`K = ${K}, lambda = ${lambda}: 12 generations agree to 1e-12`, () => {
+        const w = [0.35, 0.65];
+        const stepper =
+          K === 'inf'
+            ? new InfiniteKStepper(Float64Array.from(p0), [Float64Array.from(s1), Float64Array.from(s2)], w, lambda)
+            : new FiniteKStepper(Float64Array.from(p0), [Float64Array.from(s1), Float64Array.from(s2)], w, lambda, K);
+        let ref = [...p0];
+        for (let t = 0; t < 12; t++) {
+          const prev = ref;
+          ref = naiveStep(ref, p0, [s1, s2], w, K, lambda);
+          const step = stepper.advance();
+          const tv = 0.5 * ref.reduce((acc, v, j) => acc + Math.abs(v - prev[j]), 0);
+          expect(Math.abs(step - tv)).toBeLessThan(1e-13);
+        }
+        expect(maxRelDiff(stepper.p, ref)).toBeLessThan(1e-12);
+      });
+    }
+  }
+});
+
+describe('curation multiplier properties', () => {
+  const p = Float64Array.from(p0);
+  for (const K of [2, 3, 7, 50]) {
+    it(`K = ${K}: sum p H = 1 and H matches enumeration or the K = 2 closed form`, () => {
+      const H = new Float64Array(p.length);
+      new FiniteKMultiplier(Float64Array.from(s1), K).compute(p, H);
+      const total = H.reduce((acc, h, j) => acc + p[j] * h, 0);
+      expect(Math.abs(total - 1)).toBeLessThan(1e-13);
+      if (K <= 3) expect(maxRelDiff(H, naiveH(p0, s1, K))).toBeLessThan(1e-13);
+      if (K === 2) {
+        const e = s1.map(Math.exp);
+        const closed = e.map((ex) => 2 * p0.reduce((acc, py, y) => acc + (py * ex) / (ex + e[y]), 0));
+        expect(maxRelDiff(H, closed)).toBeLessThan(1e-13);
+      }
+    });
+  }
+
+  it('K = inf: the fused update keeps sum p = 1 without an explicit division', () => {
+    const st = new InfiniteKStepper(Float64Array.from(p0), [Float64Array.from(s1), Float64Array.from(s2)], [0.5, 0.5], 0);
+    for (let t = 0; t < 500; t++) {
+      st.advance();
+      expect(Math.abs(st.p.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-14);
+    }
+  });
+
+  for (const K of [3, 'inf'] as const) {
+    it(`K = ${K}: outputs are unchanged when a reward is shifted by a constant`, () => {
+      // Dyadic rewards and shift, so the shifted inputs are exact and only the core's own rounding remains.
+      const r = [0.375, -1.25, 2, 0.75, -0.5, 1.125];
+      const base = { support: { kind: 'atoms', n: 6 }, init: { kind: 'table', values: p0 }, K, beta: 1.5, iterations: 30 };
+      const a = simulate({ ...base, rewards: [{ kind: 'table', values: r }] }, { includeDistribution: true });
+      const b = simulate({ ...base, rewards: [{ kind: 'table', values: r.map((x) => x + 3000) }] }, { includeDistribution: true });
+      expect(maxRelDiff(b.distribution!, a.distribution!)).toBeLessThan(1e-11);
+      expect(b.summary.final.entropy).toBeCloseTo(a.summary.final.entropy, 12);
+      expect(b.summary.final.mass).toEqual(a.summary.final.mass.map((x) => expect.closeTo(x, 12)));
+    });
+  }
+
+  for (const K of [2, 3, 8, 'inf'] as const) {
+    it(`K = ${K}: E[e^s] is non-decreasing for one reward (Ferbach Lemma 2.2)`, () => {
+      const s = Float64Array.from({ length: 41 }, (_, j) => Math.sin(j / 3) * 2 - ((j - 20) / 10) ** 2);
+      const start = Float64Array.from({ length: 41 }, (_, j) => 1 + ((j * 7) % 5));
+      const tot = start.reduce((a, b) => a + b, 0);
+      for (let j = 0; j < start.length; j++) start[j] /= tot;
+      const st = K === 'inf' ? new InfiniteKStepper(start, [s], [1], 0) : new FiniteKStepper(start, [s], [1], 0, K);
+      const es = s.map(Math.exp);
+      let prev = start.reduce((acc, v, j) => acc + v * es[j], 0);
+      const first = prev;
+      for (let t = 0; t < 60; t++) {
+        st.advance();
+        const cur = st.p.reduce((acc, v, j) => acc + v * es[j], 0);
+        expect(cur).toBeGreaterThanOrEqual(prev * (1 - 1e-14));
+        prev = cur;
+      }
+      expect(prev).toBeGreaterThan(first * 1.1);
+    });
+  }
+});
+
+describe('numerical safety', () => {
+  for (const K of [4, 'inf'] as const) {
+    it(`K = ${K}: rewards in [-1e4, 1e4] with beta = 100 give finite outputs and sum p = 1`, () => {
+      const n = 201;
+      const values = Array.from({ length: n }, (_, j) => -1e4 + (2e4 * j) / (n - 1));
+      const out = simulate(
+        {
+          support: { kind: 'grid', min: 0, max: 1, n },
+          init: { kind: 'gaussian', mean: 0.1, sd: 0.05 },
+          rewards: [{ kind: 'table', values }, { kind: 'table', values: values.map((v) => -v) }],
+          q: 0.4,
+          K,
+          beta: 100,
+          iterations: 20,
+        },
+        { includeDistribution: true },
+      );
+      const p = out.distribution!;
+      expect(p.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
+      expect(Math.abs(p.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-12);
+      const json = JSON.stringify(out);
+      expect(json).not.toContain('null,"step"'.replace('null', 'NaN'));
+      for (const row of out.trajectory) {
+        for (const v of [row.entropy, row.outside, ...row.mass, ...row.meanReward, ...row.varReward]) expect(Number.isFinite(v)).toBe(true);
+      }
+      if (K === 'inf') {
+        // Each reward's optimum wins its share at once, even the one p_0 gives ~1e-71.
+        expect(p[0] + p[n - 1]).toBeGreaterThan(0.999);
+        expect(p[n - 1]).toBeCloseTo(0.4, 6);
+      } else {
+        // Finite K multiplies an atom's mass by at most K per generation.
+        expect(p[n - 1]).toBeLessThan(1e-40);
+        expect(p[0]).toBeGreaterThan(0.5);
+      }
+    });
+  }
+
+  it('atoms with p_0 = 0 stay at 0', () => {
+    const values = [0, 0.2, 0, 0.3, 0.5];
+    for (const K of [3, 'inf'] as const) {
+      const out = simulate(
+        { support: { kind: 'atoms', n: 5 }, init: { kind: 'table', values }, rewards: [{ kind: 'table', values: [9, 0, 9, 1, 0] }], K, iterations: 25, realFraction: 0.1 },
+        { includeDistribution: true },
+      );
+      expect(out.distribution![0]).toBe(0);
+      expect(out.distribution![2]).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,194 @@
+// Validation: every problem is reported with its JSON pointer, before any work.
+import { describe, expect, it } from 'vitest';
+import { Value } from '@sinclair/typebox/value';
+import { readFileSync } from 'node:fs';
+import {
+  ConfigError,
+  DEFAULT_MAX_COST_SECONDS,
+  RunConfigSchema,
+  SimulationCancelled,
+  estimateCost,
+  formatIssues,
+  normalizeForHash,
+  simulate,
+  validateConfig,
+  type ConfigIssue,
+} from '../src/index.ts';
+
+const good = {
+  support: { kind: 'grid', min: [-2, -2], max: [2, 2], n: [5, 4] },
+  rewards: [
+    { kind: 'quadratic', center: [0, 1] },
+    { kind: 'linear', coef: [1, 0], clip: { min: -1 } },
+  ],
+};
+
+function issues(config: unknown, opts?: { maxCostSeconds?: number }): ConfigIssue[] {
+  const v = validateConfig(config, opts);
+  return v.ok ? [] : v.issues;
+}
+
+function expectIssue(config: unknown, path: string, message: RegExp): void {
+  const found = issues(config);
+  expect(found, JSON.stringify(found)).toContainEqual({ path, message: expect.stringMatching(message) });
+}
+
+describe('validateConfig', () => {
+  it('accepts a valid configuration and fills in the defaults', () => {
+    const v = validateConfig(good);
+    expect(v.ok).toBe(true);
+    if (!v.ok) return;
+    expect(v.config).toMatchObject({ d: 2, n: 20, m: 2, weights: [0.5, 0.5], K: 'inf', beta: 1, realFraction: 0, iterations: 200 });
+    expect(v.config).toMatchObject({ mode: 'exact', samples: 10000, seed: 0, eps: 0.1, tol: 1e-9, recordEvery: 1, init: { kind: 'uniform' } });
+    expect(v.cost.seconds).toBeGreaterThan(0);
+  });
+
+  const cases: [string, unknown, string, RegExp][] = [
+    ['unknown field', { ...good, foo: 1 }, '/foo', /unknown field "foo"/],
+    ['unknown nested field', { ...good, rewards: [{ kind: 'quadratic', center: [0, 0], widht: 2 }] }, '/rewards/0/widht', /unknown field/],
+    ['weights not summing to 1', { ...good, weights: [0.5, 0.6] }, '/weights', /must sum to 1 within 1e-9 \(got 1\.1\)/],
+    ['weights of the wrong length', { ...good, weights: [1] }, '/weights', /one weight per reward: 2 \(got 1\)/],
+    ['zero weight', { ...good, weights: [0, 1] }, '/weights/0', /must be > 0/],
+    ['K = 1', { ...good, K: 1 }, '/K', /must be >= 2 \(got 1\)/],
+    ['K not an integer', { ...good, K: 2.5 }, '/K', /integer >= 2 or "inf"/],
+    ['K a wrong string', { ...good, K: 'infinity' }, '/K', /integer >= 2 or "inf"/],
+    ['table of the wrong length', { ...good, rewards: [{ kind: 'table', values: [1, 2, 3] }] }, '/rewards/0/values', /one entry per atom: 20 \(got 3\)/],
+    ['init table of the wrong length', { ...good, init: { kind: 'table', values: [1] } }, '/init/values', /20 \(got 1\)/],
+    ['NaN', { ...good, beta: NaN }, '/beta', /finite number \(got NaN\)/],
+    ['Infinity in a vector', { ...good, rewards: [{ kind: 'quadratic', center: [0, Infinity] }] }, '/rewards/0/center/1', /finite/],
+    ['negative sd', { ...good, init: { kind: 'gaussian', mean: [0, 0], sd: -1 } }, '/init/sd', /must be > 0 \(got -1\)/],
+    ['negative mixture sd', { ...good, init: { kind: 'mixture', components: [{ mean: [0, 0], sd: -2, weight: 1 }] } }, '/init/components/0/sd', /> 0/],
+    ['wrong vector dimension', { ...good, rewards: [{ kind: 'quadratic', center: [1, 2, 3] }] }, '/rewards/0/center', /must have 2 entries \(got 3\)/],
+    ['bare number where d = 2', { ...good, rewards: [{ kind: 'linear', coef: 1 }] }, '/rewards/0/coef', /2 entries \(got 1\)/],
+    ['weights with q', { ...good, weights: [0.5, 0.5], q: 0.5 }, '/q', /not allowed together with weights/],
+    ['q with three rewards', { ...good, rewards: [...good.rewards, good.rewards[0]], q: 0.3 }, '/q', /exactly 2 rewards \(got 3\)/],
+    ['q out of range', { ...good, q: 1 }, '/q', /must be < 1/],
+    ['realFraction = 1', { ...good, realFraction: 1 }, '/realFraction', /must be < 1/],
+    ['negative realFraction', { ...good, realFraction: -0.1 }, '/realFraction', /must be >= 0/],
+    ['sampled mode with K = inf', { ...good, mode: 'sampled' }, '/K', /sampled mode needs a finite K/],
+    ['unknown mode', { ...good, mode: 'fast' }, '/mode', /"exact" or "sampled"/],
+    ['atoms with a quadratic reward', { support: { kind: 'atoms', n: 3 }, rewards: [{ kind: 'quadratic', center: 0 }] }, '/rewards/0/kind', /table rewards/],
+    ['atoms with a gaussian init', { support: { kind: 'atoms', n: 3 }, init: { kind: 'gaussian', mean: 0, sd: 1 }, rewards: [{ kind: 'table', values: [1, 2, 3] }] }, '/init/kind', /"uniform" or "table"/],
+    ['grid with a non-integer n', { ...good, support: { kind: 'grid', min: 0, max: 1, n: 2.5 } }, '/support/n', /integer/],
+    ['grid with n = 0', { ...good, support: { kind: 'grid', min: 0, max: 1, n: 0 } }, '/support/n', /must be >= 1/],
+    ['grid in 4 dimensions', { ...good, support: { kind: 'grid', min: [0, 0, 0, 0], max: [1, 1, 1, 1], n: [2, 2, 2, 2] } }, '/support/n', /1 to 3 dimensions/],
+    ['grid with max <= min', { ...good, support: { kind: 'grid', min: [0, 1], max: [1, 1], n: [2, 2] } }, '/support/max/1', /must be > min/],
+    ['grid bounds of mismatched length', { ...good, support: { kind: 'grid', min: [0], max: [1, 1], n: [2, 2] } }, '/support/min', /2 entries/],
+    ['points of mixed dimension', { ...good, support: { kind: 'points', points: [[0, 0], [1, 1, 1]] } }, '/support/points/1', /2 coordinates/],
+    ['p_0 all zero', { ...good, init: { kind: 'table', values: new Array(20).fill(0) } }, '/init/values', /must not all be 0/],
+    ['negative p_0 entry', { ...good, init: { kind: 'table', values: [-1, ...new Array(19).fill(1)] } }, '/init/values/0', /must be >= 0/],
+    ['mixture weights all zero', { ...good, init: { kind: 'mixture', components: [{ mean: [0, 0], sd: 1, weight: 0 }] } }, '/init/components', /must not all be 0/],
+    ['clip min > max', { ...good, rewards: [{ kind: 'linear', coef: [1, 1], clip: { min: 2, max: 1 } }] }, '/rewards/0/clip', /min must be <= max/],
+    ['unknown support kind', { ...good, support: { kind: 'sphere' } }, '/support/kind', /one of "grid", "points", "atoms"/],
+    ['missing support', { rewards: good.rewards }, '/support', /is required/],
+    ['empty rewards', { ...good, rewards: [] }, '/rewards', /at least 1/],
+    ['recordEvery = 0', { ...good, recordEvery: 0 }, '/recordEvery', /must be >= 1/],
+    ['samples not an integer', { ...good, samples: 10.5 }, '/samples', /integer/],
+    ['wrong type', { ...good, iterations: '100' }, '/iterations', /must be a number \(got string\)/],
+    ['gaussian reward with zero width', { ...good, rewards: [{ kind: 'gaussian', center: [0, 0], width: 0 }] }, '/rewards/0/width', /> 0/],
+    ['reward overflowing to infinity', { ...good, rewards: [{ kind: 'quadratic', center: [0, 0], scale: 1e308 }] }, '/rewards/0', /non-finite/],
+    ['root not an object', [1, 2], '', /must be an object \(got array\)/],
+  ];
+  for (const [name, config, path, message] of cases) {
+    it(`refuses: ${name}`, () => expectIssue(config, path, message));
+  }
+
+  it('reports every problem, not just the first', () => {
+    const found = issues({ ...good, K: 1, beta: -1, foo: 2, weights: [0.2, 0.2], rewards: [{ kind: 'quadratic', center: [1, 2, 3] }, good.rewards[1]] });
+    expect(found.map((i) => i.path).sort()).toEqual(['/K', '/beta', '/foo', '/rewards/0/center', '/weights']);
+  });
+
+  it('refuses a configuration over the cost budget before running', () => {
+    const big = { support: { kind: 'grid', min: 0, max: 1, n: 100000 }, rewards: [{ kind: 'quadratic', center: 0 }], K: 8, iterations: 100000 };
+    const found = issues(big);
+    expect(found).toHaveLength(1);
+    expect(found[0].path).toBe('');
+    expect(found[0].message).toMatch(/too expensive.*budget of 300 s/);
+    expect(issues(big, { maxCostSeconds: Infinity })).toEqual([]);
+    const t0 = Date.now();
+    expect(() => simulate(big)).toThrow(ConfigError);
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+
+  it('the cost estimate grows with n, m, T, K and N', () => {
+    const v = validateConfig({ ...good, K: 4, mode: 'sampled', samples: 1000 });
+    if (!v.ok) throw new Error('expected ok');
+    const base = estimateCost(v.config);
+    expect(estimateCost({ ...v.config, samples: 2000 }).seconds).toBeGreaterThan(base.seconds);
+    expect(estimateCost({ ...v.config, K: 8 }).atomGenerations).toBe(2 * base.atomGenerations);
+    const e = validateConfig(good);
+    if (!e.ok) throw new Error('expected ok');
+    expect(estimateCost({ ...e.config, iterations: 400 }).seconds).toBeGreaterThan(estimateCost(e.config).seconds);
+    expect(estimateCost({ ...e.config, K: 8 }).seconds).toBeGreaterThan(estimateCost(e.config).seconds);
+    expect(DEFAULT_MAX_COST_SECONDS).toBe(300);
+  });
+
+  it('formatIssues prints one line per issue, the root as /', () => {
+    expect(formatIssues([{ path: '', message: 'a' }, { path: '/K', message: 'b' }])).toBe('/: a\n/K: b');
+  });
+
+  it('simulate throws ConfigError carrying the issues', () => {
+    try {
+      simulate({ ...good, K: 1 });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).issues).toEqual([{ path: '/K', message: 'must be >= 2 (got 1)' }]);
+    }
+  });
+});
+
+describe('normalizeForHash', () => {
+  it('fills defaults, turns q into weights and bare numbers into arrays', () => {
+    const a = validateConfig({ support: { kind: 'grid', min: -1, max: 1, n: 9 }, rewards: [{ kind: 'quadratic', center: 0 }, { kind: 'linear', coef: 1 }], q: 0.25 });
+    const b = validateConfig({
+      support: { kind: 'grid', min: [-1], max: [1], n: [9] },
+      rewards: [{ kind: 'quadratic', center: [0], scale: 1 }, { kind: 'linear', coef: [1], bias: 0 }],
+      weights: [0.25, 0.75],
+      K: 'inf',
+      seed: 5,
+      init: { kind: 'uniform' },
+    });
+    if (!a.ok || !b.ok) throw new Error('expected ok');
+    const ha = normalizeForHash(a.config);
+    expect(JSON.stringify(ha)).toBe(JSON.stringify(normalizeForHash(b.config)));
+    expect(ha).toMatchObject({ support: { min: [-1], max: [1], n: [9] }, weights: [0.25, 0.75], beta: 1, iterations: 200, K: 'inf' });
+    expect(ha).not.toHaveProperty('seed');
+    const c = validateConfig({ support: { kind: 'grid', min: -1, max: 1, n: 9 }, rewards: [{ kind: 'quadratic', center: 0 }], K: 2, mode: 'sampled', seed: 3 });
+    if (!c.ok) throw new Error('expected ok');
+    expect(normalizeForHash(c.config)).toMatchObject({ seed: 3, samples: 10000 });
+  });
+});
+
+describe('RunConfigSchema', () => {
+  it('accepts the golden configurations and rejects unknown fields', () => {
+    for (const name of ['a-two-rewards-inf', 'b-finite-K5-real', 'c-one-reward-2d']) {
+      const cfg = JSON.parse(readFileSync(new URL(`./golden/${name}.json`, import.meta.url), 'utf8'));
+      expect(Value.Check(RunConfigSchema, cfg)).toBe(true);
+    }
+    expect(Value.Check(RunConfigSchema, { ...good, foo: 1 })).toBe(false);
+    expect(Value.Check(RunConfigSchema, { ...good, K: 1 })).toBe(false);
+    expect(JSON.parse(JSON.stringify(RunConfigSchema)).properties.K.default).toBe('inf');
+  });
+});
+
+describe('simulate options', () => {
+  it('shouldStop cancels at a generation boundary', () => {
+    let calls = 0;
+    expect(() => simulate({ ...good, iterations: 50 }, { shouldStop: () => ++calls > 10 })).toThrow(SimulationCancelled);
+    expect(calls).toBe(11);
+  });
+
+  it('records t = 0, every recordEvery and always T; distribution only when asked', () => {
+    const out = simulate({ ...good, iterations: 23, recordEvery: 5 });
+    expect(out.trajectory.map((r) => r.t)).toEqual([0, 5, 10, 15, 20, 23]);
+    expect(out.trajectory[0].step).toBeNull();
+    expect(out).not.toHaveProperty('distribution');
+    expect(out.summary.final).toEqual(out.trajectory[5]);
+    const zero = simulate({ ...good, iterations: 0 }, { includeDistribution: true });
+    expect(zero.trajectory).toHaveLength(1);
+    expect(zero.summary.converged).toBe(false);
+    expect(zero.distribution).toHaveLength(20);
+    expect(Object.keys(zero)).toEqual(['trajectory', 'summary', 'distribution', 'generator']);
+  });
+});
