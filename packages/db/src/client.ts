@@ -12,7 +12,8 @@ export function createPrisma(url: string): PrismaClient {
 }
 
 export function createPool(url: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max });
+  // A connect timeout keeps /ready and every request bounded when Postgres does not answer.
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   return pool;

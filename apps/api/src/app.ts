@@ -1,0 +1,125 @@
+// The Fastify application: connections, body parsing, validation, error shape, OpenAPI
+// docs and the /v1 routes. main.ts adds settings, migrations, listening and signals.
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Queue } from 'bullmq';
+import { Value } from '@sinclair/typebox/value';
+import type { TSchema } from '@sinclair/typebox';
+import { createPool } from '@curation/db';
+import { createRedis, RUNS_QUEUE } from '@curation/queue';
+import { DEFAULT_LIMITS, type SweepLimits } from '@curation/sweep-spec';
+import { Enqueuer } from './enqueuer.ts';
+import { errorHandler, notFoundHandler } from './errors.ts';
+import { registerContentParsers } from './content.ts';
+import type { TypeBoxProvider } from './type-provider.ts';
+import type { Deps } from './deps.ts';
+import { sweepRoutes } from './routes/sweeps.ts';
+import { actionRoutes } from './routes/actions.ts';
+import { runRoutes } from './routes/runs.ts';
+import { healthRoutes } from './routes/health.ts';
+
+export interface BuildAppOptions {
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  limits?: SweepLimits;
+  bodyLimit?: number;
+  /** Fastify logger options, true/false, or a ready pino logger. */
+  logger?: boolean | object;
+  /** Indexes per background enqueue chunk (tests use small chunks). */
+  enqueueChunkSize?: number;
+  /** Period of the scan for half-enqueued sweeps (ms). */
+  enqueueRescanMs?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    enqueuer: Enqueuer;
+  }
+}
+
+export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
+
+const isLoggerInstance = (l: unknown): l is FastifyServerOptions['loggerInstance'] =>
+  typeof l === 'object' && l !== null && typeof (l as { child?: unknown }).child === 'function';
+
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const logger = opts.logger ?? false;
+  const app = Fastify({
+    ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger: logger as boolean | object }),
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    requestIdHeader: 'x-request-id',
+    ajv: {
+      customOptions: {
+        // Never coerce or strip the body: "3" is not a number, and an unknown field is an
+        // error, not something to drop silently. Query strings are converted below.
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: false,
+        allErrors: true,
+      },
+    },
+  }).withTypeProvider<TypeBoxProvider>();
+
+  const pool = createPool(opts.databaseUrl);
+  // Producer settings: commands fail fast instead of queueing while Redis is down.
+  const redis = createRedis(opts.redisUrl);
+  redis.on('error', (err) => app.log.debug({ err }, 'redis connection error'));
+  const queue = new Queue(RUNS_QUEUE, { connection: redis, prefix: opts.prefix });
+  queue.on('error', (err) => app.log.debug({ err }, 'queue error'));
+  const enqueuer = new Enqueuer({
+    pool, queue, redis, log: app.log, chunkSize: opts.enqueueChunkSize, rescanMs: opts.enqueueRescanMs,
+  });
+  app.decorate('enqueuer', enqueuer);
+  const deps: Deps = { pool, redis, queue, enqueuer, limits: opts.limits ?? DEFAULT_LIMITS, queuePrefix: opts.prefix };
+
+  app.addHook('onReady', async () => enqueuer.start());
+  app.addHook('onClose', async () => {
+    await enqueuer.close();
+    // Queue.close waits for a first connection that may never come (Redis down since start-up).
+    await Promise.race([queue.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
+    if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+    else redis.disconnect();
+    await pool.end();
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  // AJV does not coerce (see above), so numbers and booleans in the query string are
+  // converted here, from the same TypeBox schema, before validation.
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema?.querystring as TSchema | undefined;
+    if (schema && request.query) request.query = Value.Convert(schema, request.query);
+  });
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  registerContentParsers(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'curation-sweeps API',
+        version: '1',
+        description:
+          'Parameter sweeps of the curated-retraining simulation. Errors are { statusCode, error, message, issues? }; ' +
+          'issue paths are JSON pointers into the body, or /querystring/..., /params/..., /headers/... for the other parts.',
+      },
+      tags: [{ name: 'sweeps' }, { name: 'runs' }, { name: 'health' }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(async (v1) => {
+    await v1.register(sweepRoutes, deps);
+    await v1.register(actionRoutes, deps);
+    await v1.register(runRoutes, deps);
+    await v1.register(healthRoutes, deps);
+  }, { prefix: '/v1' });
+  // Unversioned aliases for load balancers and orchestrators that probe fixed paths.
+  await app.register(healthRoutes, { ...deps, hide: true });
+
+  return app;
+}

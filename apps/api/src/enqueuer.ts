@@ -1,0 +1,183 @@
+// Background enqueue of submitted sweeps (docs/service-design.md, Submission step 5).
+// A sweep is answered as soon as its row exists; here, chunk by chunk, its run rows are
+// inserted, its jobs added with deterministic ids, and `sweeps.enqueued` advanced. Every
+// step is idempotent, so a chunk interrupted by a crash is simply done again by the next
+// instance that picks the sweep up (at start-up, or by the periodic rescan). A per-sweep
+// advisory lock keeps two API instances from enqueueing the same sweep at once.
+import type pg from 'pg';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { FastifyBaseLogger } from 'fastify';
+import { compileSweep, type CompiledSweep } from '@curation/sweep-spec';
+import {
+  advanceEnqueued, getEnqueueState, insertRunChunk, sweepsToEnqueue, tryLockSweep, unlockSweep,
+} from '@curation/db';
+import { jobsFor, packBatches } from './batches.ts';
+import { redisReady } from './redis-ready.ts';
+
+export interface EnqueuerOptions {
+  pool: pg.Pool;
+  queue: Queue;
+  /** The queue's connection: BullMQ waits forever for a first connection, so we check it ourselves. */
+  redis: Redis;
+  log: FastifyBaseLogger;
+  /** Indexes per chunk; a multiple of 100 keeps chunk boundaries at batch boundaries. */
+  chunkSize?: number;
+  /** How often to look for sweeps left half-enqueued by an instance that died (ms). */
+  rescanMs?: number;
+  /** Sweeps enqueued at once; each holds one pooled connection for its lock. */
+  concurrency?: number;
+}
+
+export class Enqueuer {
+  private readonly pool: pg.Pool;
+  private readonly queue: Queue;
+  private readonly redis: Redis;
+  private readonly log: FastifyBaseLogger;
+  private readonly chunkSize: number;
+  private readonly rescanMs: number;
+  private readonly concurrency: number;
+  private readonly active = new Map<string, Promise<void>>();
+  private readonly waiting: string[] = [];
+  private readonly again = new Set<string>();
+  private scan: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly sleepers = new Set<() => void>();
+
+  constructor(o: EnqueuerOptions) {
+    this.pool = o.pool;
+    this.queue = o.queue;
+    this.redis = o.redis;
+    this.log = o.log;
+    this.chunkSize = o.chunkSize ?? 5000;
+    this.rescanMs = o.rescanMs ?? 30_000;
+    this.concurrency = o.concurrency ?? 2;
+  }
+
+  /** Resumes unfinished enqueues now and every rescanMs. */
+  start(): void {
+    if (this.closed || this.timer) return;
+    this.rescan();
+    this.timer = setInterval(() => this.rescan(), this.rescanMs);
+    this.timer.unref();
+  }
+
+  rescan(): Promise<void> {
+    this.scan = sweepsToEnqueue(this.pool)
+      .then((ids) => ids.forEach((id) => this.kick(id)))
+      .catch((err) => this.log.warn({ err }, 'enqueuer: could not list unfinished sweeps; will retry'));
+    return this.scan;
+  }
+
+  /** Enqueues what remains of a sweep (no-op when done, cancelled, or handled elsewhere). */
+  kick(id: string): void {
+    if (this.closed) return;
+    if (this.active.has(id)) {
+      this.again.add(id); // a retry may have reopened it while we were finishing
+      return;
+    }
+    if (this.active.size >= this.concurrency) {
+      if (!this.waiting.includes(id)) this.waiting.push(id);
+      return;
+    }
+    const p = this.drain(id)
+      .catch((err) => this.log.error({ err, sweepId: id }, 'enqueuer: gave up on sweep'))
+      .finally(() => {
+        this.active.delete(id);
+        if (this.again.delete(id)) this.kick(id);
+        const next = this.waiting.shift();
+        if (next) this.kick(next);
+      });
+    this.active.set(id, p);
+  }
+
+  /** Resolves when no enqueue is running or waiting (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.scan;
+    while (this.active.size || this.waiting.length) await Promise.allSettled([...this.active.values()]);
+  }
+
+  /** Stops after the chunk in hand; what is left is resumed by the next instance. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.waiting.length = 0;
+    for (const wake of this.sleepers) wake();
+    await this.scan;
+    await Promise.allSettled([...this.active.values()]);
+  }
+
+  /** Retries infrastructure failures with backoff until done or closed. */
+  private async drain(id: string): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        await this.lockedEnqueue(id);
+        return;
+      } catch (err) {
+        if (err instanceof SpecUnusable) throw err;
+        const delay = Math.min(30_000, 500 * 2 ** attempt);
+        this.log.warn({ err, sweepId: id, attempt, delay }, 'enqueuer: chunk failed, retrying');
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  private async lockedEnqueue(id: string): Promise<void> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      if (!(await tryLockSweep(client, id))) return; // another instance has it
+      try {
+        await this.enqueue(client, id);
+      } finally {
+        await unlockSweep(client, id).catch(() => { broken = true; });
+      }
+    } catch (err) {
+      broken = true;
+      throw err;
+    } finally {
+      // A client whose unlock may not have happened must not go back to the pool holding the lock.
+      client.release(broken);
+    }
+  }
+
+  private async enqueue(client: pg.PoolClient, id: string): Promise<void> {
+    const state = await getEnqueueState(client, id);
+    if (!state || state.status === 'cancelled' || state.enqueued >= state.total) return;
+    let compiled: CompiledSweep;
+    try {
+      compiled = compileSweep(state.spec);
+    } catch (err) {
+      throw new SpecUnusable(`stored spec of sweep ${id} no longer compiles: ${(err as Error).message}`);
+    }
+    const started = Date.now();
+    let start = state.enqueued;
+    while (start < state.total && !this.closed) {
+      // Chunk ends are multiples of chunkSize whatever `enqueued` we resumed from.
+      const end = Math.min(state.total, (Math.floor(start / this.chunkSize) + 1) * this.chunkSize);
+      const indexes = Array.from({ length: end - start }, (_, k) => start + k);
+      const params = indexes.map((i) => JSON.stringify(compiled.paramsAt(i)));
+      await redisReady(this.redis, 5000); // no rows for jobs we could not add anyway
+      if (!(await insertRunChunk(client, id, indexes, params))) return; // cancelled meanwhile
+      await this.queue.addBulk(jobsFor(id, packBatches(compiled, indexes)));
+      const status = await advanceEnqueued(client, id, end);
+      if (status === null || status === 'cancelled') return;
+      start = end;
+    }
+    if (start >= state.total) {
+      this.log.info({ sweepId: id, total: state.total, ms: Date.now() - started }, 'enqueuer: sweep fully enqueued');
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => { clearTimeout(t); this.sleepers.delete(wake); resolve(); };
+      const t = setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
+  }
+}
+
+/** A sweep whose spec cannot be compiled any more (e.g. after an incompatible upgrade): retrying cannot help. */
+class SpecUnusable extends Error {}

@@ -1,0 +1,79 @@
+// One error body everywhere: { statusCode, error, message, issues? }. Anything we did not
+// anticipate becomes a 500 that names the request id (for the logs) and nothing else.
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { validationIssues, type ValidationErrorLike } from './validation.ts';
+
+export interface Issue { path: string; message: string; index?: number }
+
+export interface ErrorBody { statusCode: number; error: string; message: string; issues?: Issue[] }
+
+export class ApiError extends Error {
+  readonly statusCode: number;
+  readonly issues?: Issue[];
+  constructor(statusCode: number, message: string, issues?: Issue[]) {
+    super(message);
+    this.name = 'ApiError';
+    this.statusCode = statusCode;
+    this.issues = issues;
+  }
+}
+
+export const notFound = (what: string, id: string) => new ApiError(404, `${what} ${JSON.stringify(id)} not found`);
+
+export function errorBody(statusCode: number, message: string, issues?: Issue[]): ErrorBody {
+  const body: ErrorBody = { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
+  if (issues?.length) body.issues = issues;
+  return body;
+}
+
+/** Summarises issues in one line: the first with its path, and how many more. */
+export function issuesMessage(lead: string, issues: Issue[]): string {
+  if (!issues.length) return lead;
+  const first = issues[0];
+  const at = first.index !== undefined ? `configuration ${first.index}, ` : '';
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+  return `${lead}: ${at}${first.path || '/'}: ${first.message}${more}`;
+}
+
+// Connection failures of Postgres or Redis: the client may retry, so 503 rather than 500.
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P03', '53300']);
+const UNAVAILABLE_MESSAGES = /Connection is closed|Stream isn't writeable|Connection terminated|timeout exceeded when trying to connect/i;
+
+function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; errors?: unknown[] };
+  if (e?.code && UNAVAILABLE_CODES.has(e.code)) return true;
+  if (typeof e?.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message)) return true;
+  // pg reports a refused connection to a multi-address host as an AggregateError.
+  return Array.isArray(e?.errors) && e.errors.some(isUnavailable);
+}
+
+export function errorHandler(err: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  const fe = err as FastifyError & { validation?: ValidationErrorLike[]; validationContext?: string };
+  if (fe.validation) {
+    const issues = validationIssues(fe.validation, fe.validationContext ?? 'body');
+    reply.code(400).send(errorBody(400, issuesMessage('invalid request', issues), issues));
+    return;
+  }
+  if (err instanceof ApiError) {
+    reply.code(err.statusCode).send(errorBody(err.statusCode, err.message, err.issues));
+    return;
+  }
+  const status = fe.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // Fastify's own refusals (413, 415, bad JSON...): their messages are meant for clients.
+    reply.code(status).send(errorBody(status, fe.message));
+    return;
+  }
+  if (isUnavailable(err)) {
+    request.log.warn({ err }, 'backing service unavailable');
+    reply.code(503).send(errorBody(503, `a backing service (Postgres or Redis) is unavailable; retry later (request id ${request.id})`));
+    return;
+  }
+  request.log.error({ err, reqId: request.id }, 'request failed');
+  reply.code(500).send(errorBody(500, `internal error (request id ${request.id})`));
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
+  reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url.split('?')[0]}`));
+}

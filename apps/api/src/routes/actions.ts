@@ -1,0 +1,75 @@
+// Cancel and retry (docs/service-design.md, "Cancel and retry").
+import type { FastifyPluginAsync, RawServerDefault } from 'fastify';
+import { compileSweep } from '@curation/sweep-spec';
+import { cancelSweep, getSweep, getSweepWithSpec, retrySweep, revertRetry, runStatusCounts } from '@curation/db';
+import type { TypeBoxProvider } from '../type-provider.ts';
+import type { Deps } from '../deps.ts';
+import { ApiError, notFound } from '../errors.ts';
+import { isUuid } from '../cursor.ts';
+import { sweepView } from '../views.ts';
+import { jobsFor, packBatches } from '../batches.ts';
+import { ActionReply, SweepIdParams, errors } from '../schemas.ts';
+import { redisReady } from '../redis-ready.ts';
+
+export const actionRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvider> = async (app, deps) => {
+  const { pool, redis, queue, enqueuer, queuePrefix } = deps;
+
+  const current = async (id: string, affected: number) => {
+    const sweep = await getSweep(pool, id);
+    if (!sweep) throw notFound('sweep', id);
+    const counts = await runStatusCounts(pool, [id]);
+    return { ...sweepView(sweep, counts.get(id)), affected };
+  };
+
+  app.post('/sweeps/:id/cancel', {
+    schema: {
+      tags: ['sweeps'],
+      summary: 'Cancel a sweep',
+      description: 'Queued runs are cancelled at once; running ones stop at their next generation boundary.',
+      params: SweepIdParams,
+      response: { 200: ActionReply, ...errors(404, 409) },
+    },
+  }, async (request) => {
+    const { id } = request.params;
+    if (!isUuid(id)) throw notFound('sweep', id);
+    const r = await cancelSweep(pool, id);
+    if (r.outcome === 'not_found') throw notFound('sweep', id);
+    if (r.outcome === 'finished') throw new ApiError(409, `sweep ${id} is already ${r.status}; only queued or running sweeps can be cancelled`);
+    // Running runs stop when workers hear this; if it is lost they still find the sweep
+    // cancelled in Postgres, so a Redis hiccup here must not fail the cancel.
+    await redisReady(redis, 1000)
+      .then(() => redis.publish(`${queuePrefix}:cancel`, id))
+      .catch((err) => request.log.warn({ err, sweepId: id }, 'cancel: publish failed'));
+    return current(id, r.cancelledRuns);
+  });
+
+  app.post('/sweeps/:id/retry', {
+    schema: {
+      tags: ['sweeps'],
+      summary: 'Re-run the failed and cancelled configurations of a sweep',
+      params: SweepIdParams,
+      response: { 200: ActionReply, ...errors(404, 409, 503) },
+    },
+  }, async (request) => {
+    const { id } = request.params;
+    const sweep = isUuid(id) ? await getSweepWithSpec(pool, id) : null;
+    if (!sweep) throw notFound('sweep', id);
+    const r = await retrySweep(pool, id);
+    if (r.outcome === 'not_found') throw notFound('sweep', id);
+    if (r.outcome === 'nothing') throw new ApiError(409, `sweep ${id} (${r.status}) has no failed or cancelled configurations to retry`);
+    if (r.indexes.length) {
+      // A new generation in the job ids: the first jobs of these indexes may still exist in BullMQ.
+      const jobs = jobsFor(id, packBatches(compileSweep(sweep.spec), r.indexes), Date.now());
+      try {
+        await redisReady(redis, 2000);
+        await queue.addBulk(jobs);
+      } catch (err) {
+        request.log.warn({ err, sweepId: id }, 'retry: could not queue jobs; reverting');
+        await revertRetry(pool, id, r.indexes, r.before, 'retry could not be queued (Redis unavailable); retry again');
+        throw new ApiError(503, 'the queue (Redis) is unavailable; nothing was retried, try again later');
+      }
+    }
+    if (r.enqueuePending) enqueuer.kick(id);
+    return current(id, r.indexes.length);
+  });
+};

@@ -1,0 +1,103 @@
+// Submitting, listing and reading sweeps.
+import { randomUUID } from 'node:crypto';
+import type { FastifyPluginAsync, FastifyReply, RawServerDefault } from 'fastify';
+import { CORE_VERSION } from '@curation/core';
+import { validateSweep } from '@curation/sweep-spec';
+import { findSweepByIdempotencyKey, getSweep, insertSweep, listSweeps, runStatusCounts, type SweepRow } from '@curation/db';
+import type { TypeBoxProvider } from '../type-provider.ts';
+import type { Deps } from '../deps.ts';
+import { ApiError, issuesMessage, notFound } from '../errors.ts';
+import { decodeSweepCursor, encodeSweepCursor, isUuid } from '../cursor.ts';
+import { sweepView } from '../views.ts';
+import {
+  ListSweepsQuery, SubmitHeaders, SubmitReply, SweepIdParams, SweepPage, SweepSchema, SweepSpecSchema, errors,
+} from '../schemas.ts';
+
+export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvider> = async (app, deps) => {
+  const { pool, enqueuer, limits } = deps;
+
+  /** A repeat of an Idempotency-Key: the first sweep, unless the key now comes with another spec. */
+  const replay = (reply: FastifyReply, key: string, sweep: SweepRow, sameSpec: boolean) => {
+    if (!sameSpec) {
+      throw new ApiError(409, `Idempotency-Key ${JSON.stringify(key)} was already used for sweep ${sweep.id} with a different specification`);
+    }
+    return reply.code(200).header('idempotent-replayed', 'true').header('location', `/v1/sweeps/${sweep.id}`)
+      .send({ id: sweep.id, total: sweep.total, status: sweep.status });
+  };
+
+  app.post('/sweeps', {
+    schema: {
+      tags: ['sweeps'],
+      summary: 'Submit a sweep (JSON, or YAML with Content-Type: application/yaml)',
+      description:
+        'Validates the specification and every configuration it expands to, stores the sweep and answers at once; ' +
+        'run rows and jobs are added in the background (see `enqueued`). Structural errors are 400, configuration ' +
+        'problems and exceeded limits 422 with the configuration index.',
+      consumes: ['application/json', 'application/yaml', 'text/yaml'],
+      headers: SubmitHeaders,
+      body: SweepSpecSchema,
+      response: { 201: SubmitReply, 200: SubmitReply, ...errors(400, 409, 413, 415, 422) },
+    },
+  }, async (request, reply) => {
+    const spec = request.body;
+    const key = request.headers['idempotency-key'] ?? null;
+    if (key !== null) {
+      // Skip revalidating (up to 100,000 configurations) for a plain retry of the same request.
+      const prior = await findSweepByIdempotencyKey(pool, key, spec);
+      if (prior) return replay(reply, key, prior.sweep, prior.sameSpec);
+    }
+    const checked = validateSweep(spec, limits);
+    if (!checked.ok) throw new ApiError(422, issuesMessage('invalid sweep specification', checked.issues), checked.issues);
+    const inserted = await insertSweep(pool, {
+      id: randomUUID(),
+      name: spec.name,
+      tags: spec.tags ?? [],
+      spec,
+      total: checked.compiled.total,
+      coreVersion: CORE_VERSION,
+      idempotencyKey: key,
+    });
+    if (!inserted.created) return replay(reply, key!, inserted.sweep, inserted.sameSpec);
+    const { sweep } = inserted;
+    enqueuer.kick(sweep.id);
+    return reply.code(201).header('location', `/v1/sweeps/${sweep.id}`)
+      .send({ id: sweep.id, total: sweep.total, status: sweep.status });
+  });
+
+  app.get('/sweeps', {
+    schema: {
+      tags: ['sweeps'],
+      summary: 'List sweeps, newest first',
+      querystring: ListSweepsQuery,
+      response: { 200: SweepPage, ...errors(400) },
+    },
+  }, async (request) => {
+    const q = request.query;
+    const page = await listSweeps(pool, {
+      limit: q.limit ?? 20,
+      after: q.cursor ? decodeSweepCursor(q.cursor) : null,
+      tag: q.tag,
+      status: q.status,
+    });
+    const counts = await runStatusCounts(pool, page.items.map((s) => s.id));
+    return {
+      items: page.items.map((s) => sweepView(s, counts.get(s.id))),
+      nextCursor: page.next ? encodeSweepCursor(page.next) : null,
+    };
+  });
+
+  app.get('/sweeps/:id', {
+    schema: {
+      tags: ['sweeps'],
+      summary: 'One sweep with its progress',
+      params: SweepIdParams,
+      response: { 200: SweepSchema, ...errors(404) },
+    },
+  }, async (request) => {
+    const { id } = request.params;
+    const sweep = isUuid(id) ? await getSweep(pool, id) : null;
+    if (!sweep) throw notFound('sweep', id);
+    const counts = await runStatusCounts(pool, [id]);
+    return sweepView(sweep, counts.get(id));
+  });
+};

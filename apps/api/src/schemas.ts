@@ -1,0 +1,141 @@
+// Every request and response shape, once: Fastify validates requests with these (AJV),
+// @fastify/swagger turns them into the OpenAPI document, and handlers get their types.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { SWEEP_STATUSES, type SweepStatus } from '@curation/db';
+
+export { SweepSpecSchema } from '@curation/sweep-spec';
+
+/** A string enum as one JSON Schema `enum` (one clear AJV error, not one per literal). */
+const StringEnum = <T extends string>(values: readonly T[], description: string) =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values], description });
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+const Timestamp = Type.String({ format: 'date-time' });
+
+export const StatusSchema = StringEnum<SweepStatus>(SWEEP_STATUSES, 'queued | running | succeeded | failed | cancelled');
+
+export const IssueSchema = Type.Object({
+  path: Type.String({ description: 'JSON pointer: into the body, or /querystring/..., /params/..., /headers/...; for a configuration problem, into that configuration' }),
+  message: Type.String(),
+  index: Type.Optional(Type.Integer({ description: 'index of the offending configuration' })),
+});
+
+export const ErrorSchema = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    error: Type.String(),
+    message: Type.String(),
+    issues: Type.Optional(Type.Array(IssueSchema)),
+  },
+  { description: 'Every error response' },
+);
+
+/** Error responses a route may give, for the docs (and so the serializer keeps `issues`). */
+export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorSchema]));
+
+export const SweepIdParams = Type.Object({ id: Type.String({ description: 'sweep id (uuid); anything else is a 404' }) });
+export const RunIdParams = Type.Object({ id: Type.String({ description: 'run id (decimal integer); anything else is a 404' }) });
+
+export const SubmitHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 255, description: 'A repeat with the same key returns the first sweep (200) instead of creating another' }),
+  ),
+});
+
+export const SubmitReply = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  total: Type.Integer({ description: 'number of configurations' }),
+  status: StatusSchema,
+});
+
+export const CountsSchema = Type.Object({
+  total: Type.Integer(),
+  queued: Type.Integer({ description: 'includes configurations not enqueued yet' }),
+  running: Type.Integer(),
+  succeeded: Type.Integer(),
+  failed: Type.Integer(),
+  cancelled: Type.Integer(),
+});
+
+export const SweepSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  name: Type.String(),
+  tags: Type.Array(Type.String()),
+  status: StatusSchema,
+  counts: CountsSchema,
+  enqueued: Type.Integer({ description: 'configurations with a run row and a queued job so far' }),
+  coreVersion: Type.String(),
+  createdAt: Timestamp,
+  startedAt: Nullable(Timestamp),
+  finishedAt: Nullable(Timestamp),
+  etaSeconds: Nullable(Type.Number({ description: 'from the completion rate since startedAt; null before the first finished run and once finished' })),
+});
+export type SweepView = Static<typeof SweepSchema>;
+
+export const ListSweepsQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+  cursor: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
+  tag: Type.Optional(Type.String({ minLength: 1 })),
+  status: Type.Optional(StatusSchema),
+});
+
+export const SweepPage = Type.Object({
+  items: Type.Array(SweepSchema),
+  nextCursor: Nullable(Type.String()),
+});
+
+const Loose = (description: string) => Type.Object({}, { additionalProperties: true, description });
+
+export const RunSchema = Type.Object({
+  id: Type.String({ description: 'run id' }),
+  index: Type.Integer({ description: 'configuration index in the sweep' }),
+  params: Loose('the axis values of this configuration: variable -> value'),
+  status: StatusSchema,
+  summary: Nullable(Loose('section 5 of the model contract (converged, final, basinShare, nashGap, ...); null until succeeded')),
+  error: Nullable(Type.String()),
+  attempts: Type.Integer(),
+  startedAt: Nullable(Timestamp),
+  finishedAt: Nullable(Timestamp),
+});
+export type RunView = Static<typeof RunSchema>;
+
+export const ListRunsQuery = Type.Object({
+  status: Type.Optional(StatusSchema),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  cursor: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
+});
+
+export const RunPage = Type.Object({
+  items: Type.Array(RunSchema),
+  nextCursor: Nullable(Type.String()),
+});
+
+export const RunDetailSchema = Type.Composite([
+  RunSchema,
+  Type.Object({
+    sweepId: Type.String({ format: 'uuid' }),
+    config: Nullable(Loose('the configuration as run (from the result, else rebuilt from the sweep spec)')),
+    configHash: Nullable(Type.String()),
+    coreVersion: Nullable(Type.String()),
+    gitRevision: Nullable(Type.String()),
+    generator: Nullable(Type.String()),
+    durationMs: Nullable(Type.Number()),
+    trajectory: Nullable(
+      Type.Array(Loose('one recorded generation: t, entropy, effectiveSupport, mass[], outside, meanReward[], varReward[], step')),
+    ),
+  }),
+]);
+export type RunDetailView = Static<typeof RunDetailSchema>;
+
+export const ActionReply = Type.Composite([
+  SweepSchema,
+  Type.Object({ affected: Type.Integer({ description: 'runs cancelled, or runs put back in the queue' }) }),
+]);
+
+export const HealthReply = Type.Object({ status: Type.Literal('ok') });
+export const ReadyReply = Type.Object({
+  status: StringEnum(['ready', 'unavailable'], 'ready when Postgres and Redis both answer'),
+  postgres: Type.String({ description: '"ok" or the reason it failed' }),
+  redis: Type.String({ description: '"ok" or the reason it failed' }),
+});

@@ -1,0 +1,51 @@
+// API settings from the environment (docs/service-design.md, "Settings"). A malformed
+// value stops start-up with a message naming the variable, rather than a silent default.
+import { databaseUrl } from '@curation/db';
+import { queuePrefix, redisUrl } from '@curation/queue';
+import { DEFAULT_LIMITS, type SweepLimits } from '@curation/sweep-spec';
+import { DEFAULT_BODY_LIMIT } from './app.ts';
+
+export interface Settings {
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  host: string;
+  port: number;
+  limits: SweepLimits;
+  bodyLimit: number;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function num(env: Env, name: string, fallback: number, o: { integer?: boolean; min?: number; max?: number } = {}): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const v = Number(raw);
+  const ok = Number.isFinite(v) && (!o.integer || Number.isInteger(v)) && (o.min === undefined || v >= o.min) && (o.max === undefined || v <= o.max);
+  if (!ok) {
+    const range = `${o.min ?? '-inf'}..${o.max ?? 'inf'}`;
+    throw new Error(`${name}=${JSON.stringify(raw)} is not ${o.integer ? 'an integer' : 'a number'} in ${range}`);
+  }
+  return v;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function readSettings(env: Env = process.env): Settings {
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new Error(`LOG_LEVEL=${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
+  return {
+    databaseUrl: env.DATABASE_URL || databaseUrl(),
+    redisUrl: env.REDIS_URL || redisUrl(),
+    prefix: env.QUEUE_PREFIX || queuePrefix(),
+    host: env.HOST || '127.0.0.1',
+    port: num(env, 'PORT', 3000, { integer: true, min: 0, max: 65535 }),
+    limits: {
+      maxConfigs: num(env, 'MAX_CONFIGS_PER_SWEEP', DEFAULT_LIMITS.maxConfigs, { integer: true, min: 1 }),
+      maxCostSeconds: num(env, 'MAX_COST_SECONDS', DEFAULT_LIMITS.maxCostSeconds, { min: 0 }),
+    },
+    bodyLimit: num(env, 'BODY_LIMIT_BYTES', DEFAULT_BODY_LIMIT, { integer: true, min: 1024 }),
+    logLevel,
+  };
+}

@@ -1,0 +1,75 @@
+// Shared set-up of the API tests: a fresh database and BullMQ prefix per file, apps
+// built against them, and sweep specs of any size.
+import pg from 'pg';
+import { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import { createRedis } from '@curation/queue';
+import { createTestDatabase, createTestRedis, type TestDatabase } from '../../../test/support/services.ts';
+import { buildApp, type BuildAppOptions } from '../src/app.ts';
+
+export interface Env {
+  db: TestDatabase;
+  redisUrl: string;
+  prefix: string;
+  pool: pg.Pool;
+  queue: Queue;
+  apps: FastifyInstance[];
+  app: (extra?: Partial<BuildAppOptions>) => Promise<FastifyInstance>;
+  close: () => Promise<void>;
+}
+
+export async function setup(): Promise<Env> {
+  const db = await createTestDatabase();
+  const { url: redisUrl, prefix } = await createTestRedis();
+  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  const queue = new Queue('runs', { connection: createRedis(redisUrl), prefix });
+  const apps: FastifyInstance[] = [];
+  return {
+    db, redisUrl, prefix, pool, queue, apps,
+    app: async (extra = {}) => {
+      const a = await buildApp({ databaseUrl: db.url, redisUrl, prefix, logger: false, ...extra });
+      apps.push(a);
+      await a.ready();
+      return a;
+    },
+    close: async () => {
+      await Promise.allSettled(apps.map((a) => a.close()));
+      await queue.obliterate({ force: true }).catch(() => {});
+      const conn = await queue.client;
+      await queue.close();
+      conn.disconnect();
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
+
+/** A cheap two-reward configuration (a few hundred atoms, few generations). */
+export const BASE = {
+  support: { kind: 'grid', min: -3, max: 3, n: 61 },
+  rewards: [{ kind: 'quadratic', center: -1 }, { kind: 'quadratic', center: 1 }],
+  q: 0.5,
+  iterations: 20,
+};
+
+/** A sweep of a x b configurations over q and beta. */
+export function spec(a = 3, b = 2, extra: Record<string, unknown> = {}) {
+  return {
+    name: `test sweep ${a}x${b}`,
+    tags: ['test'],
+    base: BASE,
+    axes: [
+      { param: 'q', linspace: [0.1, 0.9, a] },
+      { param: 'beta', linspace: [0.5, 2, b] },
+    ],
+    ...extra,
+  };
+}
+
+export async function waitFor(cond: () => Promise<boolean>, timeoutMs = 30_000, stepMs = 50): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}

@@ -1,0 +1,309 @@
+// Sweep queries of the API: submission with idempotency, listing, progress counts,
+// cancel and retry, and the bookkeeping of the resumable background enqueue.
+// Plain SQL through the pg Pool: these need ON CONFLICT, row locks, unnest and
+// aggregates, which Prisma cannot express (or only slowly).
+import type pg from 'pg';
+
+export const SWEEP_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type SweepStatus = (typeof SWEEP_STATUSES)[number];
+export const RUN_STATUSES = SWEEP_STATUSES;
+export type RunStatus = SweepStatus;
+
+/** A sweep that can no longer change unless retried. */
+export const FINISHED_SWEEP_STATUSES: readonly SweepStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+export interface SweepRow {
+  id: string;
+  name: string;
+  tags: string[];
+  total: number;
+  status: SweepStatus;
+  idempotencyKey: string | null;
+  enqueued: number;
+  coreVersion: string;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface SweepWithSpec extends SweepRow { spec: unknown }
+
+const COLUMNS = `id, name, coalesce(tags, '{}') AS tags, total, status, idempotency_key AS "idempotencyKey",
+  enqueued, core_version AS "coreVersion", created_at AS "createdAt", started_at AS "startedAt",
+  finished_at AS "finishedAt"`;
+
+export interface NewSweep {
+  id: string;
+  name: string;
+  tags: string[];
+  spec: unknown;
+  total: number;
+  coreVersion: string;
+  idempotencyKey: string | null;
+}
+
+export type InsertSweepResult =
+  | { created: true; sweep: SweepRow }
+  /** The key was used before; sameSpec says whether that submission carried the same spec. */
+  | { created: false; sweep: SweepRow; sameSpec: boolean };
+
+/**
+ * Inserts a sweep, or returns the one that already holds its idempotency key. ON CONFLICT
+ * DO NOTHING makes concurrent duplicates wait for the first insert and then find its row,
+ * so a key never yields two sweeps.
+ */
+export async function insertSweep(db: Queryable, s: NewSweep): Promise<InsertSweepResult> {
+  const specJson = JSON.stringify(s.spec);
+  const ins = await db.query<SweepRow>(
+    `INSERT INTO sweeps (id, name, tags, spec, total, core_version, idempotency_key)
+     VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
+     ON CONFLICT (idempotency_key) DO NOTHING
+     RETURNING ${COLUMNS}`,
+    [s.id, s.name, s.tags, specJson, s.total, s.coreVersion, s.idempotencyKey],
+  );
+  if (ins.rows.length) return { created: true, sweep: ins.rows[0] };
+  const prior = await findSweepByIdempotencyKey(db, s.idempotencyKey!, s.spec);
+  if (!prior) throw new Error(`idempotency key ${s.idempotencyKey} conflicted but no sweep holds it`);
+  return { created: false, ...prior };
+}
+
+export async function findSweepByIdempotencyKey(
+  db: Queryable,
+  key: string,
+  spec: unknown,
+): Promise<{ sweep: SweepRow; sameSpec: boolean } | null> {
+  const { rows } = await db.query<SweepRow & { sameSpec: boolean }>(
+    `SELECT ${COLUMNS}, spec = $2::jsonb AS "sameSpec" FROM sweeps WHERE idempotency_key = $1`,
+    [key, JSON.stringify(spec)],
+  );
+  if (!rows.length) return null;
+  const { sameSpec, ...sweep } = rows[0];
+  return { sweep, sameSpec };
+}
+
+export async function getSweep(db: Queryable, id: string): Promise<SweepRow | null> {
+  const { rows } = await db.query<SweepRow>(`SELECT ${COLUMNS} FROM sweeps WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+export async function getSweepWithSpec(db: Queryable, id: string): Promise<SweepWithSpec | null> {
+  const { rows } = await db.query<SweepWithSpec>(`SELECT ${COLUMNS}, spec FROM sweeps WHERE id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+export interface SweepCursor { createdAt: Date; id: string }
+
+export interface ListSweepsOptions {
+  limit: number;
+  after?: SweepCursor | null;
+  tag?: string;
+  status?: SweepStatus;
+}
+
+/** Newest first, keyset on (created_at, id) so pages stay stable while sweeps are added. */
+export async function listSweeps(db: Queryable, o: ListSweepsOptions): Promise<{ items: SweepRow[]; next: SweepCursor | null }> {
+  const { rows } = await db.query<SweepRow>(
+    `SELECT ${COLUMNS} FROM sweeps
+     WHERE ($1::text IS NULL OR $1 = ANY(tags))
+       AND ($2::text IS NULL OR status = $2)
+       AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+     ORDER BY created_at DESC, id DESC
+     LIMIT $5`,
+    [o.tag ?? null, o.status ?? null, o.after?.createdAt ?? null, o.after?.id ?? null, o.limit + 1],
+  );
+  const more = rows.length > o.limit;
+  const items = more ? rows.slice(0, o.limit) : rows;
+  const last = items[items.length - 1];
+  return { items, next: more && last ? { createdAt: last.createdAt, id: last.id } : null };
+}
+
+export type StatusCounts = Record<RunStatus, number>;
+
+export const emptyCounts = (): StatusCounts => ({ queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 });
+
+/** Run counts per status of each sweep (sweeps without run rows are absent). */
+export async function runStatusCounts(db: Queryable, sweepIds: string[]): Promise<Map<string, StatusCounts>> {
+  const out = new Map<string, StatusCounts>();
+  if (!sweepIds.length) return out;
+  const { rows } = await db.query<{ sweepId: string; status: RunStatus; n: number }>(
+    `SELECT sweep_id AS "sweepId", status, count(*)::int AS n FROM runs
+     WHERE sweep_id = ANY($1::uuid[]) GROUP BY sweep_id, status`,
+    [sweepIds],
+  );
+  for (const r of rows) {
+    const c = out.get(r.sweepId) ?? emptyCounts();
+    if (r.status in c) c[r.status] += r.n;
+    out.set(r.sweepId, c);
+  }
+  return out;
+}
+
+export type CancelOutcome =
+  | { outcome: 'not_found' }
+  | { outcome: 'finished'; status: SweepStatus }
+  | { outcome: 'cancelled'; cancelledRuns: number };
+
+/**
+ * Cancels a sweep and its queued runs in one transaction. The sweep row is locked FOR
+ * UPDATE, which waits for an enqueuer chunk in flight (it holds FOR KEY SHARE), so no run
+ * row inserted by that chunk is left queued behind the cancel.
+ */
+export async function cancelSweep(pool: pg.Pool, id: string): Promise<CancelOutcome> {
+  return inTransaction(pool, async (c) => {
+    const { rows } = await c.query<{ status: SweepStatus }>('SELECT status FROM sweeps WHERE id = $1 FOR UPDATE', [id]);
+    if (!rows.length) return { outcome: 'not_found' };
+    const status = rows[0].status;
+    if (FINISHED_SWEEP_STATUSES.includes(status)) return { outcome: 'finished', status };
+    await c.query(`UPDATE sweeps SET status = 'cancelled', finished_at = now() WHERE id = $1`, [id]);
+    const runs = await c.query(
+      `UPDATE runs SET status = 'cancelled', finished_at = now() WHERE sweep_id = $1 AND status = 'queued'`,
+      [id],
+    );
+    return { outcome: 'cancelled', cancelledRuns: runs.rowCount ?? 0 };
+  });
+}
+
+export interface SweepSnapshot { status: SweepStatus; finishedAt: Date | null }
+
+export type RetryOutcome =
+  | { outcome: 'not_found' }
+  | { outcome: 'nothing'; status: SweepStatus }
+  | {
+      outcome: 'retried';
+      /** Indexes put back to queued, ascending. */
+      indexes: number[];
+      /** True when part of the sweep was never enqueued (cancelled mid-enqueue): the enqueuer must resume it. */
+      enqueuePending: boolean;
+      status: SweepStatus;
+      before: SweepSnapshot;
+    };
+
+/** Puts failed and cancelled runs back to queued and reopens the sweep. */
+export async function retrySweep(pool: pg.Pool, id: string): Promise<RetryOutcome> {
+  return inTransaction(pool, async (c) => {
+    const { rows } = await c.query<{ status: SweepStatus; finishedAt: Date | null; pending: boolean }>(
+      'SELECT status, finished_at AS "finishedAt", enqueued < total AS pending FROM sweeps WHERE id = $1 FOR UPDATE',
+      [id],
+    );
+    if (!rows.length) return { outcome: 'not_found' };
+    const before = rows[0];
+    const runs = await c.query<{ index: number }>(
+      `UPDATE runs SET status = 'queued', error = NULL, started_at = NULL, finished_at = NULL, worker = NULL
+       WHERE sweep_id = $1 AND status IN ('failed', 'cancelled')
+       RETURNING index`,
+      [id],
+    );
+    if (!runs.rows.length && !before.pending) return { outcome: 'nothing', status: before.status };
+    const upd = await c.query<{ status: SweepStatus }>(
+      `UPDATE sweeps SET status = CASE WHEN started_at IS NULL THEN 'queued' ELSE 'running' END, finished_at = NULL
+       WHERE id = $1 RETURNING status`,
+      [id],
+    );
+    return {
+      outcome: 'retried',
+      indexes: runs.rows.map((r) => r.index).sort((a, b) => a - b),
+      enqueuePending: before.pending,
+      status: upd.rows[0].status,
+      before: { status: before.status, finishedAt: before.finishedAt },
+    };
+  });
+}
+
+/**
+ * Undoes a retry whose jobs could not be queued: its runs go back to failed (with the
+ * reason) and the sweep to its former state, so the next retry finds them again.
+ */
+export async function revertRetry(pool: pg.Pool, id: string, indexes: number[], before: SweepSnapshot, reason: string): Promise<void> {
+  await inTransaction(pool, async (c) => {
+    await c.query('SELECT 1 FROM sweeps WHERE id = $1 FOR UPDATE', [id]);
+    await c.query(
+      `UPDATE runs SET status = 'failed', error = $3, finished_at = now()
+       WHERE sweep_id = $1 AND index = ANY($2::int[]) AND status = 'queued'`,
+      [id, indexes, reason],
+    );
+    await c.query('UPDATE sweeps SET status = $2, finished_at = $3 WHERE id = $1', [id, before.status, before.finishedAt]);
+  });
+}
+
+// ---- background enqueue bookkeeping ----
+
+export interface EnqueueState { spec: unknown; total: number; enqueued: number; status: SweepStatus }
+
+export async function getEnqueueState(db: Queryable, id: string): Promise<EnqueueState | null> {
+  const { rows } = await db.query<EnqueueState>('SELECT spec, total, enqueued, status FROM sweeps WHERE id = $1', [id]);
+  return rows[0] ?? null;
+}
+
+/** Sweeps whose enqueue did not finish (API restarted mid-way), oldest first. */
+export async function sweepsToEnqueue(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM sweeps WHERE enqueued < total AND status <> 'cancelled' ORDER BY created_at`,
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Inserts the run rows of one chunk (params as JSON texts, aligned with indexes) unless
+ * the sweep was cancelled. FOR KEY SHARE on the sweep orders this against a concurrent
+ * cancel (FOR UPDATE) without blocking workers' ordinary updates of the sweep row.
+ * Returns false when the sweep is gone or cancelled.
+ */
+export async function insertRunChunk(client: pg.PoolClient, sweepId: string, indexes: number[], params: string[]): Promise<boolean> {
+  await client.query('BEGIN');
+  try {
+    const { rows } = await client.query<{ status: SweepStatus }>('SELECT status FROM sweeps WHERE id = $1 FOR KEY SHARE', [sweepId]);
+    const open = rows.length > 0 && rows[0].status !== 'cancelled';
+    if (open) {
+      await client.query(
+        `INSERT INTO runs (sweep_id, index, params)
+         SELECT $1, u.i, u.p FROM unnest($2::int[], $3::jsonb[]) AS u(i, p)
+         ON CONFLICT (sweep_id, index) DO NOTHING`,
+        [sweepId, indexes, params],
+      );
+    }
+    await client.query('COMMIT');
+    return open;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+/** Records that every configuration below `end` has its run row and its job. */
+export async function advanceEnqueued(db: Queryable, sweepId: string, end: number): Promise<SweepStatus | null> {
+  const { rows } = await db.query<{ status: SweepStatus }>(
+    'UPDATE sweeps SET enqueued = GREATEST(enqueued, $2) WHERE id = $1 RETURNING status',
+    [sweepId, end],
+  );
+  return rows[0]?.status ?? null;
+}
+
+/** Session-level advisory lock keyed by the sweep id; held by one enqueuer across all API instances. */
+export async function tryLockSweep(client: pg.PoolClient, sweepId: string): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>(
+    `SELECT pg_try_advisory_lock(hashtextextended('sweep-enqueue:' || $1, 0)) AS ok`,
+    [sweepId],
+  );
+  return rows[0].ok;
+}
+
+export async function unlockSweep(client: pg.PoolClient, sweepId: string): Promise<void> {
+  await client.query(`SELECT pg_advisory_unlock(hashtextextended('sweep-enqueue:' || $1, 0))`, [sweepId]);
+}
+
+async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    const out = await fn(c);
+    await c.query('COMMIT');
+    return out;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    c.release();
+  }
+}
