@@ -18,6 +18,8 @@ import { sweepRoutes } from './routes/sweeps.ts';
 import { actionRoutes } from './routes/actions.ts';
 import { runRoutes } from './routes/runs.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { adminQueuesRoutes } from './routes/admin-queues.ts';
 
 export interface BuildAppOptions {
   databaseUrl: string;
@@ -120,6 +122,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   }, { prefix: '/v1' });
   // Unversioned aliases for load balancers and orchestrators that probe fixed paths.
   await app.register(healthRoutes, { ...deps, hide: true });
+  await metricsRoutes(app, deps);
+  await app.register(adminQueuesRoutes, deps);
 
   return app;
 }

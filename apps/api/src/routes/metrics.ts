@@ -1,0 +1,101 @@
+// Prometheus metrics at /metrics. HTTP figures come from this process; queue, run and
+// worker figures are read from Redis and Postgres at scrape time, so every API
+// instance reports the same cluster-wide numbers (scrape one, or dedupe by job).
+import type { FastifyInstance } from 'fastify';
+import client from 'prom-client';
+import type { Deps } from '../deps.ts';
+
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children'] as const;
+const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+// Rate window for runs per second: long enough to smooth batch completions.
+const RATE_WINDOW_SECONDS = 60;
+
+export async function metricsRoutes(app: FastifyInstance, deps: Deps) {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+
+  const httpDuration = new client.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by method, route and status code',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  // Called on the root instance (not registered as an encapsulated plugin), so this hook
+  // sees every request of the application.
+  app.addHook('onResponse', async (request, reply) => {
+    httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  new client.Gauge({
+    name: 'curation_queue_jobs',
+    help: 'BullMQ jobs in the runs queue by state (a job carries a batch of configurations)',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const counts = await deps.queue.getJobCounts(...QUEUE_STATES);
+      for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
+    },
+  });
+  new client.Gauge({
+    name: 'curation_workers',
+    help: 'Worker connections currently attached to the runs queue',
+    registers: [registry],
+    async collect() {
+      this.set(await deps.queue.getWorkersCount());
+    },
+  });
+  new client.Gauge({
+    name: 'curation_runs',
+    help: 'Runs by status over all sweeps',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const { rows } = await deps.pool.query<{ status: string; n: string }>(
+        'SELECT status, count(*) AS n FROM runs GROUP BY status',
+      );
+      for (const status of RUN_STATUSES) this.set({ status }, Number(rows.find((r) => r.status === status)?.n ?? 0));
+    },
+  });
+  new client.Gauge({
+    name: 'curation_runs_per_second',
+    help: `Runs finished per second over the last ${RATE_WINDOW_SECONDS} s`,
+    registers: [registry],
+    async collect() {
+      const { rows } = await deps.pool.query<{ n: string }>(
+        `SELECT count(*) AS n FROM runs WHERE finished_at > now() - make_interval(secs => $1)`,
+        [RATE_WINDOW_SECONDS],
+      );
+      this.set(Number(rows[0].n) / RATE_WINDOW_SECONDS);
+    },
+  });
+  // Computed results are observed once each: the watermark is the highest result id seen.
+  const runDuration = new client.Histogram({
+    name: 'curation_run_duration_seconds',
+    help: 'Compute time of each stored result (seen by this API instance since it started)',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  let watermark: string | null = null;
+  async function observeNewResults() {
+    if (watermark === null) {
+      const { rows } = await deps.pool.query<{ id: string | null }>('SELECT max(id)::text AS id FROM results');
+      watermark = rows[0].id ?? '0';
+    }
+    const { rows } = await deps.pool.query<{ id: string; duration_ms: number }>(
+      'SELECT id::text AS id, duration_ms FROM results WHERE id > $1::bigint ORDER BY id LIMIT 100000',
+      [watermark],
+    );
+    for (const r of rows) runDuration.observe(r.duration_ms / 1000);
+    if (rows.length) watermark = rows[rows.length - 1].id;
+  }
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    await observeNewResults();
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+}
