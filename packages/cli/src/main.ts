@@ -2,6 +2,12 @@
 // commands/ and registers itself on the program.
 import { Command, CommanderError } from 'commander';
 import { registerSimulate } from './commands/simulate.ts';
+import { registerSubmit } from './commands/submit.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerActions } from './commands/actions.ts';
+import { registerStats } from './commands/stats.ts';
+import { registerExport } from './commands/export.ts';
+import { registerPlot } from './commands/plot.ts';
 import { EXIT_USAGE } from './exit-codes.ts';
 
 export function buildProgram(): Command {
@@ -10,6 +16,12 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerSimulate(program);
+  registerSubmit(program);
+  registerStatus(program);
+  registerActions(program);
+  registerStats(program);
+  registerExport(program);
+  registerPlot(program);
   return program;
 }
 
