@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { trajectoryPlotSvg, type TrajectoryPlotInput } from '../src/index.ts';
+import { exampleTrajectory } from './examples.ts';
+import { allText, checkSvg } from './util.ts';
+import { findAll, hasClass, textContent, type XmlElement } from './xml.ts';
+
+const byClass = (root: XmlElement, c: string): XmlElement[] => findAll(root, (e) => hasClass(e, c));
+
+describe('trajectoryPlotSvg', () => {
+  it('draws three titled panels sharing the generation axis', () => {
+    const input = exampleTrajectory();
+    const root = checkSvg(trajectoryPlotSvg(input));
+    const panels = byClass(root, 'panel');
+    expect(panels).toHaveLength(3);
+    expect(byClass(root, 'panel-title').map(textContent)).toEqual([
+      'Basin mass and outside',
+      'Entropy (nats)',
+      'Step: total variation between consecutive generations (log scale)',
+    ]);
+    // x tick labels only under the bottom panel, same x positions in every panel
+    expect(byClass(panels[0], 'x-tick')).toHaveLength(0);
+    expect(byClass(panels[2], 'x-tick').map((e) => e.attrs['data-value'])).toEqual(['0', '50', '100', '150', '200', '250', '300']);
+    const frames = panels.map((p) => p.children.find((c) => c.name === 'rect' && c.attrs.stroke)!);
+    expect(new Set(frames.map((f) => `${f.attrs.x},${f.attrs.width}`)).size).toBe(1);
+    // series: two basins and outside, entropy, step
+    expect(byClass(panels[0], 'series').map((g) => g.attrs['data-series'])).toEqual(['left optimum', 'right optimum', 'outside']);
+    expect(textContent(byClass(root, 'legend')[0])).toContain('outside');
+    // masses on 0..1, step on decades
+    const massTicks = byClass(panels[0], 'y-tick').map((e) => Number(e.attrs['data-value']));
+    expect(massTicks[0]).toBe(0);
+    expect(massTicks[massTicks.length - 1]).toBe(1);
+    const stepTicks = byClass(panels[2], 'y-tick').map((e) => Number(e.attrs['data-value']));
+    for (const t of stepTicks) expect(Math.log10(t)).toBeCloseTo(Math.round(Math.log10(t)), 9);
+    // the step line starts at t = 10 (null at t = 0)
+    const stepLine = byClass(panels[2], 'series-line')[0];
+    expect((stepLine.attrs.d.match(/M/g) ?? []).length).toBe(1);
+    expect(textContent(root.children[0])).toBe(input.title);
+  });
+
+  it('names basins "basin i" by default and escapes given names', () => {
+    const rows = exampleTrajectory().rows.map((r) => ({ ...r, mass: [...r.mass, 0.01] }));
+    const root = checkSvg(trajectoryPlotSvg({ title: 'a & b', rows, basinNames: ['<left>'] }));
+    expect(byClass(root, 'series').slice(0, 4).map((g) => g.attrs['data-series'])).toEqual(['<left>', 'basin 2', 'basin 3', 'outside']);
+    expect(allText(root)).toContain('<left>');
+  });
+
+  it('handles degenerate inputs', () => {
+    const empty = checkSvg(trajectoryPlotSvg({ title: 'x', rows: [] }));
+    expect(byClass(empty, 'no-data')).toHaveLength(1);
+    // one row: step is null, so the step panel says so
+    const one: TrajectoryPlotInput = { title: 'x', rows: [{ t: 0, entropy: 1, mass: [0.5, 0.5], outside: 0, step: null }] };
+    const r1 = checkSvg(trajectoryPlotSvg(one));
+    expect(byClass(r1, 'panel')).toHaveLength(3);
+    expect(byClass(r1, 'no-data').map(textContent)).toEqual(['no positive step']);
+    // converged to a fixed point: steps exactly 0 are skipped on the log axis
+    const rows = [0, 1, 2, 3].map((t) => ({ t, entropy: 0, mass: [1], outside: 0, step: t === 0 ? null : t === 1 ? 1e-3 : 0 }));
+    const r2 = checkSvg(trajectoryPlotSvg({ title: 'x', rows }));
+    expect(byClass(r2, 'no-data')).toHaveLength(0);
+    // no basins, NaN values, unsorted rows
+    const odd = checkSvg(
+      trajectoryPlotSvg({
+        title: 'x',
+        rows: [
+          { t: 5, entropy: NaN, mass: [], outside: 1, step: 0.1 },
+          { t: 1, entropy: 2, mass: [], outside: 1, step: 0.2 },
+        ],
+      }),
+    );
+    expect(byClass(odd, 'series')[0].attrs['data-series']).toBe('outside');
+  });
+});
