@@ -18,6 +18,9 @@ import { sweepRoutes } from './routes/sweeps.ts';
 import { actionRoutes } from './routes/actions.ts';
 import { runRoutes } from './routes/runs.ts';
 import { healthRoutes } from './routes/health.ts';
+import statsRoutes from './routes/stats.ts';
+import exportRoutes from './routes/export.ts';
+import plotRoutes from './routes/plots.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { adminQueuesRoutes } from './routes/admin-queues.ts';
 
@@ -109,7 +112,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
           'Parameter sweeps of the curated-retraining simulation. Errors are { statusCode, error, message, issues? }; ' +
           'issue paths are JSON pointers into the body, or /querystring/..., /params/..., /headers/... for the other parts.',
       },
-      tags: [{ name: 'sweeps' }, { name: 'runs' }, { name: 'health' }],
+      tags: [{ name: 'sweeps' }, { name: 'runs' }, { name: 'results' }, { name: 'health' }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -119,6 +122,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     await v1.register(actionRoutes, deps);
     await v1.register(runRoutes, deps);
     await v1.register(healthRoutes, deps);
+    await v1.register(statsRoutes, deps);
+    await v1.register(exportRoutes, deps);
+    await v1.register(plotRoutes, deps);
   }, { prefix: '/v1' });
   // Unversioned aliases for load balancers and orchestrators that probe fixed paths.
   await app.register(healthRoutes, { ...deps, hide: true });

@@ -1,0 +1,211 @@
+// SVG plots of results, drawn by @curation/plots from aggregates computed in Postgres:
+//   GET /sweeps/:id/plot.svg?x=q&y=D&z=summary.basinShare.0[&agg=mean]   phase diagram (heatmap)
+//   GET /sweeps/:id/plot.svg?x=D&z=summary.nashGap[&series=q]            line plot, mean +- sd over seeds
+//   GET /runs/:id/plot.svg                                               one run's trajectory
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { heatmapSvg, linePlotSvg, trajectoryPlotSvg, type Category, type HeatmapCell, type LinePoint } from '@curation/plots';
+import { parseWhere, runTrajectory, sweepMeta, sweepStats, type MetricStats, type StatsGroup } from '@curation/db';
+import type { TypeBoxProvider } from '../type-provider.ts';
+import { ApiError, notFound } from '../errors.ts';
+import { ListParam, SweepIdParam, asApiError, badRequest, errorReplies, type ResultsRouteOptions } from './stats.ts';
+
+export const AGGREGATES = ['mean', 'median', 'min', 'max', 'count', 'std'] as const;
+export type Aggregate = (typeof AGGREGATES)[number];
+
+const DEFAULT_Z = 'summary.basinShare.0';
+const SVG_TYPE = 'image/svg+xml; charset=utf-8';
+
+const Size = (what: string) => Type.Optional(Type.Integer({ minimum: 200, maximum: 4000, description: `${what} in pixels` }));
+
+const SweepPlotQuery = Type.Object({
+  x: Type.String({ minLength: 1, description: 'axis variable on the horizontal axis' }),
+  y: Type.Optional(Type.String({ minLength: 1, description: 'axis variable on the vertical axis: a heatmap (phase diagram); without it, a line plot' })),
+  z: Type.Optional(Type.String({ description: `the summary field plotted (default ${DEFAULT_Z})` })),
+  agg: Type.Optional(
+    Type.Unsafe<Aggregate>({
+      type: 'string',
+      enum: [...AGGREGATES],
+      description: 'the aggregate over the runs of a cell or point (seeds), default mean; line plots draw +- sd bars for mean, p10..p90 for median',
+    }),
+  ),
+  series: Type.Optional(Type.String({ minLength: 1, description: 'line plot only: one line per value of this axis variable' })),
+  where: Type.Optional(ListParam('filters as in /stats, e.g. seed<10;summary.converged=true')),
+  logY: Type.Optional(Type.Unsafe<string>({ type: 'string', enum: ['0', '1', 'true', 'false'], description: 'line plot only: log y axis' })),
+  width: Size('width'),
+  height: Size('height'),
+});
+
+const RunIdParam = Type.Object({ id: Type.String({ description: 'run id (decimal integer); anything else is a 404' }) });
+const RunPlotQuery = Type.Object({ width: Size('width'), height: Size('height') });
+
+const svgReply = {
+  description: 'SVG image',
+  content: { 'image/svg+xml': { schema: { type: 'string' } } },
+};
+
+/** Group values as plot categories: numbers stay numbers. */
+const category = (v: unknown): Category => (typeof v === 'number' || typeof v === 'string' ? v : JSON.stringify(v));
+
+function sortCategories(values: Category[]): Category[] {
+  const seen = new Map<string, Category>();
+  for (const v of values) seen.set(`${typeof v}:${v}`, v);
+  return [...seen.values()].sort((a, b) => {
+    if (typeof a === 'number' && typeof b === 'number') return a - b;
+    if (typeof a === 'number') return -1;
+    if (typeof b === 'number') return 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+  });
+}
+
+function aggregateOf(m: MetricStats | undefined, agg: Aggregate): number | null {
+  if (!m) return null;
+  switch (agg) {
+    case 'mean': return m.mean;
+    case 'median': return m.median;
+    case 'min': return m.min;
+    case 'max': return m.max;
+    case 'count': return m.count;
+    case 'std': return m.std;
+  }
+}
+
+const AGG_WORDS: Record<Aggregate, string> = {
+  mean: 'mean', median: 'median', min: 'minimum', max: 'maximum', count: 'number of runs with', std: 'standard deviation',
+};
+
+const LINE_BARS: Record<Aggregate, string> = {
+  mean: ', error bars +- sd', median: ', error bars p10 to p90', min: '', max: '', count: '', std: '',
+};
+
+function sendSvg(reply: FastifyReply, svg: string) {
+  return reply.header('content-type', SVG_TYPE).send(svg);
+}
+
+function short(v: unknown): string {
+  return typeof v === 'number' ? String(Number(v.toPrecision(6))) : typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+export default async function plotRoutes(fastify: FastifyInstance, opts: ResultsRouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxProvider>();
+  const { pool } = opts;
+  const prefix = fastify.prefix;
+
+  app.get('/sweeps/:id/plot.svg', {
+    schema: {
+      tags: ['results'],
+      summary: 'Phase diagram (heatmap over x and y) or line plot (over x, error bars over seeds) of a summary field',
+      description:
+        'With x and y: a heatmap of the aggregate `agg` (mean by default) of z over the runs of each (x, y) cell, with a colour ' +
+        'scale; a cell holding exactly one run links to that run\'s plot. With only x: the mean of z against x with error bars ' +
+        '(+- sample sd over the runs, i.e. seeds; p10..p90 with agg=median), one line per value of `series` if given.',
+      params: SweepIdParam,
+      querystring: SweepPlotQuery,
+      response: { 200: svgReply, ...errorReplies(400, 404) },
+    },
+  }, async (request, reply) => {
+    const { id } = request.params;
+    const q = request.query;
+    const z = q.z ?? DEFAULT_Z;
+    try {
+      const where = parseWhere(q.where);
+      const meta = await sweepMeta(pool, id);
+      if (!meta) throw notFound('sweep', id);
+      const sweepName = typeof (meta.spec as { name?: unknown })?.name === 'string' ? (meta.spec as { name: string }).name : id;
+
+      if (q.y !== undefined) {
+        if (q.series !== undefined) throw badRequest('series is for line plots (x only); a heatmap has x and y');
+        if (q.logY !== undefined) throw badRequest('logY is for line plots (x only)');
+        if (q.y === q.x) throw badRequest(`x and y are both ${JSON.stringify(q.x)}: a heatmap needs two different variables`);
+        const agg: Aggregate = q.agg ?? 'mean';
+        const stats = await sweepStats(pool, id, { groupBy: [q.x, q.y], metrics: [z], where });
+        if (!stats) throw notFound('sweep', id);
+        const cells: HeatmapCell[] = stats.groups.map((g) => ({
+          x: category(g.key[q.x]),
+          y: category(g.key[q.y!]),
+          value: aggregateOf(g.metrics[z], agg),
+          count: g.n,
+          ...(g.runId ? { runId: g.runId } : {}),
+        }));
+        const perCell = [...new Set(stats.groups.map((g) => g.n))];
+        const runs = perCell.length === 1 ? `${perCell[0]} run${perCell[0] === 1 ? '' : 's'} per cell` : 'runs per cell vary';
+        const svg = heatmapSvg({
+          title: `${AGG_WORDS[agg]} ${agg === 'count' ? z : `of ${z}`} over seeds (${runs}): ${sweepName}`,
+          xLabel: q.x,
+          yLabel: q.y,
+          zLabel: `${agg}(${z})`,
+          xValues: sortCategories(cells.map((c) => c.x)),
+          yValues: sortCategories(cells.map((c) => c.y)),
+          cells,
+          cellHref: (c) => (c.runId ? `${prefix}/runs/${c.runId}/plot.svg` : undefined),
+          width: q.width,
+          height: q.height,
+        });
+        return sendSvg(reply, svg);
+      }
+
+      const agg: Aggregate = q.agg ?? 'mean';
+      if (q.series === q.x) throw badRequest(`x and series are both ${JSON.stringify(q.x)}`);
+      const groupBy = q.series !== undefined ? [q.series, q.x] : [q.x];
+      const stats = await sweepStats(pool, id, { groupBy, metrics: [z], where });
+      if (!stats) throw notFound('sweep', id);
+      const bad = stats.groups.find((g) => typeof g.key[q.x] !== 'number');
+      if (bad) {
+        throw badRequest(`x variable ${JSON.stringify(q.x)} has the non-numeric value ${JSON.stringify(bad.key[q.x])}: a line plot needs numbers (use a heatmap)`);
+      }
+      const bySeries = new Map<string, StatsGroup[]>();
+      for (const g of stats.groups) {
+        const name = q.series !== undefined ? `${q.series} = ${short(g.key[q.series])}` : z;
+        bySeries.set(name, [...(bySeries.get(name) ?? []), g]);
+      }
+      const series = [...bySeries].map(([name, groups]) => ({
+        name,
+        points: groups.map((g): LinePoint => {
+          const m = g.metrics[z];
+          const y = aggregateOf(m, agg);
+          // error bars: +- sd around the mean, p10..p90 around the median
+          const bars =
+            agg === 'mean' && y !== null && m?.std != null ? { yLow: y - m.std, yHigh: y + m.std }
+              : agg === 'median' && m?.p10 != null && m?.p90 != null ? { yLow: m.p10, yHigh: m.p90 }
+                : {};
+          return { x: g.key[q.x] as number, y, ...bars, count: m?.count ?? 0 };
+        }),
+      }));
+      const svg = linePlotSvg({
+        title: `${AGG_WORDS[agg]} ${agg === 'count' ? z : `of ${z}`} over seeds${LINE_BARS[agg]}: ${sweepName}`,
+        xLabel: q.x,
+        yLabel: agg === 'mean' ? z : `${agg}(${z})`,
+        series,
+        logY: q.logY === '1' || q.logY === 'true',
+        width: q.width,
+        height: q.height,
+      });
+      return sendSvg(reply, svg);
+    } catch (err) {
+      throw asApiError(err);
+    }
+  });
+
+  app.get('/runs/:id/plot.svg', {
+    schema: {
+      tags: ['results'],
+      summary: 'The trajectory of one run: basin masses and outside, entropy, step (log axis)',
+      params: RunIdParam,
+      querystring: RunPlotQuery,
+      response: { 200: svgReply, ...errorReplies(404) },
+    },
+  }, async (request, reply) => {
+    const { id } = request.params;
+    const run = await runTrajectory(pool, id);
+    if (!run) throw notFound('run', id);
+    if (!run.trajectory) throw new ApiError(404, `run ${JSON.stringify(id)} has no trajectory yet (status ${run.status})`);
+    const params = run.variables.map((k) => `${k} = ${short(run.params[k])}`).join(', ');
+    const svg = trajectoryPlotSvg({
+      title: `run ${run.id} (${run.sweepName}, index ${run.index}${params ? `: ${params}` : ''})`,
+      rows: run.trajectory,
+      width: request.query.width,
+      height: request.query.height,
+    });
+    return sendSvg(reply, svg);
+  });
+}

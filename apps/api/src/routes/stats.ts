@@ -1,0 +1,169 @@
+// Aggregates over results, computed in Postgres (packages/db/src/stats.ts):
+//   GET /sweeps/:id/stats?groupBy=q,D&metrics=summary.basinShare.0,summary.nashGap&where=q>=0.3
+//   GET /stats?tag=c4            one line per sweep with the tag (a team's history)
+import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import { Type, type TSchema } from '@sinclair/typebox';
+import {
+  FILTER_OPS, StatsQueryError, SUMMARY_FIELD_HELP, parseWhere, sweepStats, sweepsByTag, type PrismaClient,
+} from '@curation/db';
+import type { TypeBoxProvider } from '../type-provider.ts';
+import { ApiError, notFound } from '../errors.ts';
+
+export interface ResultsRouteOptions {
+  pool: pg.Pool;
+  prisma?: PrismaClient;
+}
+
+// ---- helpers shared by the results routes (stats, export, plots)
+
+export const ErrorReply = Type.Object(
+  { statusCode: Type.Integer(), error: Type.String(), message: Type.String() },
+  { additionalProperties: true, description: 'Every error response' },
+);
+export const errorReplies = (...codes: number[]): Record<number, TSchema> =>
+  Object.fromEntries(codes.map((c) => [c, ErrorReply]));
+
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+/** A query parameter given once (comma-separated) or repeated. */
+export const ListParam = (description: string) =>
+  Type.Union([Type.String(), Type.Array(Type.String())], { description });
+
+/** `a,b` or [`a,b`, `c`] -> [a, b, c] (trimmed, empties dropped). */
+export function listOf(v: string | string[] | undefined): string[] {
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+}
+
+export const SweepIdParam = Type.Object({ id: Type.String({ description: 'sweep id (uuid); anything else is a 404' }) });
+
+/** StatsQueryError (the caller's mistake) -> 400; anything else unchanged. */
+export function asApiError(err: unknown): unknown {
+  return err instanceof StatsQueryError ? new ApiError(400, err.message) : err;
+}
+
+export const badRequest = (message: string) => new ApiError(400, message);
+
+// ---- schemas
+
+const METRICS_HELP = `comma-separated summary fields (or repeated), default summary.basinShare.0,summary.nashGap; any of ${SUMMARY_FIELD_HELP}`;
+const WHERE_HELP =
+  `filters joined by ; (or repeated): <field><op><value>, field an axis variable or a summary field, op one of ${FILTER_OPS.join(' ')}, ` +
+  'value a number, true, false, null or a string, e.g. q>=0.3;summary.collapsed=false;D!=2';
+
+export const DEFAULT_METRICS = ['summary.basinShare.0', 'summary.nashGap'];
+
+const StatsQuery = Type.Object({
+  groupBy: Type.Optional(ListParam('comma-separated axis variables to group by (or repeated); none: one group of all succeeded runs')),
+  metrics: Type.Optional(ListParam(METRICS_HELP)),
+  where: Type.Optional(ListParam(WHERE_HELP)),
+});
+
+const N = Nullable(Type.Number());
+const MetricStatsSchema = Type.Object({
+  count: Type.Integer({ description: 'runs of the group where the metric is not null' }),
+  mean: N,
+  std: Nullable(Type.Number({ description: 'sample standard deviation (n - 1), null below 2 values' })),
+  min: N,
+  p10: Nullable(Type.Number({ description: 'percentiles interpolate linearly (percentile_cont)' })),
+  median: N,
+  p90: N,
+  max: N,
+});
+
+const Scalar = Type.Union([Type.Number(), Type.Boolean(), Type.String(), Type.Null()]);
+const FilterSchema = Type.Object({ field: Type.String(), op: Type.String(), value: Scalar });
+
+const StatsGroupSchema = Type.Object({
+  key: Type.Object({}, { additionalProperties: true, description: 'groupBy variable -> value' }),
+  n: Type.Integer({ description: 'succeeded runs in the group (replicates/seeds fall inside a group)' }),
+  runId: Nullable(Type.String({ description: 'the run, when the group holds exactly one' })),
+  metrics: Type.Record(Type.String(), MetricStatsSchema),
+  collapsedRate: N,
+  convergedRate: N,
+  inIntervalRate: Nullable(Type.Number({ description: 'rate of summary.audit.inInterval over runs that have an audit (m = 2)' })),
+  meanConvergedAt: Nullable(Type.Number({ description: 'mean of summary.convergedAt over the runs that converged' })),
+});
+
+const StatsReply = Type.Object({
+  sweepId: Type.String(),
+  groupBy: Type.Array(Type.String()),
+  metrics: Type.Array(Type.String()),
+  where: Type.Array(FilterSchema),
+  variables: Type.Array(Type.String({ description: "the sweep's axis variables" })),
+  groups: Type.Array(StatsGroupSchema, { description: 'ordered by the group values (numeric order for numbers)' }),
+});
+
+const TagQuery = Type.Object({
+  tag: Type.String({ minLength: 1, description: 'sweeps carrying this tag' }),
+  metrics: Type.Optional(ListParam(`extra summary fields to average per sweep (mean, sd); any of ${SUMMARY_FIELD_HELP}`)),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200, description: 'at most this many sweeps, oldest first' })),
+});
+
+const TagSweepSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  status: Type.String(),
+  total: Type.Integer(),
+  succeeded: Type.Integer(),
+  failed: Type.Integer(),
+  collapsedRate: N,
+  convergedRate: N,
+  inIntervalRate: N,
+  meanNashGap: N,
+  meanConvergedAt: N,
+  metrics: Type.Record(Type.String(), Type.Object({ count: Type.Integer(), mean: N, std: N })),
+});
+
+const TagReply = Type.Object({ tag: Type.String(), sweeps: Type.Array(TagSweepSchema) });
+
+export default async function statsRoutes(fastify: FastifyInstance, opts: ResultsRouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxProvider>();
+  const { pool } = opts;
+
+  app.get('/sweeps/:id/stats', {
+    schema: {
+      tags: ['results'],
+      summary: 'Aggregates of a sweep\'s succeeded runs grouped by axis variables',
+      description:
+        'For each group and metric: count, mean, sample sd, min, p10, median, p90, max; per group the rates of ' +
+        'collapsed, converged and audit.inInterval and the mean convergedAt. Seeds fall inside a group, so this is ' +
+        'the mean and spread over seeds. Computed in Postgres.',
+      params: SweepIdParam,
+      querystring: StatsQuery,
+      response: { 200: StatsReply, ...errorReplies(400, 404) },
+    },
+  }, async (request) => {
+    const { id } = request.params;
+    const q = request.query;
+    const metrics = q.metrics === undefined ? DEFAULT_METRICS : listOf(q.metrics);
+    try {
+      const where = parseWhere(q.where);
+      const stats = await sweepStats(pool, id, { groupBy: listOf(q.groupBy), metrics, where });
+      if (!stats) throw notFound('sweep', id);
+      return stats;
+    } catch (err) {
+      throw asApiError(err);
+    }
+  });
+
+  app.get('/stats', {
+    schema: {
+      tags: ['results'],
+      summary: 'Compare the sweeps that share a tag',
+      description: 'One line per sweep with the tag, oldest first: counts, rates of collapsed/converged/inInterval, mean nashGap and convergedAt.',
+      querystring: TagQuery,
+      response: { 200: TagReply, ...errorReplies(400) },
+    },
+  }, async (request) => {
+    const q = request.query;
+    try {
+      const sweeps = await sweepsByTag(pool, q.tag, { metrics: listOf(q.metrics), limit: q.limit });
+      return { tag: q.tag, sweeps: sweeps.map((s) => ({ ...s, createdAt: s.createdAt.toISOString() })) };
+    } catch (err) {
+      throw asApiError(err);
+    }
+  });
+}

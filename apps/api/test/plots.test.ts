@@ -1,0 +1,264 @@
+// GET /v1/sweeps/:id/plot.svg (heatmap, line plot) and GET /v1/runs/:id/plot.svg (trajectory).
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pg from 'pg';
+import type { MetricsRow } from '@curation/core';
+import { createPrisma, encodeTrajectory, type PrismaClient } from '@curation/db';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/services.ts';
+import { Value } from '@sinclair/typebox/value';
+import type { TSchema } from '@sinclair/typebox';
+import { errorHandler } from '../src/errors.ts';
+import plotRoutes from '../src/routes/plots.ts';
+
+// ---------------------------------------------------------------- synthetic sweeps
+
+const QS = [0.1, 0.3, 0.5];
+const DS = [1, 2, 4, 8];
+const share = (q: number, D: number, seed: number) => q + (0.5 - q) * Math.exp(-D) + [0, 0.02, -0.01][seed];
+
+const trajectoryOf = (q: number): MetricsRow[] => [0, 10, 20, 30].map((t) => ({
+  t, entropy: 3 - t / 20, effectiveSupport: Math.exp(3 - t / 20), mass: [q + t / 100, 1 - q - t / 100 - 0.05], outside: 0.05,
+  meanReward: [-1, -1], varReward: [0.1, 0.1], step: t === 0 ? null : 0.1 / t,
+}));
+
+interface Run { index: number; q: number; D: number; seed: number; status: string; runId: string; share0: number | null }
+
+async function insertSweep(pool: pg.Pool, seeds: number, name: string) {
+  const id = randomUUID();
+  const spec = {
+    name, base: { rewards: [{ kind: 'quadratic', center: 0 }, { kind: 'quadratic', center: 0 }] },
+    axes: [{ param: 'q', values: QS }, { param: 'D', values: DS }, { param: 'seed', replicates: seeds }],
+    derive: { 'rewards.0.center': '[-D/2]', 'rewards.1.center': '[D/2]' },
+  };
+  await pool.query(
+    `INSERT INTO sweeps (id, name, tags, spec, total, status, enqueued, core_version) VALUES ($1, $2, '{}', $3, $4, 'running', $4, 'test')`,
+    [id, name, JSON.stringify(spec), QS.length * DS.length * seeds],
+  );
+  const runs: Run[] = [];
+  let index = 0;
+  for (const q of QS) for (const D of DS) for (let seed = 0; seed < seeds; seed++) {
+    const status = index === 1 ? 'queued' : 'succeeded';
+    let resultId: string | null = null;
+    const s0 = status === 'succeeded' ? share(q, D, seed) : null;
+    if (s0 !== null) {
+      const summary = {
+        converged: true, convergedAt: 10, final: trajectoryOf(q)[3], basinShare: [s0, 1 - s0], nashGap: Math.abs(s0 - q),
+        collapsed: false, survivingBasins: 2, audit: null,
+      };
+      const r = await pool.query(
+        `INSERT INTO results (config_hash, core_version, git_revision, config, summary, trajectory, converged, converged_at,
+                              collapsed, nash_gap, basin_share0, surviving_basins, in_interval, final_entropy, duration_ms)
+         VALUES ($1, 'test', 'test', '{}', $2, $3, true, 10, false, $4, $5, 2, NULL, $6, 1) RETURNING id`,
+        [`${id}:${index}`, JSON.stringify(summary), encodeTrajectory(trajectoryOf(q)), summary.nashGap, s0, summary.final.entropy],
+      );
+      resultId = r.rows[0].id;
+    }
+    const run = await pool.query(
+      'INSERT INTO runs (sweep_id, index, params, status, result_id) VALUES ($1, $2, $3, $4, $5) RETURNING id::text',
+      [id, index, JSON.stringify({ q, D, seed }), status, resultId],
+    );
+    runs.push({ index, q, D, seed, status, runId: run.rows[0].id, share0: s0 });
+    index++;
+  }
+  return { id, runs };
+}
+
+// ---------------------------------------------------------------- helpers
+
+/** Well-formed-ish: one <svg> root, every tag closed in order, attributes quoted. */
+function expectWellFormed(svg: string) {
+  expect(svg.startsWith('<svg')).toBe(true);
+  expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+  const stack: string[] = [];
+  const body = svg.replace(/<!--[\s\S]*?-->/g, '');
+  const re = /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[\w:.-]+="[^"]*")*)\s*(\/?)>/g;
+  let consumed = 0;
+  for (let m = re.exec(body); m; m = re.exec(body)) {
+    expect(body.slice(consumed, m.index)).not.toMatch(/[<>]/);
+    consumed = m.index + m[0].length;
+    if (m[1]) expect(stack.pop()).toBe(m[2]);
+    else if (!m[4]) stack.push(m[2]);
+  }
+  expect(stack).toEqual([]);
+  expect(body.slice(consumed).trim()).toBe('');
+}
+
+const cellsOf = (svg: string) =>
+  [...svg.matchAll(/<rect class="cell"([^>]*)>/g)].map((m) => {
+    const attr = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(m[1])?.[1];
+    return { x: Number(attr('data-x')), y: Number(attr('data-y')), value: attr('data-value'), count: Number(attr('data-count')), runId: attr('data-run-id') };
+  });
+
+const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+const sd = (v: number[]) => Math.sqrt(v.reduce((a, x) => a + (x - mean(v)) ** 2, 0) / (v.length - 1));
+
+// ---------------------------------------------------------------- set-up
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let prisma: PrismaClient;
+let app: FastifyInstance;
+let seeded: Awaited<ReturnType<typeof insertSweep>>;
+let single: Awaited<ReturnType<typeof insertSweep>>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  prisma = createPrisma(db.url);
+  seeded = await insertSweep(pool, 3, 'three seeds');
+  single = await insertSweep(pool, 1, 'one seed');
+  // As apps/api/src/app.ts: AJV never coerces; the query string is converted from the schema first.
+  app = Fastify({ logger: false, ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true } } });
+  app.addHook('preValidation', async (request) => {
+    const schema = request.routeOptions.schema?.querystring as TSchema | undefined;
+    if (schema && request.query) request.query = Value.Convert(schema, request.query) as typeof request.query;
+  });
+  app.setErrorHandler(errorHandler);
+  await app.register(plotRoutes, { prefix: '/v1', pool, prisma });
+  await app.ready();
+});
+
+afterAll(async () => {
+  await app?.close();
+  await prisma?.$disconnect();
+  await pool?.end();
+  await db?.drop();
+});
+
+const get = (url: string) => app.inject({ method: 'GET', url });
+const ok = (runs: Run[], q: number, D: number) => runs.filter((r) => r.q === q && r.D === D && r.share0 !== null).map((r) => r.share0!);
+
+describe('GET /v1/sweeps/:id/plot.svg with x and y: a heatmap', () => {
+  it('has one cell per (x, y) with the mean over seeds, a colour scale, axis labels and a title naming the aggregate', async () => {
+    const res = await get(`/v1/sweeps/${seeded.id}/plot.svg?x=q&y=D&z=summary.basinShare.0`);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('image/svg+xml; charset=utf-8');
+    const svg = res.body;
+    expectWellFormed(svg);
+    const cells = cellsOf(svg);
+    expect(cells).toHaveLength(QS.length * DS.length);
+    for (const c of cells) {
+      const values = ok(seeded.runs, c.x, c.y);
+      expect(c.count).toBe(values.length);
+      expect(Number(c.value)).toBeCloseTo(mean(values), 12);
+      expect(c.runId).toBeUndefined();
+    }
+    expect(cells.find((c) => c.x === 0.1 && c.y === 1)!.count).toBe(2); // index 1 is still queued
+    expect(svg).toContain('class="colorbar"');
+    expect(svg).toMatch(/<title>mean of summary\.basinShare\.0 over seeds/);
+    expect(svg).toMatch(/class="axis-label"[^>]*>q</);
+    expect(svg).toMatch(/class="axis-label"[^>]*>D</);
+    expect(svg).not.toContain('<a ');
+  });
+
+  it('uses the aggregate asked for (median, std, count, max) and filters with where', async () => {
+    for (const [agg, f] of [
+      ['median', (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]],
+      ['std', sd],
+      ['count', (v: number[]) => v.length],
+      ['max', (v: number[]) => Math.max(...v)],
+    ] as const) {
+      const res = await get(`/v1/sweeps/${seeded.id}/plot.svg?x=q&y=D&agg=${agg}&where=${encodeURIComponent('q!=0.1')}`);
+      expect(res.statusCode, agg).toBe(200);
+      expect(res.body).toContain(`<title>${agg === 'std' ? 'standard deviation' : agg === 'max' ? 'maximum' : agg === 'count' ? 'number of runs with' : 'median'}`);
+      const cells = cellsOf(res.body);
+      expect(cells).toHaveLength((QS.length - 1) * DS.length);
+      for (const c of cells) expect(Number(c.value)).toBeCloseTo(f(ok(seeded.runs, c.x, c.y)), 12);
+    }
+  });
+
+  it('links a cell holding exactly one run to that run', async () => {
+    const res = await get(`/v1/sweeps/${single.id}/plot.svg?x=D&y=q&z=summary.nashGap`);
+    expect(res.statusCode).toBe(200);
+    expectWellFormed(res.body);
+    const cells = cellsOf(res.body);
+    expect(cells).toHaveLength(QS.length * DS.length - 1); // index 1 queued: no cell
+    for (const c of cells) {
+      const run = single.runs.find((r) => r.D === c.x && r.q === c.y)!;
+      expect(c.runId).toBe(run.runId);
+      expect(c.count).toBe(1);
+      expect(res.body).toContain(`<a href="/v1/runs/${run.runId}/plot.svg"`);
+    }
+  });
+});
+
+describe('GET /v1/sweeps/:id/plot.svg with only x: a line plot', () => {
+  it('plots the mean over seeds with +- sd error bars', async () => {
+    const res = await get(`/v1/sweeps/${seeded.id}/plot.svg?x=D&z=summary.basinShare.0&where=q=0.3`);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('image/svg+xml; charset=utf-8');
+    expectWellFormed(res.body);
+    expect(res.body.match(/class="series"/g)).toHaveLength(1);
+    expect(res.body).toContain('class="error-bar"');
+    expect(res.body).toMatch(/<title>mean of summary\.basinShare\.0 over seeds, error bars \+- sd/);
+  });
+
+  it('plots other aggregates: the median with p10..p90 bars, the maximum without bars', async () => {
+    const median = await get(`/v1/sweeps/${seeded.id}/plot.svg?x=D&agg=median&where=q=0.5`);
+    expect(median.statusCode).toBe(200);
+    expectWellFormed(median.body);
+    expect(median.body).toMatch(/<title>median of summary\.basinShare\.0 over seeds, error bars p10 to p90/);
+    expect(median.body).toContain('class="error-bar"');
+    const max = await get(`/v1/sweeps/${seeded.id}/plot.svg?x=D&agg=max&logY=1`);
+    expect(max.statusCode).toBe(200);
+    expect(max.body).toMatch(/<title>maximum of summary\.basinShare\.0 over seeds: three seeds/);
+    expect(max.body).not.toContain('class="error-bar"');
+  });
+
+  it('draws one line per value of series', async () => {
+    const res = await get(`/v1/sweeps/${seeded.id}/plot.svg?x=D&series=q`);
+    expect(res.statusCode).toBe(200);
+    expectWellFormed(res.body);
+    expect(res.body.match(/class="series"/g)).toHaveLength(QS.length);
+    for (const q of QS) expect(res.body).toContain(`data-series="q = ${q}"`);
+  });
+});
+
+describe('sweep plot errors', () => {
+  it('answers 400 for bad variables, metrics, aggregates and combinations, 404 for unknown sweeps', async () => {
+    const cases: [string, RegExp][] = [
+      ['x=beta&y=D', /unknown groupBy variable "beta"/],
+      ['x=q&y=D&z=summary.nope', /unknown metric "summary.nope"/],
+      ['x=q&y=q', /two different variables/],
+      ['x=q&y=D&series=seed', /series is for line plots/],
+      ['x=q&y=D&agg=mode', /agg/],
+      ['y=D', /x/],
+      ['x=q&where=q%3E%3E1', /malformed where clause/],
+    ];
+    for (const [query, message] of cases) {
+      const res = await get(`/v1/sweeps/${seeded.id}/plot.svg?${query}`);
+      expect(res.statusCode, query).toBe(400);
+      expect(res.json().message, query).toMatch(message);
+    }
+    for (const id of [randomUUID(), 'zzz']) {
+      const res = await get(`/v1/sweeps/${id}/plot.svg?x=q&y=D`);
+      expect(res.statusCode).toBe(404);
+      expect(res.json()).toMatchObject({ statusCode: 404, error: 'Not Found' });
+    }
+  });
+});
+
+describe('GET /v1/runs/:id/plot.svg', () => {
+  it('plots the trajectory of one run: masses, entropy, step on a log axis', async () => {
+    const run = seeded.runs.find((r) => r.q === 0.3 && r.D === 2 && r.seed === 1)!;
+    const res = await get(`/v1/runs/${run.runId}/plot.svg`);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('image/svg+xml; charset=utf-8');
+    expectWellFormed(res.body);
+    expect(res.body).toContain(`<title>run ${run.runId} (three seeds, index ${run.index}: q = 0.3, D = 2, seed = 1)</title>`);
+    expect(res.body).toMatch(/log scale/);
+    expect(res.body).toContain('data-series="basin 1"');
+    expect(res.body).toContain('data-series="entropy"');
+    expect(res.body).toContain('data-series="step"');
+  });
+
+  it('answers 404 for unknown or malformed ids and for runs without a trajectory', async () => {
+    const queued = seeded.runs.find((r) => r.status === 'queued')!;
+    for (const id of ['999999', 'abc', '-1', '99999999999999999999', queued.runId]) {
+      const res = await get(`/v1/runs/${id}/plot.svg`);
+      expect(res.statusCode, id).toBe(404);
+      expect(res.json()).toMatchObject({ statusCode: 404, error: 'Not Found' });
+    }
+  });
+});

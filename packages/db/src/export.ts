@@ -1,0 +1,248 @@
+// Exports of a sweep's runs, one row per run in index order: async generators that read
+// the runs in keyset-paginated chunks (index > last, LIMIT n), so memory stays the same
+// for 100 rows or 100,000 and no connection is held between chunks. The API streams
+// what they yield as CSV (RFC 4180) or NDJSON.
+import type pg from 'pg';
+import type { MetricsRow } from '@curation/core';
+import { decodeTrajectory } from './trajectory-codec.ts';
+import { specVariables, sweepMeta } from './stats.ts';
+import type { RunStatus } from './sweeps.ts';
+
+type Queryable = Pick<pg.Pool, 'query'>;
+
+export const EXPORT_CHUNK = 2000;
+/** Trajectories are larger: fewer runs per round trip. */
+export const EXPORT_TRAJECTORY_CHUNK = 200;
+
+export interface ExportRun {
+  index: number;
+  /** bigint as text. */
+  runId: string;
+  status: RunStatus;
+  params: Record<string, unknown>;
+  /** Null unless the run succeeded. */
+  summary: Record<string, unknown> | null;
+  error: string | null;
+  /** Raw encoded trajectory, only when asked for (and the run succeeded). */
+  trajectory?: Buffer | null;
+}
+
+export interface ExportOptions {
+  status?: RunStatus;
+  trajectory?: boolean;
+  chunkSize?: number;
+}
+
+/** The runs of a sweep in index order, read `chunkSize` at a time. */
+export async function* exportRuns(db: Queryable, sweepId: string, o: ExportOptions = {}): AsyncGenerator<ExportRun> {
+  const limit = o.chunkSize ?? (o.trajectory ? EXPORT_TRAJECTORY_CHUNK : EXPORT_CHUNK);
+  const traj = o.trajectory ? `, CASE WHEN r.status = 'succeeded' THEN res.trajectory END AS trajectory` : '';
+  let after = -1;
+  for (;;) {
+    const { rows } = await db.query<ExportRun>(
+      `SELECT r.index, r.id::text AS "runId", r.status, r.params, r.error,
+              CASE WHEN r.status = 'succeeded' THEN res.summary END AS summary${traj}
+         FROM runs r LEFT JOIN results res ON res.id = r.result_id
+        WHERE r.sweep_id = $1 AND r.index > $2 AND ($3::text IS NULL OR r.status = $3)
+        ORDER BY r.index
+        LIMIT $4`,
+      [sweepId, after, o.status ?? null, limit],
+    );
+    for (const row of rows) yield row;
+    if (rows.length < limit) return;
+    after = rows[rows.length - 1].index;
+  }
+}
+
+// ------------------------------------------------------------------ columns
+
+export interface ExportLayout {
+  /** Axis variables, in spec order. */
+  variables: string[];
+  /** Number of rewards (basins): the length of basinShare. */
+  m: number;
+  /** The sweep's name (for file names). */
+  name: string;
+}
+
+/** What the export of a sweep looks like, or null when the sweep does not exist. */
+export async function exportLayout(db: Queryable, sweepId: string): Promise<ExportLayout | null> {
+  const meta = await sweepMeta(db, sweepId);
+  if (!meta) return null;
+  const spec = meta.spec as { name?: unknown; base?: { rewards?: unknown } } | null;
+  let m: number | null = null;
+  // The data first (axes or derive may set the rewards), the spec's base when nothing succeeded yet.
+  const { rows } = await db.query<{ m: number | null }>(
+    `SELECT jsonb_array_length(res.summary -> 'basinShare') AS m
+       FROM runs r JOIN results res ON res.id = r.result_id
+      WHERE r.sweep_id = $1 AND r.status = 'succeeded' AND jsonb_typeof(res.summary -> 'basinShare') = 'array'
+      LIMIT 1`,
+    [sweepId],
+  );
+  if (rows.length && rows[0].m !== null) m = rows[0].m;
+  if (m === null && Array.isArray(spec?.base?.rewards)) m = spec.base.rewards.length;
+  return { variables: meta.variables, m: m ?? 0, name: typeof spec?.name === 'string' ? spec.name : 'sweep' };
+}
+
+const FIXED = ['index', 'run_id', 'status'];
+
+/** Summary columns: header name and path in the summary. */
+export function summaryColumnPaths(m: number): { name: string; path: (string | number)[] }[] {
+  const cols: { name: string; path: (string | number)[] }[] = [];
+  const one = (...path: (string | number)[]) => cols.push({ name: path.join('.'), path });
+  const vec = (prefix: string[], field: string) => {
+    for (let i = 0; i < m; i++) one(...prefix, field, i);
+  };
+  one('converged');
+  one('convergedAt');
+  one('collapsed');
+  one('survivingBasins');
+  one('nashGap');
+  vec([], 'basinShare');
+  for (const f of ['t', 'entropy', 'effectiveSupport', 'outside']) one('final', f);
+  for (const f of ['mass', 'meanReward', 'varReward']) vec(['final'], f);
+  one('final', 'step');
+  one('audit', 'disjoint');
+  for (const f of ['initMass', 'crossGap', 'leakage']) vec(['audit'], f);
+  one('audit', 'inWindow');
+  one('audit', 'interval', 0);
+  one('audit', 'interval', 1);
+  one('audit', 'inInterval');
+  return cols;
+}
+
+/** Column name of each axis variable (prefixed `params.` if it would clash with a fixed column). */
+function variableColumns(variables: string[], m: number): string[] {
+  const taken = new Set([...FIXED, ...summaryColumnPaths(m).map((c) => c.name), 'error']);
+  return variables.map((v) => (taken.has(v) ? `params.${v}` : v));
+}
+
+export function csvHeader(layout: ExportLayout): string[] {
+  return [...FIXED, ...variableColumns(layout.variables, layout.m), ...summaryColumnPaths(layout.m).map((c) => c.name), 'error'];
+}
+
+// ------------------------------------------------------------------ CSV (RFC 4180)
+
+const NEEDS_QUOTES = /[",\r\n]/;
+
+/** One field: empty for null, true/false, String(number) (round-trips), quoted when needed. */
+export function csvField(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : '';
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  return NEEDS_QUOTES.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function at(obj: unknown, path: (string | number)[]): unknown {
+  let cur = obj;
+  for (const k of path) {
+    if (cur === null || cur === undefined || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[k];
+  }
+  return cur;
+}
+
+/** A CSV formatter for one layout: record(run) returns the line, CRLF-terminated. */
+export function csvFormatter(layout: ExportLayout): { header: string; record: (run: ExportRun) => string } {
+  const paths = summaryColumnPaths(layout.m).map((c) => c.path);
+  const vars = layout.variables;
+  return {
+    header: csvHeader(layout).map(csvField).join(',') + '\r\n',
+    record(run) {
+      const f: string[] = [String(run.index), run.runId, run.status];
+      for (const v of vars) f.push(csvField(run.params?.[v]));
+      for (const p of paths) f.push(csvField(run.summary ? at(run.summary, p) : null));
+      f.push(csvField(run.error));
+      return f.join(',') + '\r\n';
+    },
+  };
+}
+
+/** The CSV text of the export, one string per chunk of runs (header first). */
+export async function* csvChunks(db: Queryable, sweepId: string, layout: ExportLayout, o: ExportOptions = {}): AsyncGenerator<string> {
+  const fmt = csvFormatter(layout);
+  const chunk = o.chunkSize ?? EXPORT_CHUNK;
+  let buf = fmt.header;
+  let n = 0;
+  for await (const run of exportRuns(db, sweepId, { ...o, trajectory: false })) {
+    buf += fmt.record(run);
+    if (++n % chunk === 0) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf) yield buf;
+}
+
+// ------------------------------------------------------------------ NDJSON
+
+export interface NdjsonRun {
+  index: number;
+  runId: string;
+  status: RunStatus;
+  params: Record<string, unknown>;
+  summary: Record<string, unknown> | null;
+  error: string | null;
+  trajectory?: MetricsRow[] | null;
+}
+
+/** NDJSON lines (one JSON object per run), one string per chunk of runs; `trajectory` decoded when asked for. */
+export async function* ndjsonChunks(db: Queryable, sweepId: string, o: ExportOptions = {}): AsyncGenerator<string> {
+  const chunk = o.chunkSize ?? (o.trajectory ? EXPORT_TRAJECTORY_CHUNK : EXPORT_CHUNK);
+  let buf = '';
+  let n = 0;
+  for await (const run of exportRuns(db, sweepId, o)) {
+    const line: NdjsonRun = {
+      index: run.index, runId: run.runId, status: run.status, params: run.params, summary: run.summary, error: run.error,
+    };
+    if (o.trajectory) line.trajectory = run.trajectory ? decodeTrajectory(run.trajectory) : null;
+    buf += JSON.stringify(line) + '\n';
+    if (++n % chunk === 0) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf) yield buf;
+}
+
+/** A safe attachment file name stem: the sweep's name and the start of its id. */
+export function exportFileStem(layout: ExportLayout, sweepId: string): string {
+  const slug = layout.name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'sweep';
+  return `${slug}-${sweepId.slice(0, 8)}-runs`;
+}
+
+// ------------------------------------------------------------------ one run's trajectory
+
+export interface RunTrajectory {
+  id: string;
+  sweepId: string;
+  sweepName: string;
+  index: number;
+  params: Record<string, unknown>;
+  /** The keys of params in the sweep's axis order. */
+  variables: string[];
+  status: RunStatus;
+  /** Decoded trajectory, null unless the run succeeded. */
+  trajectory: MetricsRow[] | null;
+}
+
+const MAX_BIGINT = 9223372036854775807n;
+
+/** One run with its decoded trajectory (for GET /v1/runs/:id/plot.svg); null when there is no such run or the id is no bigint. */
+export async function runTrajectory(db: Queryable, runId: string): Promise<RunTrajectory | null> {
+  if (!/^[0-9]{1,19}$/.test(runId) || BigInt(runId) > MAX_BIGINT) return null;
+  const { rows } = await db.query<Omit<RunTrajectory, 'trajectory' | 'variables'> & { trajectory: Buffer | null; axes: unknown }>(
+    `SELECT r.id::text AS id, r.sweep_id AS "sweepId", s.name AS "sweepName", r.index, r.params, r.status,
+            s.spec -> 'axes' AS axes,
+            CASE WHEN r.status = 'succeeded' THEN res.trajectory END AS trajectory
+       FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN results res ON res.id = r.result_id
+      WHERE r.id = $1::bigint`,
+    [runId],
+  );
+  if (!rows.length) return null;
+  const { axes, trajectory, ...row } = rows[0];
+  const variables = specVariables({ axes }).filter((v) => row.params && v in row.params);
+  for (const k of Object.keys(row.params ?? {})) if (!variables.includes(k)) variables.push(k);
+  return { ...row, variables, trajectory: trajectory ? decodeTrajectory(trajectory) : null };
+}
