@@ -22,6 +22,7 @@ import statsRoutes from './routes/stats.ts';
 import exportRoutes from './routes/export.ts';
 import plotRoutes from './routes/plots.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import dashboardRoutes from './routes/dashboard.ts';
 import { adminQueuesRoutes } from './routes/admin-queues.ts';
 
 export interface BuildAppOptions {
@@ -130,6 +131,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(healthRoutes, { ...deps, hide: true });
   await metricsRoutes(app, deps);
   await app.register(adminQueuesRoutes, deps);
+  // The web dashboard at / : static pages that call /v1 with the user's key.
+  await app.register(dashboardRoutes, {});
 
   return app;
 }

@@ -1,0 +1,71 @@
+// The web dashboard: two HTML pages, one vanilla JS module and one stylesheet from
+// apps/api/src/web/, read once at start-up. Everything else the pages show comes from the
+// JSON API under /v1 (fetched by the browser with the user's API key, when one is set).
+//
+// Registered at the root (not under /v1):  await app.register(dashboardRoutes, {});
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+
+const WEB_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'web');
+
+interface Asset { body: string; type: string; etag: string }
+
+const etagOf = (body: string) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`;
+
+function load(name: string, type: string, replace: Record<string, string> = {}): Asset {
+  let body = readFileSync(join(WEB_DIR, name), 'utf8');
+  for (const [k, v] of Object.entries(replace)) body = body.split(`{{${k}}}`).join(v);
+  return { body, type, etag: etagOf(body) };
+}
+
+// Our pages only ever load our own script, style and fetch our own API. Inline style
+// attributes are allowed because the plot SVGs inserted from the API may use them.
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+export default async function dashboardRoutes(app: FastifyInstance, _opts: {}): Promise<void> {
+  const js = load('app.js', 'text/javascript; charset=utf-8');
+  const css = load('app.css', 'text/css; charset=utf-8');
+  // Asset URLs carry a content hash, so they can be cached for long and still change on deploy.
+  const version = { js: js.etag.slice(1, 9), css: css.etag.slice(1, 9) };
+  const pages = {
+    list: load('index.html', 'text/html; charset=utf-8', version),
+    sweep: load('sweep.html', 'text/html; charset=utf-8', version),
+  };
+
+  const send = (reply: FastifyReply, asset: Asset, cacheControl: string, ifNoneMatch: string | undefined) => {
+    reply
+      .header('content-type', asset.type)
+      .header('cache-control', cacheControl)
+      .header('etag', asset.etag)
+      .header('x-content-type-options', 'nosniff');
+    if (ifNoneMatch === asset.etag) return reply.code(304).send();
+    return reply.send(asset.body);
+  };
+  const page = (reply: FastifyReply, asset: Asset, inm: string | undefined) => {
+    reply.header('content-security-policy', CSP).header('referrer-policy', 'same-origin');
+    return send(reply, asset, 'no-cache', inm);
+  };
+  const hide = { schema: { hide: true } };
+
+  app.get('/', hide, async (request, reply) => page(reply, pages.list, request.headers['if-none-match']));
+  app.get<{ Params: { id: string } }>('/sweeps/:id', hide, async (request, reply) =>
+    page(reply, pages.sweep, request.headers['if-none-match']));
+  // ?v=<hash> (from the pages) changes whenever the file does: cache for a day, revalidate by ETag after.
+  app.get('/assets/app.js', hide, async (request, reply) =>
+    send(reply, js, 'public, max-age=86400', request.headers['if-none-match']));
+  app.get('/assets/app.css', hide, async (request, reply) =>
+    send(reply, css, 'public, max-age=86400', request.headers['if-none-match']));
+}
