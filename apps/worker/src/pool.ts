@@ -1,0 +1,35 @@
+// The compute pool: one thread per core by default, so the CPU-bound core never
+// blocks the event loop that renews BullMQ locks and talks to Postgres.
+import { Piscina } from 'piscina';
+import type { RunConfig } from '@curation/core';
+import { StopFlag } from './stop-flag.ts';
+import type { TaskInput, TaskOutput } from './task.ts';
+
+export interface ComputePool {
+  readonly size: number;
+  /** Simulates one configuration; `flag` stops it early (its reason tells why), and so does the timeout. */
+  simulate(config: RunConfig, flag: StopFlag, timeoutMs: number): Promise<TaskOutput>;
+  destroy(): Promise<void>;
+}
+
+export function createComputePool(size: number): ComputePool {
+  const piscina = new Piscina<TaskInput, TaskOutput>({
+    filename: new URL('./task-entry.mjs', import.meta.url).href,
+    minThreads: size,
+    maxThreads: size,
+    // Threads stay warm between jobs: the JIT-compiled core is most of the speed.
+    idleTimeout: 60 * 60_000,
+  });
+  return {
+    size,
+    async simulate(config, flag, timeoutMs) {
+      const timer = setTimeout(() => flag.set('timeout'), timeoutMs);
+      try {
+        return await piscina.run({ config, flag: flag.buffer });
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    destroy: () => piscina.destroy(),
+  };
+}

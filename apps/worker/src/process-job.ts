@@ -1,0 +1,161 @@
+// One BullMQ job: a batch of indexes of one sweep (docs/service-design.md, "Running").
+// Postgres is the source of truth throughout: whatever happens to the job (retry,
+// stall, duplicate delivery), a run is claimed, stored and finished by conditional
+// statements, so it ends up stored exactly once.
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { CORE_VERSION } from '@curation/core';
+import {
+  cancelRunsIfSweepCancelled, claimRuns, findResultIds, finishRunsFailed, finishRunsSucceeded, finishSweepIfDone,
+  insertResults, requeueRuns, sweepStatus, type NewResult, type RunFailure, type RunSuccess,
+} from '@curation/db';
+import type { RunBatchJob } from '@curation/queue';
+import type { ComputePool } from './pool.ts';
+import { prepareRun, type PreparedRun } from './process-run.ts';
+import { StopFlag, type JobControl } from './stop-flag.ts';
+import type { SweepCache } from './sweep-cache.ts';
+import { oneLine } from './task.ts';
+
+export interface JobDeps {
+  db: pg.Pool;
+  pool: ComputePool;
+  sweeps: SweepCache;
+  workerId: string;
+  runTimeoutMs: number;
+  gitRevision: string;
+  logger: Logger;
+  /** Store finished runs at least this often within a long batch, so a crash loses little. */
+  flushEveryMs?: number;
+}
+
+export interface JobReport {
+  claimed: number;
+  succeeded: number;
+  reused: number;
+  failed: number;
+  cancelled: number;
+  /** Shutdown (or a cancel undone by a retry) stopped the job: its unfinished runs are queued again and the job goes back to the queue. */
+  handBack: boolean;
+  sweepStatus?: string;
+}
+
+export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobControl): Promise<JobReport> {
+  const { db, logger } = deps;
+  const { sweepId } = data;
+  const report: JobReport = { claimed: 0, succeeded: 0, reused: 0, failed: 0, cancelled: 0, handBack: false };
+
+  const status = await sweepStatus(db, sweepId);
+  if (status === undefined) return report; // sweep deleted: nothing to store into
+  if (status === 'cancelled') {
+    // Also covers runs a dead worker left `running` in a sweep cancelled since. null:
+    // a retry reopened the sweep in the meantime, so the job is to be done after all.
+    const n = await cancelRunsIfSweepCancelled(db, sweepId, data.indexes);
+    if (n !== null) {
+      report.cancelled = n;
+      return report;
+    }
+  }
+
+  const claimed = await claimRuns(db, sweepId, data.indexes, deps.workerId);
+  report.claimed = claimed.length;
+  if (claimed.length === 0) {
+    report.sweepStatus = await finishSweepIfDone(db, sweepId);
+    return report;
+  }
+
+  let prepared: PreparedRun[];
+  const sweep = await deps.sweeps.get(sweepId).catch((err: unknown) => {
+    if ((err as { name?: string }).name === 'SpecError') return err as Error; // a stored spec that no longer compiles
+    throw err;
+  });
+  if (sweep === undefined) return report;
+  if (sweep instanceof Error) prepared = claimed.map((index) => ({ index, ok: false, error: `sweep spec: ${oneLine(sweep)}` }));
+  else prepared = claimed.map((i) => prepareRun(sweep, i));
+
+  const done = new Set<number>();
+  let successes: RunSuccess[] = [];
+  let failures: RunFailure[] = [];
+  let fresh: NewResult[] = [];
+  const flush = async () => {
+    if (fresh.length) {
+      const ids = await insertResults(db, fresh);
+      for (const s of successes) if (!s.resultId) s.resultId = ids.get(s.configHash) ?? '';
+    }
+    const missing = successes.filter((s) => !s.resultId);
+    if (missing.length) throw new Error(`results vanished for ${missing.length} runs of sweep ${sweepId}`);
+    await finishRunsSucceeded(db, sweepId, successes);
+    await finishRunsFailed(db, sweepId, failures);
+    for (const r of [...successes, ...failures]) done.add(r.index);
+    successes = [];
+    failures = [];
+    fresh = [];
+  };
+
+  // Link what is already stored (from any sweep) in one query before computing anything.
+  const runnable = prepared.filter((p): p is Extract<PreparedRun, { ok: true }> => p.ok);
+  for (const p of prepared) if (!p.ok) failures.push({ index: p.index, error: p.error });
+  report.failed = failures.length;
+  const known = await findResultIds(db, CORE_VERSION, runnable.map((p) => p.hash));
+  const toCompute = new Map<string, Extract<PreparedRun, { ok: true }>[]>();
+  for (const p of runnable) {
+    const id = known.get(p.hash);
+    if (id) {
+      successes.push({ index: p.index, resultId: id, configHash: p.hash });
+      report.reused++;
+    } else {
+      // The same configuration twice in one batch is computed once.
+      const same = toCompute.get(p.hash);
+      if (same) same.push(p);
+      else toCompute.set(p.hash, [p]);
+    }
+  }
+
+  const flushEveryMs = deps.flushEveryMs ?? 1000;
+  let lastFlush = Date.now();
+  for (const [hash, runs] of toCompute) {
+    if (control.stopReason) break;
+    const flag = new StopFlag();
+    control.current = flag;
+    if (control.stopReason) flag.set(control.stopReason); // a stop that raced with the line above
+    const out = await deps.pool.simulate(runs[0].config, flag, deps.runTimeoutMs);
+    control.current = undefined;
+    if (out.ok) {
+      fresh.push({
+        configHash: hash, coreVersion: CORE_VERSION, gitRevision: deps.gitRevision, config: runs[0].config,
+        summary: out.summary, trajectory: out.trajectory, generator: out.generator, durationMs: out.durationMs,
+      });
+      for (const r of runs) successes.push({ index: r.index, resultId: '', configHash: hash });
+      report.succeeded += runs.length;
+    } else if (out.stopped && flag.reason === 'timeout') {
+      const error = `run exceeded the time limit of ${deps.runTimeoutMs / 1000} s (RUN_TIMEOUT_SECONDS)`;
+      for (const r of runs) failures.push({ index: r.index, error, configHash: hash });
+      report.failed += runs.length;
+    } else if (out.stopped) {
+      break; // cancel or shutdown: handled with the rest of the unfinished runs below
+    } else {
+      for (const r of runs) failures.push({ index: r.index, error: out.error, configHash: hash });
+      report.failed += runs.length;
+    }
+    if (Date.now() - lastFlush >= flushEveryMs) {
+      await flush();
+      lastFlush = Date.now();
+    }
+  }
+  await flush();
+
+  const unfinished = claimed.filter((i) => !done.has(i));
+  if (unfinished.length) {
+    // Only a cancel or shutdown leaves claimed runs unfinished without throwing.
+    const cancelled = control.stopReason === 'cancel' ? await cancelRunsIfSweepCancelled(db, sweepId, unfinished) : null;
+    if (cancelled !== null) {
+      report.cancelled = cancelled;
+    } else {
+      // Shutdown, or a cancel already undone by a retry: whoever takes the job next runs them.
+      await requeueRuns(db, sweepId, unfinished);
+      report.handBack = true;
+    }
+  }
+  report.sweepStatus = await finishSweepIfDone(db, sweepId);
+  logger.debug({ sweepId, ...report }, 'job processed');
+  return report;
+}

@@ -1,0 +1,28 @@
+// One configuration of a sweep, from its index to something we can store: rebuild it
+// from the spec, validate and normalise it, hash it. Pure apart from the core calls.
+import { normalizeForHash, validateConfig } from '@curation/core';
+import type { RunConfig } from '@curation/core';
+import { configHash } from './config-hash.ts';
+import type { CompiledSweep } from './sweep-cache.ts';
+import { oneLine } from './task.ts';
+
+export type PreparedRun =
+  | { index: number; ok: true; hash: string; config: RunConfig }
+  | { index: number; ok: false; error: string };
+
+export function prepareRun(sweep: CompiledSweep, index: number): PreparedRun {
+  try {
+    if (!Number.isInteger(index) || index < 0 || index >= sweep.total) {
+      return { index, ok: false, error: `index ${index} is outside the sweep (0..${sweep.total - 1})` };
+    }
+    // The API already refused configurations over MAX_COST_SECONDS; the worker's limit is the run timeout.
+    const v = validateConfig(sweep.configAt(index), { maxCostSeconds: Infinity });
+    if (!v.ok) return { index, ok: false, error: `invalid configuration: ${v.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ')}` };
+    // The hashed form is also what gets simulated and stored: a result row is then a
+    // function of its (hash, core version) key, whichever sweep computed it first.
+    const config = normalizeForHash(v.config) as unknown as RunConfig;
+    return { index, ok: true, hash: configHash(config), config };
+  } catch (err) {
+    return { index, ok: false, error: oneLine(err) };
+  }
+}

@@ -1,0 +1,55 @@
+// Worker settings from the environment (docs/service-design.md, "Settings"). Parsed in
+// one place so a typo in a number fails at start-up instead of mid-sweep.
+import os from 'node:os';
+import { databaseUrl } from '@curation/db';
+import { queuePrefix, redisUrl } from '@curation/queue';
+
+export interface WorkerSettings {
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  concurrency: number;
+  runTimeoutSeconds: number;
+  shutdownGraceSeconds: number;
+  /** BullMQ lock: renewed every lockDuration/2 by the main thread while threads compute. */
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
+  logLevel: string;
+}
+
+export const DEFAULTS = {
+  runTimeoutSeconds: 600,
+  shutdownGraceSeconds: 30,
+  lockDurationMs: 60_000,
+  stalledIntervalMs: 30_000,
+  // A job is only failed for stalling after several worker deaths in a row: a host
+  // that is killed (deploy, OOM, spot reclaim) should not cost anyone their runs.
+  maxStalledCount: 5,
+};
+
+function num(env: NodeJS.ProcessEnv, name: string, fallback: number, opts: { integer?: boolean; min?: number } = {}): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || (opts.integer && !Number.isInteger(v)) || (opts.min !== undefined && v < opts.min)) {
+    throw new Error(`${name} must be ${opts.integer ? 'an integer' : 'a number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''} (got "${raw}")`);
+  }
+  return v;
+}
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
+  const lockDurationMs = num(env, 'WORKER_LOCK_DURATION_MS', DEFAULTS.lockDurationMs, { integer: true, min: 1000 });
+  return {
+    databaseUrl: env.DATABASE_URL ? env.DATABASE_URL : databaseUrl(),
+    redisUrl: env.REDIS_URL ? env.REDIS_URL : redisUrl(),
+    prefix: env.QUEUE_PREFIX ? env.QUEUE_PREFIX : queuePrefix(),
+    concurrency: num(env, 'WORKER_CONCURRENCY', os.availableParallelism(), { integer: true, min: 1 }),
+    runTimeoutSeconds: num(env, 'RUN_TIMEOUT_SECONDS', DEFAULTS.runTimeoutSeconds, { min: 0.001 }),
+    shutdownGraceSeconds: num(env, 'SHUTDOWN_GRACE_SECONDS', DEFAULTS.shutdownGraceSeconds, { min: 0 }),
+    lockDurationMs,
+    stalledIntervalMs: num(env, 'WORKER_STALLED_INTERVAL_MS', DEFAULTS.stalledIntervalMs, { integer: true, min: 500 }),
+    maxStalledCount: num(env, 'WORKER_MAX_STALLED_COUNT', DEFAULTS.maxStalledCount, { integer: true, min: 0 }),
+    logLevel: env.LOG_LEVEL || 'info',
+  };
+}

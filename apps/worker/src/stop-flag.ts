@@ -1,0 +1,67 @@
+// Cooperative stopping of computations in pool threads. Terminating a thread would
+// lose its warm JIT and, worse, leave us unsure what it finished; instead each task
+// gets a shared Int32 the core polls at every generation boundary (shouldStop).
+export type StopReason = 'cancel' | 'timeout' | 'shutdown';
+
+const CODES: Record<StopReason, number> = { cancel: 1, timeout: 2, shutdown: 3 };
+const REASONS: Record<number, StopReason> = { 1: 'cancel', 2: 'timeout', 3: 'shutdown' };
+
+export class StopFlag {
+  readonly buffer = new SharedArrayBuffer(4);
+  private readonly view = new Int32Array(this.buffer);
+
+  /** The first reason wins: a timeout that fires after a cancel does not turn the run into a failure. */
+  set(reason: StopReason): void {
+    Atomics.compareExchange(this.view, 0, 0, CODES[reason]);
+  }
+
+  get reason(): StopReason | undefined {
+    return REASONS[Atomics.load(this.view, 0)];
+  }
+}
+
+/** What one job in hand may be asked to do from outside: stop for a cancel or for shutdown. */
+export class JobControl {
+  stopReason: 'cancel' | 'shutdown' | undefined;
+  current: StopFlag | undefined;
+
+  constructor(readonly sweepId: string) {}
+
+  stop(reason: 'cancel' | 'shutdown'): void {
+    this.stopReason ??= reason;
+    this.current?.set(reason);
+  }
+}
+
+/** The jobs this worker holds, so cancels and shutdown can reach their computations. */
+export class InFlight {
+  private readonly jobs = new Set<JobControl>();
+
+  add(sweepId: string): JobControl {
+    const c = new JobControl(sweepId);
+    this.jobs.add(c);
+    return c;
+  }
+
+  delete(c: JobControl): void {
+    this.jobs.delete(c);
+  }
+
+  cancelSweep(sweepId: string): number {
+    let n = 0;
+    for (const c of this.jobs) if (c.sweepId === sweepId) { c.stop('cancel'); n++; }
+    return n;
+  }
+
+  stopAll(reason: 'shutdown'): void {
+    for (const c of this.jobs) c.stop(reason);
+  }
+
+  sweepIds(): string[] {
+    return [...new Set([...this.jobs].map((c) => c.sweepId))];
+  }
+
+  get size(): number {
+    return this.jobs.size;
+  }
+}

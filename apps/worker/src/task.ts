@@ -1,0 +1,43 @@
+// Runs inside a pool thread: one simulation. Never throws across the thread
+// boundary, because structured cloning keeps neither an error's class nor its
+// fields; the outcome is a plain tagged object instead.
+import { simulate, SimulationCancelled } from '@curation/core';
+import type { RunConfig, Summary } from '@curation/core';
+// The codec file directly, not @curation/db's index: that would load the Prisma
+// client into every compute thread for nothing.
+import { encodeTrajectory } from '../../../packages/db/src/trajectory-codec.ts';
+
+export interface TaskInput {
+  config: RunConfig;
+  /** Int32Array(1) over this buffer: 0 = go on, anything else = stop (see stop-flag.ts). */
+  flag: SharedArrayBuffer;
+}
+
+export type TaskOutput =
+  | { ok: true; summary: Summary; trajectory: Uint8Array; generator: string | null; durationMs: number }
+  | { ok: false; stopped: true }
+  | { ok: false; stopped: false; error: string };
+
+export function runTask({ config, flag }: TaskInput): TaskOutput {
+  const stop = new Int32Array(flag);
+  const started = performance.now();
+  try {
+    // The API enforced MAX_COST_SECONDS at submission; here RUN_TIMEOUT_SECONDS rules.
+    const out = simulate(config, { shouldStop: () => Atomics.load(stop, 0) !== 0, maxCostSeconds: Infinity });
+    const durationMs = performance.now() - started;
+    const trajectory = new Uint8Array(encodeTrajectory(out.trajectory));
+    return { ok: true, summary: out.summary, trajectory, generator: out.generator ?? null, durationMs };
+  } catch (err) {
+    if (err instanceof SimulationCancelled || (err as Error)?.name === 'SimulationCancelled') return { ok: false, stopped: true };
+    return { ok: false, stopped: false, error: oneLine(err) };
+  }
+}
+
+export function oneLine(err: unknown): string {
+  const msg = err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err);
+  return msg.replace(/\s*\n\s*/g, '; ').slice(0, 2000);
+}
+
+// Piscina entry. The trajectory is already packed here (off the main thread), so what
+// crosses back is one small byte array rather than thousands of row objects.
+export default runTask;

@@ -1,0 +1,150 @@
+// The worker: a BullMQ Worker on the `runs` queue whose jobs compute in a thread pool
+// and store into Postgres. BullMQ concurrency equals the pool size, so every core has
+// a job while the main thread only does I/O (and keeps the job locks renewed).
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Worker, WaitingError, type Job } from 'bullmq';
+import pino, { type Logger } from 'pino';
+import { createPool, failUnfinishedRuns, finishSweepIfDone } from '@curation/db';
+import { assertNoEviction, createRedis, RUNS_QUEUE, type RunBatchJob } from '@curation/queue';
+import { startCancelListener } from './cancel-listener.ts';
+import { gitRevision } from './git-revision.ts';
+import { createComputePool } from './pool.ts';
+import { processJob, type JobDeps } from './process-job.ts';
+import { DEFAULTS } from './settings.ts';
+import { InFlight } from './stop-flag.ts';
+import { SweepCache } from './sweep-cache.ts';
+
+export interface StartWorkerOptions {
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  concurrency?: number;
+  runTimeoutSeconds?: number;
+  shutdownGraceSeconds?: number;
+  workerId?: string;
+  logger?: Logger;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  maxStalledCount?: number;
+  /** How often sweeps with runs in hand are re-checked for a cancel in Postgres. */
+  cancelPollMs?: number;
+}
+
+export interface RunningWorker {
+  readonly id: string;
+  /** Graceful: stop taking jobs, let jobs in hand finish within the grace period, then hand the rest back. */
+  close(): Promise<void>;
+}
+
+function isRunBatchJob(data: unknown): data is RunBatchJob {
+  const d = data as RunBatchJob;
+  return typeof d?.sweepId === 'string' && Array.isArray(d.indexes) && d.indexes.every((i) => Number.isInteger(i));
+}
+
+export async function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
+  const logger = opts.logger ?? pino({ level: process.env.LOG_LEVEL || 'info' });
+  const id = opts.workerId ?? `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const concurrency = opts.concurrency ?? os.availableParallelism();
+  const graceMs = (opts.shutdownGraceSeconds ?? DEFAULTS.shutdownGraceSeconds) * 1000;
+
+  const connection = createRedis(opts.redisUrl, { forWorker: true });
+  connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  try {
+    await assertNoEviction(connection);
+  } catch (err) {
+    connection.disconnect();
+    throw err;
+  }
+
+  // Enough connections for every job in hand to store while the cancel poll runs.
+  const db = createPool(opts.databaseUrl, concurrency + 2);
+  const pool = createComputePool(concurrency);
+  const inFlight = new InFlight();
+  const deps: JobDeps = {
+    db,
+    pool,
+    sweeps: new SweepCache(db),
+    workerId: id,
+    runTimeoutMs: (opts.runTimeoutSeconds ?? DEFAULTS.runTimeoutSeconds) * 1000,
+    gitRevision: gitRevision(),
+    logger,
+  };
+  const cancels = await startCancelListener({
+    redisUrl: opts.redisUrl, prefix: opts.prefix, pool: db, inFlight, logger, pollMs: opts.cancelPollMs,
+  });
+
+  const worker = new Worker<RunBatchJob>(
+    RUNS_QUEUE,
+    async (job: Job<RunBatchJob>, token?: string) => {
+      if (!isRunBatchJob(job.data)) throw new Error(`malformed job payload: ${JSON.stringify(job.data).slice(0, 200)}`);
+      const control = inFlight.add(job.data.sweepId);
+      try {
+        const report = await processJob(deps, job.data, control);
+        if (report.handBack) {
+          // Back to `wait` without using an attempt; WaitingError tells BullMQ the job
+          // was moved on purpose, so it neither completes nor fails it.
+          await job.moveToWait(token);
+          logger.info({ jobId: job.id, sweepId: job.data.sweepId }, 'job handed back to the queue');
+          throw new WaitingError();
+        }
+        return report;
+      } finally {
+        inFlight.delete(control);
+      }
+    },
+    {
+      connection,
+      prefix: opts.prefix,
+      concurrency: pool.size,
+      lockDuration: opts.lockDurationMs ?? DEFAULTS.lockDurationMs,
+      stalledInterval: opts.stalledIntervalMs ?? DEFAULTS.stalledIntervalMs,
+      maxStalledCount: opts.maxStalledCount ?? DEFAULTS.maxStalledCount,
+      // Keep finished jobs around for a while (inspection, and deterministic ids make a
+      // resumed enqueue a no-op), but not forever.
+      removeOnComplete: { age: 24 * 3600, count: 100_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+      name: id,
+    },
+  );
+  worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+  worker.on('failed', (job, err) => {
+    if (!job || !isRunBatchJob(job.data)) return;
+    const final = Boolean(job.finishedOn) || job.attemptsMade >= (job.opts.attempts ?? 1);
+    logger.warn({ jobId: job.id, sweepId: job.data.sweepId, attemptsMade: job.attemptsMade, final, err: err.message }, 'job failed');
+    if (!final) return;
+    const reason = `job failed after ${job.attemptsMade} attempt(s): ${err.message}`.slice(0, 2000);
+    void (async () => {
+      await failUnfinishedRuns(db, job.data.sweepId, job.data.indexes, reason);
+      await finishSweepIfDone(db, job.data.sweepId);
+    })().catch((e: unknown) => logger.error({ jobId: job.id, err: (e as Error).message }, 'could not mark the runs of a failed job'));
+  });
+  await worker.waitUntilReady();
+  logger.info({ workerId: id, concurrency: pool.size, prefix: opts.prefix }, 'worker started');
+
+  let closing: Promise<void> | undefined;
+  return {
+    id,
+    close() {
+      closing ??= (async () => {
+        logger.info({ jobsInHand: inFlight.size, graceSeconds: graceMs / 1000 }, 'worker closing');
+        const grace = setTimeout(() => {
+          if (inFlight.size) logger.warn({ jobsInHand: inFlight.size }, 'grace period over: handing the remaining runs back');
+          inFlight.stopAll('shutdown');
+        }, graceMs);
+        try {
+          await worker.close();
+        } finally {
+          clearTimeout(grace);
+          await cancels.close();
+          await pool.destroy();
+          await db.end();
+          // BullMQ only closes connections it created; this one is ours.
+          await connection.quit().catch(() => connection.disconnect());
+          logger.info('worker closed');
+        }
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,118 @@
+// Results: one row per (config_hash, core_version), shared by every run (of any
+// sweep) that asked for the same configuration. Inserts are ON CONFLICT DO NOTHING
+// and followed by a read, so two workers computing the same configuration at once
+// both end up linked to the single stored row.
+import type pg from 'pg';
+import type { Summary } from '@curation/core';
+
+type Queryable = Pick<pg.Pool, 'query'>;
+
+export interface NewResult {
+  configHash: string;
+  coreVersion: string;
+  gitRevision: string;
+  /** The normalised configuration. */
+  config: unknown;
+  summary: Summary;
+  /** encodeTrajectory() output. */
+  trajectory: Uint8Array;
+  generator: string | null;
+  durationMs: number;
+}
+
+/** The filterable summary fields, as stored in their own columns. */
+export function summaryColumns(s: Summary) {
+  return {
+    converged: s.converged,
+    convergedAt: s.convergedAt,
+    collapsed: s.collapsed,
+    nashGap: s.nashGap,
+    basinShare0: s.basinShare[0] ?? null,
+    survivingBasins: s.survivingBasins,
+    inInterval: s.audit ? s.audit.inInterval : null,
+    finalEntropy: s.final.entropy,
+  };
+}
+
+/** hash -> result id for the hashes already stored under `coreVersion`. */
+export async function findResultIds(db: Queryable, coreVersion: string, hashes: string[]): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  if (hashes.length === 0) return found;
+  const { rows } = await db.query<{ id: string; config_hash: string }>(
+    'SELECT id, config_hash FROM results WHERE core_version = $1 AND config_hash = ANY($2::text[])',
+    [coreVersion, [...new Set(hashes)]],
+  );
+  for (const r of rows) found.set(r.config_hash, r.id);
+  return found;
+}
+
+// JSON text from the core can hold NaN/Infinity only if the core breaks its contract;
+// Postgres jsonb would reject the whole batch, so fail loudly per value instead.
+function json(value: unknown): string {
+  return JSON.stringify(value, (_k, v) => {
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`non-finite number in result JSON: ${v}`);
+    return v;
+  });
+}
+
+/**
+ * Stores results (one multi-row INSERT) and returns hash -> id for all of them,
+ * whether this call inserted the row or someone else had already.
+ */
+export async function insertResults(db: Queryable, results: NewResult[]): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
+  if (results.length === 0) return ids;
+  const byVersion = new Map<string, NewResult[]>();
+  for (const r of results) {
+    const list = byVersion.get(r.coreVersion) ?? [];
+    // The same configuration twice in one batch would make ON CONFLICT touch a row twice.
+    if (!list.some((o) => o.configHash === r.configHash)) list.push(r);
+    byVersion.set(r.coreVersion, list);
+  }
+  for (const [coreVersion, list] of byVersion) {
+    const cols = {
+      hash: [] as string[], rev: [] as string[], config: [] as string[], summary: [] as string[],
+      traj: [] as Buffer[], gen: [] as (string | null)[], converged: [] as boolean[], convergedAt: [] as (number | null)[],
+      collapsed: [] as boolean[], nashGap: [] as (number | null)[], share0: [] as (number | null)[],
+      surviving: [] as number[], inInterval: [] as (boolean | null)[], entropy: [] as number[], duration: [] as number[],
+    };
+    for (const r of list) {
+      const s = summaryColumns(r.summary);
+      cols.hash.push(r.configHash);
+      cols.rev.push(r.gitRevision);
+      cols.config.push(json(r.config));
+      cols.summary.push(json(r.summary));
+      cols.traj.push(Buffer.from(r.trajectory.buffer, r.trajectory.byteOffset, r.trajectory.byteLength));
+      cols.gen.push(r.generator);
+      cols.converged.push(s.converged);
+      cols.convergedAt.push(s.convergedAt);
+      cols.collapsed.push(s.collapsed);
+      cols.nashGap.push(s.nashGap);
+      cols.share0.push(s.basinShare0);
+      cols.surviving.push(s.survivingBasins);
+      cols.inInterval.push(s.inInterval);
+      cols.entropy.push(s.finalEntropy);
+      cols.duration.push(r.durationMs);
+    }
+    // unnest over typed arrays: one statement and one round trip for the whole batch,
+    // with a fixed parameter count whatever the batch size.
+    await db.query(
+      `INSERT INTO results (config_hash, core_version, git_revision, config, summary, trajectory, generator,
+                            converged, converged_at, collapsed, nash_gap, basin_share0, surviving_basins,
+                            in_interval, final_entropy, duration_ms)
+       SELECT u.hash, $1, u.rev, u.config::jsonb, u.summary::jsonb, u.traj, u.gen, u.converged, u.converged_at,
+              u.collapsed, u.nash_gap, u.share0, u.surviving, u.in_interval, u.entropy, u.duration
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::boolean[],
+                     $9::int[], $10::boolean[], $11::float8[], $12::float8[], $13::int[], $14::boolean[],
+                     $15::float8[], $16::float8[])
+              AS u(hash, rev, config, summary, traj, gen, converged, converged_at, collapsed, nash_gap, share0,
+                   surviving, in_interval, entropy, duration)
+       ON CONFLICT (config_hash, core_version) DO NOTHING`,
+      [coreVersion, cols.hash, cols.rev, cols.config, cols.summary, cols.traj, cols.gen, cols.converged,
+        cols.convergedAt, cols.collapsed, cols.nashGap, cols.share0, cols.surviving, cols.inInterval,
+        cols.entropy, cols.duration],
+    );
+    for (const [hash, id] of await findResultIds(db, coreVersion, cols.hash)) ids.set(hash, id);
+  }
+  return ids;
+}
