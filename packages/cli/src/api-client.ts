@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import {
   EXIT_FAILURE, EXIT_UNREACHABLE, EXIT_USAGE, exitCodeForStatus,
 } from './exit-codes.ts';
-import { InputError } from './read-config.ts';
+import { InputError } from './read-input.ts';
 
 export const DEFAULT_API = 'http://127.0.0.1:3000';
 /** Ordinary requests give up after this long without a complete answer. */

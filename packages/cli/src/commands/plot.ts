@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { ApiClient, addApiOptions, runApiCommand, type ApiFlags } from '../api-client.ts';
 import { saveBody } from '../download.ts';
-import { InputError } from '../read-config.ts';
+import { InputError } from '../read-input.ts';
 
 interface PlotFlags extends ApiFlags {
   x?: string;

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { DEFAULT_MAX_COST_SECONDS, formatIssues, runNormalized, validateConfig } from '@curation/core';
-import { readConfig, InputError } from '../read-config.ts';
+import { readInput, InputError } from '../read-input.ts';
 import { EXIT_USAGE } from '../exit-codes.ts';
 
 interface SimulateFlags {
@@ -20,7 +20,7 @@ function parseSeconds(value: string): number {
 export async function runSimulate(source: string, flags: SimulateFlags): Promise<number> {
   let input: unknown;
   try {
-    input = await readConfig(source);
+    input = (await readInput(source)).value;
   } catch (err) {
     if (err instanceof InputError) {
       process.stderr.write(`error: ${err.message}\n`);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { ApiClient, addApiOptions, runApiCommand, type ApiFlags, type SubmitReply } from '../api-client.ts';
 import { followSweep } from '../follow.ts';
-import { readSpecText } from '../read-spec.ts';
+import { readInput } from '../read-input.ts';
 
 interface SubmitFlags extends ApiFlags {
   follow?: boolean;
@@ -20,7 +20,7 @@ export function parseInterval(value: string): number {
 
 export async function runSubmit(source: string, flags: SubmitFlags): Promise<number> {
   const client = ApiClient.fromFlags(flags);
-  const spec = await readSpecText(source);
+  const spec = await readInput(source);
   const reply = await client.post<SubmitReply>('/sweeps', {
     body: spec.text,
     contentType: spec.format === 'yaml' ? 'application/yaml' : 'application/json',
