@@ -1,5 +1,5 @@
-// The demo: applies migrations, starts the API and two workers as real processes,
-// submits examples/q-vs-D.yaml (q x D on the paper's C.4 geometry), shows progress
+// The demo: applies migrations, creates a team of its own (demo-<timestamp>) and an API
+// key for it, starts the API and two workers as real processes, submits examples/q-vs-D.yaml (q x D on the paper's C.4 geometry), shows progress
 // and prints the phase table of the limit share of basin 1. `--keep` leaves the API
 // and workers running afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,7 +8,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
-import { databaseUrl, migrate } from '@curation/db';
+import { createKey, createPool, createTeam, databaseUrl, migrate } from '@curation/db';
 import { redisUrl } from '@curation/queue';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,8 +50,11 @@ async function stopAll() {
 }
 process.on('SIGINT', () => { void stopAll().then(() => process.exit(130)); });
 
+/** The demo team's key: every /v1 route needs `Authorization: Bearer <key>`. */
+let apiKey = '';
+
 async function api<T>(base: string, path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(base + path, init);
+  const res = await fetch(base + path, { ...init, headers: { ...init?.headers as Record<string, string>, authorization: `Bearer ${apiKey}` } });
   const body = await res.json();
   if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${path}: ${res.status} ${JSON.stringify(body)}`);
   return body as T;
@@ -66,6 +69,15 @@ interface RunView { index: number; params: Record<string, number>; status: strin
 async function main() {
   const dbUrl = databaseUrl();
   await migrate(dbUrl);
+  const pool = createPool(dbUrl, 1);
+  let teamName = '';
+  try {
+    const team = await createTeam(pool, `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    teamName = team.name;
+    apiKey = (await createKey(pool, team.id, { name: 'demo' })).key;
+  } finally {
+    await pool.end();
+  }
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   start('api', 'apps/api/src/main.ts', { PORT: String(port), HOST: '127.0.0.1' });
@@ -76,7 +88,7 @@ async function main() {
     if (i > 120) throw new Error('the API did not become ready within 60 s');
     await sleep(500);
   }
-  console.log(`API at ${base} (OpenAPI docs at ${base}/docs), 2 workers\n`);
+  console.log(`API at ${base} (OpenAPI docs at ${base}/docs), 2 workers; team ${teamName}\n`);
 
   const spec = readFileSync(join(root, 'examples/q-vs-D.yaml'), 'utf8');
   const created = await api<{ id: string; total: number }>(base, '/v1/sweeps', {
@@ -128,6 +140,8 @@ async function main() {
 
   if (keep) {
     console.log('API and workers keep running (--keep); Ctrl-C stops them.');
+    console.log(`the demo team's API key (shown only now): ${apiKey}`);
+    console.log(`  curl -H 'authorization: Bearer ${apiKey}' ${base}/v1/sweeps`);
     return;
   }
   await stopAll();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createPool } from '@curation/db';
+import { createKey, createPool, createTeam } from '@curation/db';
 import { createTestDatabase, createTestRedis, type TestDatabase } from '../support/services.ts';
 import { buildApp } from '../../apps/api/src/app.ts';
 import dashboardRoutes from '../../apps/api/src/routes/dashboard.ts';
@@ -49,6 +49,8 @@ describe.skipIf(!hasChromium)('web dashboard in headless Chromium', () => {
   let browser: Browser | undefined;
   let page: Page;
   let base: string;
+  /** A key of the team the browser acts as (every /v1 route needs one). */
+  let apiKey = '';
   const pageErrors: string[] = [];
   let shot = 0;
 
@@ -65,6 +67,12 @@ describe.skipIf(!hasChromium)('web dashboard in headless Chromium', () => {
     app = await buildApp({ databaseUrl: db.url, redisUrl: redis.url, prefix: redis.prefix, logger: false });
     // Until app.ts registers the dashboard itself (at the root).
     if (!app.hasRoute({ method: 'GET', url: '/assets/app.js' })) await app.register(dashboardRoutes, {});
+    const keyPool = createPool(db.url, 1);
+    try {
+      apiKey = (await createKey(keyPool, (await createTeam(keyPool, 'dashboard-test')).id, { name: 'browser' })).key;
+    } finally {
+      await keyPool.end();
+    }
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     worker = await startWorker({
@@ -77,6 +85,8 @@ describe.skipIf(!hasChromium)('web dashboard in headless Chromium', () => {
         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    // The key the dashboard sends, as if the user had entered it once (kept if they change it).
+    await context.addInitScript((key) => { if (!localStorage.getItem('sweepApiKey')) localStorage.setItem('sweepApiKey', key); }, apiKey);
     page = await context.newPage();
     page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
     // Expected 4xx answers (a refused spec) are shown by the page; server errors are not expected.
@@ -206,10 +216,10 @@ describe.skipIf(!hasChromium)('web dashboard in headless Chromium', () => {
       },
       axes: [{ param: 'q', values: [0.2, 0.35, 0.5] }],
     };
-    const res = await fetch(`${base}/v1/sweeps`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
+    const res = await fetch(`${base}/v1/sweeps`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` }, body: JSON.stringify(spec) });
     expect(res.status).toBe(201);
     const { id } = (await res.json()) as { id: string };
-    await expect.poll(async () => ((await (await fetch(`${base}/v1/sweeps/${id}`)).json()) as { status: string }).status,
+    await expect.poll(async () => ((await (await fetch(`${base}/v1/sweeps/${id}`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as { status: string }).status,
       { timeout: 30_000 }).toBe('succeeded');
     // Make one run look failed, with markup in its error (it must show as text).
     const pool = createPool(db.url);
@@ -256,11 +266,11 @@ describe.skipIf(!hasChromium)('web dashboard in headless Chromium', () => {
       seen = route.request().headers().authorization;
       await route.continue();
     });
-    await page.fill('#apikey', 'test-key-123');
+    await page.fill('#apikey', apiKey);
     await page.click('#apikey-form button[type="submit"]');
-    await expect.poll(() => seen).toBe('Bearer test-key-123');
+    await expect.poll(() => seen).toBe(`Bearer ${apiKey}`);
     await banner.waitFor({ state: 'hidden' });
-    expect(await page.evaluate(() => localStorage.getItem('sweepApiKey'))).toBe('test-key-123');
+    expect(await page.evaluate(() => localStorage.getItem('sweepApiKey'))).toBe(apiKey);
     await page.unroute('**/v1/sweeps?*');
   });
 });

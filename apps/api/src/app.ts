@@ -1,5 +1,6 @@
-// The Fastify application: connections, body parsing, validation, error shape, OpenAPI
-// docs and the /v1 routes. main.ts adds settings, migrations, listening and signals.
+// The Fastify application: connections, body parsing, validation, error shape, access
+// control and rate limits, OpenAPI docs and the /v1 routes. main.ts adds settings,
+// migrations, listening and signals.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -24,6 +25,8 @@ import plotRoutes from './routes/plots.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import dashboardRoutes from './routes/dashboard.ts';
 import { adminQueuesRoutes } from './routes/admin-queues.ts';
+import { authGuard } from './auth.ts';
+import { DEFAULT_RATE_LIMIT, registerRateLimit, type RateLimitOptions } from './rate-limit.ts';
 
 export interface BuildAppOptions {
   databaseUrl: string;
@@ -37,7 +40,16 @@ export interface BuildAppOptions {
   enqueueChunkSize?: number;
   /** Period of the scan for half-enqueued sweeps (ms). */
   enqueueRescanMs?: number;
+  /** Requests per window per API key, counted in Redis; false: no limit. Default 600 per minute. */
+  rateLimit?: RateLimitOptions | false;
+  /** /docs needs a key (Bearer, or Basic with the key as password). Default: open. */
+  docsRequireAuth?: boolean;
+  /** /metrics without a key. Default: an admin key is needed. */
+  metricsPublic?: boolean;
 }
+
+/** The realm browsers show when they ask for the key (HTTP Basic, key as password). */
+export const BASIC_REALM = 'curation-sweeps (any user name, your API key as password)';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -103,6 +115,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.setNotFoundHandler(notFoundHandler);
   registerContentParsers(app);
 
+  // Before any route: the limiter attaches itself to each route as it is added.
+  const rateLimit = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
+  if (rateLimit) await registerRateLimit(app, redis, opts.prefix, rateLimit);
+
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -114,11 +130,26 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
           'issue paths are JSON pointers into the body, or /querystring/..., /params/..., /headers/... for the other parts.',
       },
       tags: [{ name: 'sweeps' }, { name: 'runs' }, { name: 'results' }, { name: 'health' }],
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Authorization: Bearer <key>. Keys are created with `npx sweep admin create-key TEAM`.',
+          },
+        },
+      },
+      security: [{ apiKey: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(async (docs) => {
+    if (opts.docsRequireAuth) docs.addHook('onRequest', authGuard(pool, { basicRealm: BASIC_REALM }));
+    await docs.register(swaggerUi, { routePrefix: '/docs' });
+  });
 
   await app.register(async (v1) => {
+    // Every /v1 route needs a key, except those marked authPublic (health, ready).
+    v1.addHook('onRequest', authGuard(pool));
     await v1.register(sweepRoutes, deps);
     await v1.register(actionRoutes, deps);
     await v1.register(runRoutes, deps);
@@ -129,8 +160,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   }, { prefix: '/v1' });
   // Unversioned aliases for load balancers and orchestrators that probe fixed paths.
   await app.register(healthRoutes, { ...deps, hide: true });
-  await metricsRoutes(app, deps);
-  await app.register(adminQueuesRoutes, deps);
+  await metricsRoutes(app, deps, opts.metricsPublic ? null : authGuard(pool, { admin: true, basicRealm: BASIC_REALM }));
+  await app.register(async (admin) => {
+    // bull-board's pages and their API calls: admin keys only (Bearer, or Basic from a browser).
+    admin.addHook('onRequest', authGuard(pool, { admin: true, basicRealm: BASIC_REALM }));
+    await adminQueuesRoutes(admin, deps);
+  });
   // The web dashboard at / : static pages that call /v1 with the user's key.
   await app.register(dashboardRoutes, {});
 

@@ -6,23 +6,29 @@ import { validationIssues, type ValidationErrorLike } from './validation.ts';
 
 export interface Issue { path: string; message: string; index?: number }
 
-export interface ErrorBody { statusCode: number; error: string; message: string; issues?: Issue[] }
+export interface ErrorBody { statusCode: number; error: string; message: string; issues?: Issue[]; [field: string]: unknown }
 
 export class ApiError extends Error {
   readonly statusCode: number;
   readonly issues?: Issue[];
-  constructor(statusCode: number, message: string, issues?: Issue[]) {
+  /** Extra fields of the body (e.g. the numbers of a refused budget or rate limit). */
+  readonly extra?: Record<string, unknown>;
+  /** Extra response headers (e.g. WWW-Authenticate). */
+  readonly headers?: Record<string, string>;
+  constructor(statusCode: number, message: string, issues?: Issue[], o: { extra?: Record<string, unknown>; headers?: Record<string, string> } = {}) {
     super(message);
     this.name = 'ApiError';
     this.statusCode = statusCode;
     this.issues = issues;
+    this.extra = o.extra;
+    this.headers = o.headers;
   }
 }
 
 export const notFound = (what: string, id: string) => new ApiError(404, `${what} ${JSON.stringify(id)} not found`);
 
-export function errorBody(statusCode: number, message: string, issues?: Issue[]): ErrorBody {
-  const body: ErrorBody = { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
+export function errorBody(statusCode: number, message: string, issues?: Issue[], extra?: Record<string, unknown>): ErrorBody {
+  const body: ErrorBody = { ...extra, statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
   if (issues?.length) body.issues = issues;
   return body;
 }
@@ -56,13 +62,21 @@ export function errorHandler(err: FastifyError | ApiError | Error, request: Fast
     return;
   }
   if (err instanceof ApiError) {
-    reply.code(err.statusCode).send(errorBody(err.statusCode, err.message, err.issues));
+    if (err.headers) reply.headers(err.headers);
+    reply.code(err.statusCode).send(errorBody(err.statusCode, err.message, err.issues, err.extra));
     return;
   }
   const status = fe.statusCode;
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    const limit = request.routeOptions.bodyLimit;
+    reply.code(413).send(errorBody(413, `the request body is larger than the limit of ${limit} bytes (BODY_LIMIT_BYTES)`, undefined, { limitBytes: limit }));
+    return;
+  }
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    // Fastify's own refusals (413, 415, bad JSON...): their messages are meant for clients.
-    reply.code(status).send(errorBody(status, fe.message));
+    // Fastify's own refusals (415, bad JSON, bad Content-Length...): their messages are
+    // meant for clients. A 400 says where, like every other 400: the whole body ('').
+    const issues = status === 400 ? [{ path: '', message: fe.message }] : undefined;
+    reply.code(status).send(errorBody(status, fe.message, issues));
     return;
   }
   if (isUnavailable(err)) {

@@ -38,6 +38,9 @@ async function main(): Promise<void> {
     prefix: settings.prefix,
     limits: settings.limits,
     bodyLimit: settings.bodyLimit,
+    rateLimit: settings.rateLimit,
+    docsRequireAuth: settings.docsRequireAuth,
+    metricsPublic: settings.metricsPublic,
     logger: log,
   });
   await app.listen({ host: settings.host, port: settings.port });

@@ -28,7 +28,7 @@ export const ErrorSchema = Type.Object(
     message: Type.String(),
     issues: Type.Optional(Type.Array(IssueSchema)),
   },
-  { description: 'Every error response' },
+  { description: 'Every error response; some carry more fields (e.g. a refused budget its numbers)', additionalProperties: true },
 );
 
 /** Error responses a route may give, for the docs (and so the serializer keeps `issues`). */

@@ -4,6 +4,7 @@ import { databaseUrl } from '@curation/db';
 import { queuePrefix, redisUrl } from '@curation/queue';
 import { DEFAULT_LIMITS, type SweepLimits } from '@curation/sweep-spec';
 import { DEFAULT_BODY_LIMIT } from './app.ts';
+import { DEFAULT_RATE_LIMIT, parseWindow, type RateLimitOptions } from './rate-limit.ts';
 
 export interface Settings {
   databaseUrl: string;
@@ -14,6 +15,12 @@ export interface Settings {
   limits: SweepLimits;
   bodyLimit: number;
   logLevel: string;
+  /** RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW per API key (0: no limit). */
+  rateLimit: RateLimitOptions | false;
+  /** DOCS_REQUIRE_AUTH=1: /docs needs a key (Bearer, or Basic with the key as password). */
+  docsRequireAuth: boolean;
+  /** METRICS_PUBLIC=1: /metrics without a key (otherwise an admin key). */
+  metricsPublic: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -28,6 +35,23 @@ function num(env: Env, name: string, fallback: number, o: { integer?: boolean; m
     throw new Error(`${name}=${JSON.stringify(raw)} is not ${o.integer ? 'an integer' : 'a number'} in ${range}`);
   }
   return v;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new Error(`${name}=${JSON.stringify(env[name])} is not one of 1, 0, true, false`);
+}
+
+function rateLimitOf(env: Env): RateLimitOptions | false {
+  const max = num(env, 'RATE_LIMIT_MAX', DEFAULT_RATE_LIMIT.max, { integer: true, min: 0 });
+  if (max === 0) return false;
+  const raw = env.RATE_LIMIT_WINDOW;
+  if (raw === undefined || raw.trim() === '') return { max, windowMs: DEFAULT_RATE_LIMIT.windowMs };
+  const windowMs = parseWindow(raw);
+  if (windowMs === null) throw new Error(`RATE_LIMIT_WINDOW=${JSON.stringify(raw)} is not a duration such as "1 minute", "30s" or a number of milliseconds`);
+  return { max, windowMs };
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -47,5 +71,8 @@ export function readSettings(env: Env = process.env): Settings {
     },
     bodyLimit: num(env, 'BODY_LIMIT_BYTES', DEFAULT_BODY_LIMIT, { integer: true, min: 1024 }),
     logLevel,
+    rateLimit: rateLimitOf(env),
+    docsRequireAuth: flag(env, 'DOCS_REQUIRE_AUTH'),
+    metricsPublic: flag(env, 'METRICS_PUBLIC'),
   };
 }

@@ -2,21 +2,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { createRedis } from '@curation/queue';
-import { setup, spec, waitFor, type Env } from './helpers.ts';
+import { setup, spec, waitFor, type Env, type TeamKey } from './helpers.ts';
 
 let env: Env;
 let app: FastifyInstance;
+let auth: TeamKey;
 
 beforeAll(async () => {
   env = await setup();
   app = await env.app();
+  auth = await env.team();
 });
 afterAll(async () => { await env?.close(); });
 
-const post = (url: string) => app.inject({ method: 'POST', url });
+const post = (url: string) => app.inject({ method: 'POST', url, headers: auth.headers });
 
 async function submit(s: object, target = app): Promise<string> {
-  const res = await target.inject({ method: 'POST', url: '/v1/sweeps', payload: s });
+  const res = await target.inject({ method: 'POST', url: '/v1/sweeps', payload: s, headers: auth.headers });
   expect(res.statusCode).toBe(201);
   await target.enqueuer.idle();
   return res.json().id;
@@ -66,25 +68,25 @@ describe('cancel', () => {
 
   it('stops an enqueue in progress; configurations never enqueued count as cancelled', async () => {
     const slow = await env.app({ enqueueChunkSize: 100 });
-    const res = await slow.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(100, 100) });
+    const res = await slow.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(100, 100), headers: auth.headers });
     const id = res.json().id;
-    const cancel = await slow.inject({ method: 'POST', url: `/v1/sweeps/${id}/cancel` });
+    const cancel = await slow.inject({ method: 'POST', url: `/v1/sweeps/${id}/cancel`, headers: auth.headers });
     expect(cancel.statusCode).toBe(200);
     await slow.enqueuer.idle();
     const { rows } = await env.pool.query('SELECT enqueued, total FROM sweeps WHERE id = $1', [id]);
     expect(rows[0].enqueued).toBeLessThan(rows[0].total);
     const queued = await env.pool.query(`SELECT count(*)::int AS n FROM runs WHERE sweep_id = $1 AND status <> 'cancelled'`, [id]);
     expect(queued.rows[0].n).toBe(0);
-    const counts = (await slow.inject({ method: 'GET', url: `/v1/sweeps/${id}` })).json().counts;
+    const counts = (await slow.inject({ method: 'GET', url: `/v1/sweeps/${id}`, headers: auth.headers })).json().counts;
     expect(counts).toEqual({ total: 10_000, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 10_000 });
 
     // Retry re-runs everything, including what was never enqueued.
-    const retry = await slow.inject({ method: 'POST', url: `/v1/sweeps/${id}/retry` });
+    const retry = await slow.inject({ method: 'POST', url: `/v1/sweeps/${id}/retry`, headers: auth.headers });
     expect(retry.statusCode).toBe(200);
     expect(retry.json().status).toBe('queued');
     await slow.enqueuer.idle();
     await waitFor(async () => (await env.pool.query('SELECT enqueued FROM sweeps WHERE id = $1', [id])).rows[0].enqueued === 10_000);
-    const after = (await slow.inject({ method: 'GET', url: `/v1/sweeps/${id}` })).json().counts;
+    const after = (await slow.inject({ method: 'GET', url: `/v1/sweeps/${id}`, headers: auth.headers })).json().counts;
     expect(after).toEqual({ total: 10_000, queued: 10_000, running: 0, succeeded: 0, failed: 0, cancelled: 0 });
   }, 60_000);
 });
@@ -128,7 +130,7 @@ describe('retry', () => {
 
   it('accepts a bodiless POST sent with a JSON content type', async () => {
     const id = await submit(spec(1, 1));
-    const res = await app.inject({ method: 'POST', url: `/v1/sweeps/${id}/cancel`, headers: { 'content-type': 'application/json' } });
+    const res = await app.inject({ method: 'POST', url: `/v1/sweeps/${id}/cancel`, headers: { ...auth.headers, 'content-type': 'application/json' } });
     expect(res.statusCode).toBe(200);
   });
 });

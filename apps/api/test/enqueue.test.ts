@@ -1,9 +1,13 @@
 // Large submissions and the resumable background enqueue.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setup, spec, waitFor, type Env } from './helpers.ts';
+import { setup, spec, waitFor, type Env, type TeamKey } from './helpers.ts';
 
 let env: Env;
-beforeAll(async () => { env = await setup(); });
+let auth: TeamKey;
+beforeAll(async () => {
+  env = await setup();
+  auth = await env.team();
+});
 afterAll(async () => { await env?.close(); });
 
 async function jobsOf(sweepId: string) {
@@ -26,7 +30,7 @@ describe('100,000 configurations', () => {
   it('answers quickly and ends fully enqueued exactly once', async () => {
     const app = await env.app();
     const t0 = performance.now();
-    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(1000, 100) });
+    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(1000, 100), headers: auth.headers });
     const toCreated = performance.now() - t0;
     expect(res.statusCode).toBe(201);
     expect(res.json().total).toBe(100_000);
@@ -44,7 +48,7 @@ describe('100,000 configurations', () => {
     expect(new Set(jobs.map((j) => j.id)).size).toBe(jobs.length);
 
     // While it was enqueuing, the API kept answering reads.
-    const got = await app.inject({ method: 'GET', url: `/v1/sweeps/${id}` });
+    const got = await app.inject({ method: 'GET', url: `/v1/sweeps/${id}`, headers: auth.headers });
     expect(got.json().counts).toMatchObject({ total: 100_000, queued: 100_000 });
   }, 120_000);
 });
@@ -52,7 +56,7 @@ describe('100,000 configurations', () => {
 describe('resume', () => {
   it('a second instance completes a partially enqueued sweep, exactly once', async () => {
     const first = await env.app({ enqueueChunkSize: 100 });
-    const res = await first.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(20, 50) });
+    const res = await first.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(20, 50), headers: auth.headers });
     const id = res.json().id;
     await first.enqueuer.idle();
     expect(await enqueued(id)).toBe(1000);
@@ -77,7 +81,7 @@ describe('resume', () => {
 
   it('does not resume a cancelled sweep', async () => {
     const app = await env.app({ enqueueChunkSize: 100 });
-    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(10, 50) });
+    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(10, 50), headers: auth.headers });
     const id = res.json().id;
     await app.enqueuer.idle();
     await env.pool.query(`UPDATE sweeps SET enqueued = 200, status = 'cancelled' WHERE id = $1`, [id]);

@@ -11,6 +11,8 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/ser
 import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
 import { errorHandler } from '../src/errors.ts';
+import { authGuard } from '../src/auth.ts';
+import { createTeamKey, type TeamKey } from './helpers.ts';
 import exportRoutes from '../src/routes/export.ts';
 
 // ---------------------------------------------------------------- RFC 4180 parser
@@ -152,6 +154,8 @@ let db: TestDatabase;
 let pool: pg.Pool;
 let prisma: PrismaClient;
 let app: FastifyInstance;
+/** Sweeps inserted here have no team (as before teams): only an admin key sees them. */
+let admin: TeamKey;
 let small: Awaited<ReturnType<typeof insertSmallSweep>>;
 
 beforeAll(async () => {
@@ -166,6 +170,9 @@ beforeAll(async () => {
     if (schema && request.query) request.query = Value.Convert(schema, request.query) as typeof request.query;
   });
   app.setErrorHandler(errorHandler);
+  // As apps/api/src/app.ts: every /v1 route needs a key.
+  admin = await createTeamKey(pool, { admin: true });
+  app.addHook('onRequest', authGuard(pool));
   await app.register(exportRoutes, { prefix: '/v1', pool, prisma });
   await app.ready();
 });
@@ -177,7 +184,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const get = (url: string) => app.inject({ method: 'GET', url });
+const get = (url: string) => app.inject({ method: 'GET', url, headers: admin.headers });
 
 const EXPECTED_HEADER = [
   'index', 'run_id', 'status', 'q', 'D', 'seed',
@@ -317,7 +324,7 @@ describe('a large export', () => {
     await app.listen({ port: 0, host: '127.0.0.1' });
     const { port } = app.server.address() as AddressInfo;
     const { headers, body, chunks } = await new Promise<{ headers: http.IncomingHttpHeaders; body: string; chunks: number }>((resolve, reject) => {
-      http.get(`http://127.0.0.1:${port}/v1/sweeps/${id}/runs.csv`, (res) => {
+      http.get(`http://127.0.0.1:${port}/v1/sweeps/${id}/runs.csv`, { headers: admin.headers }, (res) => {
         let text = '';
         let count = 0;
         res.setEncoding('utf8');

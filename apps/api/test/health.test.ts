@@ -1,11 +1,15 @@
 // Health, readiness (also when Redis or Postgres is down), OpenAPI docs, error shape.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
-import { setup, spec, type Env } from './helpers.ts';
+import { setup, spec, type Env, type TeamKey } from './helpers.ts';
 import { errorHandler } from '../src/errors.ts';
 
 let env: Env;
-beforeAll(async () => { env = await setup(); });
+let auth: TeamKey;
+beforeAll(async () => {
+  env = await setup();
+  auth = await env.team();
+});
 afterAll(async () => { await env?.close(); });
 
 describe('health and readiness', () => {
@@ -34,7 +38,7 @@ describe('health and readiness', () => {
 
   it('accepts a sweep while Redis is down (enqueued later) and still closes promptly', async () => {
     const app = await env.app({ redisUrl: 'redis://127.0.0.1:1' });
-    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(2, 2) });
+    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(2, 2), headers: auth.headers });
     expect(res.statusCode).toBe(201);
     await new Promise((r) => setTimeout(r, 300)); // let the enqueuer fail and back off
     const { rows } = await env.pool.query('SELECT enqueued FROM sweeps WHERE id = $1', [res.json().id]);
@@ -55,7 +59,7 @@ describe('health and readiness', () => {
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ status: 'unavailable', redis: 'ok' });
     expect(res.json().postgres).not.toBe('ok');
-    const list = await app.inject({ method: 'GET', url: '/v1/sweeps' });
+    const list = await app.inject({ method: 'GET', url: '/v1/sweeps', headers: auth.headers });
     expect(list.statusCode).toBe(503);
     expect(list.json().message).not.toMatch(/at .*\.ts/); // no stack trace
   });

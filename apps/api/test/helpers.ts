@@ -1,11 +1,32 @@
 // Shared set-up of the API tests: a fresh database and BullMQ prefix per file, apps
-// built against them, and sweep specs of any size.
+// built against them, teams with API keys, and sweep specs of any size.
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { createRedis } from '@curation/queue';
+import { createKey, createTeam } from '@curation/db';
 import { createTestDatabase, createTestRedis, type TestDatabase } from '../../../test/support/services.ts';
 import { buildApp, type BuildAppOptions } from '../src/app.ts';
+
+/** A fresh team and one of its keys, with the header that sends it. */
+export interface TeamKey {
+  teamId: string;
+  teamName: string;
+  keyId: string;
+  key: string;
+  headers: { authorization: string };
+}
+
+/** Creates a team (unique name) and a key for it. */
+export async function createTeamKey(
+  pool: pg.Pool,
+  o: { name?: string; budgetSeconds?: number | null; admin?: boolean } = {},
+): Promise<TeamKey> {
+  const team = await createTeam(pool, o.name ?? `team-${randomBytes(4).toString('hex')}`, { computeBudgetSeconds: o.budgetSeconds ?? null });
+  const { key, info } = await createKey(pool, team.id, { name: 'test', role: o.admin ? 'admin' : 'member' });
+  return { teamId: team.id, teamName: team.name, keyId: info.id, key, headers: { authorization: `Bearer ${key}` } };
+}
 
 export interface Env {
   db: TestDatabase;
@@ -15,6 +36,8 @@ export interface Env {
   queue: Queue;
   apps: FastifyInstance[];
   app: (extra?: Partial<BuildAppOptions>) => Promise<FastifyInstance>;
+  /** A fresh team with a member key (or an admin key with `admin: true`). */
+  team: (o?: { name?: string; budgetSeconds?: number | null; admin?: boolean }) => Promise<TeamKey>;
   close: () => Promise<void>;
 }
 
@@ -22,10 +45,14 @@ export async function setup(): Promise<Env> {
   const db = await createTestDatabase();
   const { url: redisUrl, prefix } = await createTestRedis();
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  // pool.end() does not wait for the sockets to close; the database's DROP ... WITH (FORCE)
+  // may then terminate one, which an idle client reports as a pool error.
+  pool.on('error', () => {});
   const queue = new Queue('runs', { connection: createRedis(redisUrl), prefix });
   const apps: FastifyInstance[] = [];
   return {
     db, redisUrl, prefix, pool, queue, apps,
+    team: (o = {}) => createTeamKey(pool, o),
     app: async (extra = {}) => {
       const a = await buildApp({ databaseUrl: db.url, redisUrl, prefix, logger: false, ...extra });
       apps.push(a);

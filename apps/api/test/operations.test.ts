@@ -1,7 +1,7 @@
 // Operators' endpoints: Prometheus metrics and the bull-board queue UI.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { setup, spec, waitFor, type Env } from './helpers.ts';
+import { setup, spec, waitFor, type Env, type TeamKey } from './helpers.ts';
 
 function metric(text: string, name: string, labels = ''): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
@@ -11,19 +11,24 @@ function metric(text: string, name: string, labels = ''): number | undefined {
 describe('operations', () => {
   let env: Env;
   let app: FastifyInstance;
+  let auth: TeamKey;
+  let admin: TeamKey;
   beforeAll(async () => {
     env = await setup();
     app = await env.app();
+    auth = await env.team();
+    admin = await env.team({ admin: true });
   });
+  const asAdmin = (url: string) => app.inject({ method: 'GET', url, headers: admin.headers });
   afterAll(async () => { await env?.close(); });
 
   it('exports queue depth, runs by status and HTTP figures in Prometheus format', async () => {
-    const submitted = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(3, 2) });
+    const submitted = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(3, 2), headers: auth.headers });
     expect(submitted.statusCode).toBe(201);
     const { id } = submitted.json();
-    await waitFor(async () => (await app.inject(`/v1/sweeps/${id}`)).json().enqueued === 6);
+    await waitFor(async () => (await app.inject({ url: `/v1/sweeps/${id}`, headers: auth.headers })).json().enqueued === 6);
 
-    const res = await app.inject('/metrics');
+    const res = await asAdmin('/metrics');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
     const text = res.body;
@@ -42,18 +47,18 @@ describe('operations', () => {
          surviving_basins, final_entropy, duration_ms)
        VALUES ('h1', 'v', 'g', '{}', '{}', '\\x00', true, false, 2, 1.0, 250), ('h2', 'v', 'g', '{}', '{}', '\\x00', true, false, 2, 1.0, 2000)`,
     );
-    const first = (await app.inject('/metrics')).body;
+    const first = (await asAdmin('/metrics')).body;
     expect(metric(first, 'curation_run_duration_seconds_count')).toBe(2);
     expect(metric(first, 'curation_run_duration_seconds_bucket', '{le="0.5"}')).toBe(1);
-    const again = (await app.inject('/metrics')).body;
+    const again = (await asAdmin('/metrics')).body;
     expect(metric(again, 'curation_run_duration_seconds_count')).toBe(2);
   });
 
   it('serves bull-board with the runs queue at /admin/queues', async () => {
-    const page = await app.inject('/admin/queues');
+    const page = await asAdmin('/admin/queues');
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
-    const api = await app.inject('/admin/queues/api/queues');
+    const api = await asAdmin('/admin/queues/api/queues');
     expect(api.statusCode).toBe(200);
     expect(api.json().queues.map((q: { name: string }) => q.name)).toEqual(['runs']);
   });

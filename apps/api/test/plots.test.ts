@@ -9,6 +9,8 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/ser
 import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
 import { errorHandler } from '../src/errors.ts';
+import { authGuard } from '../src/auth.ts';
+import { createTeamKey, type TeamKey } from './helpers.ts';
 import plotRoutes from '../src/routes/plots.ts';
 
 // ---------------------------------------------------------------- synthetic sweeps
@@ -99,6 +101,8 @@ let db: TestDatabase;
 let pool: pg.Pool;
 let prisma: PrismaClient;
 let app: FastifyInstance;
+/** Sweeps inserted here have no team (as before teams): only an admin key sees them. */
+let admin: TeamKey;
 let seeded: Awaited<ReturnType<typeof insertSweep>>;
 let single: Awaited<ReturnType<typeof insertSweep>>;
 
@@ -115,6 +119,9 @@ beforeAll(async () => {
     if (schema && request.query) request.query = Value.Convert(schema, request.query) as typeof request.query;
   });
   app.setErrorHandler(errorHandler);
+  // As apps/api/src/app.ts: every /v1 route needs a key.
+  admin = await createTeamKey(pool, { admin: true });
+  app.addHook('onRequest', authGuard(pool));
   await app.register(plotRoutes, { prefix: '/v1', pool, prisma });
   await app.ready();
 });
@@ -126,7 +133,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const get = (url: string) => app.inject({ method: 'GET', url });
+const get = (url: string) => app.inject({ method: 'GET', url, headers: admin.headers });
 const ok = (runs: Run[], q: number, D: number) => runs.filter((r) => r.q === q && r.D === D && r.share0 !== null).map((r) => r.share0!);
 
 describe('GET /v1/sweeps/:id/plot.svg with x and y: a heatmap', () => {

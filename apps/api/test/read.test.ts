@@ -4,21 +4,23 @@ import type { FastifyInstance } from 'fastify';
 import { CORE_VERSION, simulate } from '@curation/core';
 import { compileSweep } from '@curation/sweep-spec';
 import { encodeTrajectory, insertResults } from '@curation/db';
-import { setup, spec, type Env } from './helpers.ts';
+import { setup, spec, type Env, type TeamKey } from './helpers.ts';
 
 let env: Env;
 let app: FastifyInstance;
+let auth: TeamKey;
 
 beforeAll(async () => {
   env = await setup();
   app = await env.app();
+  auth = await env.team();
 });
 afterAll(async () => { await env?.close(); });
 
-const get = (url: string) => app.inject({ method: 'GET', url });
+const get = (url: string) => app.inject({ method: 'GET', url, headers: auth.headers });
 
 async function submit(s: object): Promise<string> {
-  const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: s });
+  const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: s, headers: auth.headers });
   expect(res.statusCode).toBe(201);
   await app.enqueuer.idle();
   return res.json().id;
@@ -66,7 +68,7 @@ describe('sweeps', () => {
   });
 
   it('counts configurations without run rows as queued', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(2, 2) });
+    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(2, 2), headers: auth.headers });
     const id = res.json().id;
     await app.enqueuer.idle();
     await env.pool.query('DELETE FROM runs WHERE sweep_id = $1 AND index >= 2', [id]);

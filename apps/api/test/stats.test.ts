@@ -9,6 +9,8 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/ser
 import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
 import { errorHandler } from '../src/errors.ts';
+import { authGuard } from '../src/auth.ts';
+import { createTeamKey, type TeamKey } from './helpers.ts';
 import statsRoutes from '../src/routes/stats.ts';
 
 // ---------------------------------------------------------------- synthetic sweep
@@ -122,6 +124,8 @@ let db: TestDatabase;
 let pool: pg.Pool;
 let prisma: PrismaClient;
 let app: FastifyInstance;
+/** Sweeps inserted here have no team (as before teams): only an admin key sees them. */
+let admin: TeamKey;
 let main: Awaited<ReturnType<typeof insertSweep>>;
 const FAILED = new Set([5, 17]);
 
@@ -137,6 +141,9 @@ beforeAll(async () => {
     if (schema && request.query) request.query = Value.Convert(schema, request.query) as typeof request.query;
   });
   app.setErrorHandler(errorHandler);
+  // As apps/api/src/app.ts: every /v1 route needs a key.
+  admin = await createTeamKey(pool, { admin: true });
+  app.addHook('onRequest', authGuard(pool));
   await app.register(statsRoutes, { prefix: '/v1', pool, prisma });
   await app.ready();
 });
@@ -148,7 +155,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const get = (url: string) => app.inject({ method: 'GET', url });
+const get = (url: string) => app.inject({ method: 'GET', url, headers: admin.headers });
 const succeeded = () => main.fixtures.filter((f) => f.status === 'succeeded');
 
 // ---------------------------------------------------------------- tests

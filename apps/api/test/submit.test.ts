@@ -2,19 +2,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { FastifyInstance } from 'fastify';
-import { setup, spec, BASE, type Env } from './helpers.ts';
+import { setup, spec, BASE, type Env, type TeamKey } from './helpers.ts';
 
 let env: Env;
 let app: FastifyInstance;
+let auth: TeamKey;
 
 beforeAll(async () => {
   env = await setup();
   app = await env.app();
+  auth = await env.team();
 });
 afterAll(async () => { await env?.close(); });
 
 const post = (payload: unknown, headers: Record<string, string> = {}, target = app) =>
-  target.inject({ method: 'POST', url: '/v1/sweeps', payload: payload as object, headers });
+  target.inject({ method: 'POST', url: '/v1/sweeps', payload: payload as object, headers: { ...auth.headers, ...headers } });
 
 const sweepCount = async () => Number((await env.pool.query('SELECT count(*) FROM sweeps')).rows[0].count);
 
@@ -83,12 +85,12 @@ describe('POST /v1/sweeps', () => {
 
   it('accepts YAML with Content-Type application/yaml and stores the parsed spec', async () => {
     const s = spec(2, 2, { name: 'from yaml' });
-    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: stringify(s), headers: { 'content-type': 'application/yaml' } });
+    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: stringify(s), headers: { ...auth.headers, 'content-type': 'application/yaml' } });
     expect(res.statusCode).toBe(201);
     expect(res.json().total).toBe(4);
     const stored = await env.pool.query('SELECT spec FROM sweeps WHERE id = $1', [res.json().id]);
     expect(stored.rows[0].spec).toEqual(s);
-    const text = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: stringify(s), headers: { 'content-type': 'text/yaml; charset=utf-8' } });
+    const text = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: stringify(s), headers: { ...auth.headers, 'content-type': 'text/yaml; charset=utf-8' } });
     expect(text.statusCode).toBe(201);
   });
 });
@@ -113,9 +115,9 @@ describe('refusals', () => {
     const missing = await post({ name: 'no base' });
     expect(missing.statusCode).toBe(400);
     expect(missing.json().issues).toEqual([{ path: '/base', message: 'is required' }]);
-    const none = await app.inject({ method: 'POST', url: '/v1/sweeps' });
+    const none = await app.inject({ method: 'POST', url: '/v1/sweeps', headers: auth.headers });
     expect(none.statusCode).toBe(400);
-    const empty = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: '', headers: { 'content-type': 'application/json' } });
+    const empty = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: '', headers: { ...auth.headers, 'content-type': 'application/json' } });
     expect(empty.statusCode).toBe(400);
     const arr = await post([1, 2]);
     expect(arr.statusCode).toBe(400);
@@ -132,10 +134,10 @@ describe('refusals', () => {
   });
 
   it('400 with a clear message for malformed JSON and YAML', async () => {
-    const json = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: '{"name": "x",', headers: { 'content-type': 'application/json' } });
+    const json = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: '{"name": "x",', headers: { ...auth.headers, 'content-type': 'application/json' } });
     expect(json.statusCode).toBe(400);
     expect(json.json().message).toMatch(/not valid JSON.*line 1/);
-    const yaml = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: 'name: [unclosed\nbase: {}\n', headers: { 'content-type': 'application/yaml' } });
+    const yaml = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: 'name: [unclosed\nbase: {}\n', headers: { ...auth.headers, 'content-type': 'application/yaml' } });
     expect(yaml.statusCode).toBe(400);
     expect(yaml.json().message).toMatch(/not valid YAML/);
   });
@@ -175,11 +177,12 @@ describe('refusals', () => {
     const tiny = await env.app({ bodyLimit: 2048 });
     const res = await post(spec(2, 2, { description: 'x'.repeat(4096) }), {}, tiny);
     expect(res.statusCode).toBe(413);
-    expect(res.json()).toMatchObject({ statusCode: 413, error: 'Payload Too Large' });
+    expect(res.json()).toMatchObject({ statusCode: 413, error: 'Payload Too Large', limitBytes: 2048 });
+    expect(res.json().message).toMatch(/larger than the limit of 2048 bytes/);
   });
 
   it('415 for an unsupported content type', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: JSON.stringify(spec()), headers: { 'content-type': 'text/plain' } });
+    const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: JSON.stringify(spec()), headers: { ...auth.headers, 'content-type': 'text/plain' } });
     expect(res.statusCode).toBe(415);
     expect(res.json()).toMatchObject({ statusCode: 415, error: 'Unsupported Media Type' });
   });

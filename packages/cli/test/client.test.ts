@@ -14,6 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../../apps/api/src/app.ts';
 import { startWorker, type RunningWorker } from '../../../apps/worker/src/worker.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase } from '../../../test/support/services.ts';
+import { createKey, createTeam } from '@curation/db';
 
 const BIN = new URL('../bin/sweep.mjs', import.meta.url).pathname;
 const PLOTS_ROUTES = new URL('../../../apps/api/src/routes/plots.ts', import.meta.url).pathname;
@@ -23,7 +24,7 @@ interface Result { code: number | null; stdout: string; stderr: string }
 
 /** Spawns the command without blocking this process (the API answers from here). */
 function sweep(args: string[], o: { input?: string; env?: Record<string, string>; api?: string | null } = {}): Promise<Result> {
-  const env: Record<string, string | undefined> = { ...process.env, SWEEP_API_KEY: '', ...o.env };
+  const env: Record<string, string | undefined> = { ...process.env, SWEEP_API_KEY: apiKey, ...o.env };
   if (o.api !== null) env.SWEEP_API = o.api ?? api;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -69,6 +70,9 @@ let app: FastifyInstance;
 let worker: RunningWorker;
 let extraPool: pg.Pool | undefined;
 let api = '';
+/** A key of the team the tests act as (every /v1 route needs one). */
+let apiKey = '';
+const authHeaders = () => ({ authorization: `Bearer ${apiKey}` });
 let dir = '';
 let hasPlot = false;
 /** A sweep submitted with --follow, finished before the tests that read results. */
@@ -77,7 +81,7 @@ let doneId = '';
 const waitFinished = async (id: string, timeoutMs = 30_000) => {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const s = await (await fetch(`${api}/v1/sweeps/${id}`)).json() as { status: string };
+    const s = await (await fetch(`${api}/v1/sweeps/${id}`, { headers: authHeaders() })).json() as { status: string };
     if (['succeeded', 'failed', 'cancelled'].includes(s.status)) return s.status;
     if (Date.now() > end) throw new Error(`sweep ${id} still ${s.status}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -89,6 +93,13 @@ beforeAll(async () => {
   db = await createTestDatabase();
   const redis = await createTestRedis();
   app = await buildApp({ databaseUrl: db.url, redisUrl: redis.url, prefix: redis.prefix, logger: false });
+  const keyPool = new pg.Pool({ connectionString: db.url, max: 1 });
+  try {
+    const team = await createTeam(keyPool, 'cli-test');
+    apiKey = (await createKey(keyPool, team.id, { name: 'cli test' })).key;
+  } finally {
+    await keyPool.end();
+  }
   if (!app.hasRoute({ method: 'GET', url: '/v1/sweeps/:id/stats' })) {
     // Stopgap while app.ts does not register the results routes yet: mount the real
     // route modules the same way, so the CLI is tested against their real handlers.
@@ -219,7 +230,7 @@ describe('status, list, cancel, retry', () => {
   it('Ctrl-C while following detaches (exit 0) and the sweep goes on', async () => {
     const big = { ...SPEC, name: 'cli detach', base: { ...BASE, support: { kind: 'grid', min: -6, max: 6, n: 4001 }, iterations: 2000 },
       axes: [{ param: 'q', linspace: [0.02, 0.98, 30] }, { param: 'D', linspace: [0.6, 5, 30] }] };
-    const child = spawn(process.execPath, [BIN, 'submit', '-', '--follow', '--interval', '100'], { env: { ...process.env, SWEEP_API: api } });
+    const child = spawn(process.execPath, [BIN, 'submit', '-', '--follow', '--interval', '100'], { env: { ...process.env, SWEEP_API: api, SWEEP_API_KEY: apiKey } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
@@ -233,7 +244,7 @@ describe('status, list, cancel, retry', () => {
     expect(await closed).toBe(0);
     const id = stdout.trim();
     expect(stderr.trim().split('\n').at(-1)).toBe(`detached; the sweep goes on: sweep status ${id}`);
-    const s = await (await fetch(`${api}/v1/sweeps/${id}`)).json() as { status: string };
+    const s = await (await fetch(`${api}/v1/sweeps/${id}`, { headers: authHeaders() })).json() as { status: string };
     expect(['queued', 'running']).toContain(s.status);
     expect((await sweep(['cancel', id])).code).toBe(0);
   });
@@ -244,6 +255,24 @@ describe('status, list, cancel, retry', () => {
       expect(r.code).toBe(3);
       expect(r.stderr).toMatch(/^error: sweep .* not found \(HTTP 404\)\n$/);
     }
+  });
+
+  it('the real API without a key, or with a key of another team: exit 6, exit 3', async () => {
+    const none = await sweep(['list'], { env: { SWEEP_API_KEY: '' } });
+    expect(none.code).toBe(6);
+    expect(none.stderr).toBe('error: missing or malformed Authorization header: expected "Bearer <key>" (HTTP 401)\n');
+    const bad = await sweep(['status', doneId, '--api-key', `cs_${'x'.repeat(43)}`]);
+    expect(bad.code).toBe(6);
+    const keyPool = new pg.Pool({ connectionString: db.url, max: 1 });
+    let otherKey = '';
+    try {
+      otherKey = (await createKey(keyPool, (await createTeam(keyPool, 'cli-other')).id)).key;
+    } finally {
+      await keyPool.end();
+    }
+    const foreign = await sweep(['status', doneId], { env: { SWEEP_API_KEY: otherKey } });
+    expect(foreign.code).toBe(3);
+    expect(foreign.stderr).toMatch(/^error: sweep .* not found \(HTTP 404\)\n$/);
   });
 
   it('an unreachable API: exit 5 and one clear line', async () => {

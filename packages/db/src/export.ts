@@ -6,7 +6,7 @@ import type pg from 'pg';
 import type { MetricsRow } from '@curation/core';
 import { decodeTrajectory } from './trajectory-codec.ts';
 import { specVariables, sweepMeta } from './stats.ts';
-import type { RunStatus } from './sweeps.ts';
+import { ALL_SWEEPS, teamCondition, visibleTeam, type RunStatus, type Visibility } from './sweeps.ts';
 
 type Queryable = Pick<pg.Pool, 'query'>;
 
@@ -65,9 +65,9 @@ export interface ExportLayout {
   name: string;
 }
 
-/** What the export of a sweep looks like, or null when the sweep does not exist. */
-export async function exportLayout(db: Queryable, sweepId: string): Promise<ExportLayout | null> {
-  const meta = await sweepMeta(db, sweepId);
+/** What the export of a sweep looks like, or null when the sweep does not exist or is not visible to `vis`. */
+export async function exportLayout(db: Queryable, sweepId: string, vis: Visibility = ALL_SWEEPS): Promise<ExportLayout | null> {
+  const meta = await sweepMeta(db, sweepId, vis);
   if (!meta) return null;
   const spec = meta.spec as { name?: unknown; base?: { rewards?: unknown } } | null;
   let m: number | null = null;
@@ -230,15 +230,15 @@ export interface RunTrajectory {
 const MAX_BIGINT = 9223372036854775807n;
 
 /** One run with its decoded trajectory (for GET /v1/runs/:id/plot.svg); null when there is no such run or the id is no bigint. */
-export async function runTrajectory(db: Queryable, runId: string): Promise<RunTrajectory | null> {
+export async function runTrajectory(db: Queryable, runId: string, vis: Visibility = ALL_SWEEPS): Promise<RunTrajectory | null> {
   if (!/^[0-9]{1,19}$/.test(runId) || BigInt(runId) > MAX_BIGINT) return null;
   const { rows } = await db.query<Omit<RunTrajectory, 'trajectory' | 'variables'> & { trajectory: Buffer | null; axes: unknown }>(
     `SELECT r.id::text AS id, r.sweep_id AS "sweepId", s.name AS "sweepName", r.index, r.params, r.status,
             s.spec -> 'axes' AS axes,
             CASE WHEN r.status = 'succeeded' THEN res.trajectory END AS trajectory
        FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN results res ON res.id = r.result_id
-      WHERE r.id = $1::bigint`,
-    [runId],
+      WHERE r.id = $1::bigint AND ${teamCondition('$2', 's.team_id')}`,
+    [runId, visibleTeam(vis)],
   );
   if (!rows.length) return null;
   const { axes, trajectory, ...row } = rows[0];

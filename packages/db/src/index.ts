@@ -8,3 +8,4 @@ export * from './sweeps.ts';
 export * from './run-queries.ts';
 export * from './stats.ts';
 export * from './export.ts';
+export * from './teams.ts';

@@ -1,6 +1,6 @@
 // Run reads of the API: a sweep's runs page by page, and one run with its result.
 import type pg from 'pg';
-import type { RunStatus } from './sweeps.ts';
+import { teamCondition, visibleTeam, type RunStatus, type Visibility } from './sweeps.ts';
 
 type Queryable = pg.Pool | pg.PoolClient;
 
@@ -53,16 +53,16 @@ export interface RunDetailRow extends RunListItem {
   trajectory: Buffer | null;
 }
 
-/** One run with its result (if any); `id` must be a decimal bigint. */
-export async function getRunDetail(db: Queryable, id: string): Promise<RunDetailRow | null> {
+/** One run with its result (if any), when its sweep is visible; `id` must be a decimal bigint. */
+export async function getRunDetail(db: Queryable, id: string, vis: Visibility): Promise<RunDetailRow | null> {
   const { rows } = await db.query<RunDetailRow>(
     `SELECT r.id::text AS id, r.sweep_id AS "sweepId", r.index, r.params, r.status, r.error, r.attempts,
             r.started_at AS "startedAt", r.finished_at AS "finishedAt", coalesce(r.config_hash, res.config_hash) AS "configHash", r.worker,
             res.summary, res.config, res.core_version AS "coreVersion", res.git_revision AS "gitRevision",
             res.generator, res.duration_ms AS "durationMs", res.trajectory
-     FROM runs r LEFT JOIN results res ON res.id = r.result_id
-     WHERE r.id = $1::bigint`,
-    [id],
+     FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN results res ON res.id = r.result_id
+     WHERE r.id = $1::bigint AND ${teamCondition('$2', 's.team_id')}`,
+    [id, visibleTeam(vis)],
   );
   return rows[0] ?? null;
 }

@@ -6,6 +6,7 @@
 //   sweepStats   GET /v1/sweeps/:id/stats  group the succeeded runs by axis variables
 //   sweepsByTag  GET /v1/stats?tag=        one line per sweep carrying a tag
 import type pg from 'pg';
+import { ALL_SWEEPS, teamCondition, visibleTeam, type Visibility } from './sweeps.ts';
 
 type Queryable = Pick<pg.Pool, 'query'>;
 
@@ -205,13 +206,17 @@ export interface SweepMeta {
   variables: string[];
 }
 
-/** The sweep's spec and axis variables, or null when there is no such sweep (or the id is no uuid). */
-export async function sweepMeta(db: Queryable, sweepId: string): Promise<SweepMeta | null> {
+/**
+ * The sweep's spec and axis variables, or null when there is no such sweep visible to
+ * `vis` (or the id is no uuid). The API always passes the caller's visibility; the
+ * default (every sweep) is for tools with direct database access (bench).
+ */
+export async function sweepMeta(db: Queryable, sweepId: string, vis: Visibility = ALL_SWEEPS): Promise<SweepMeta | null> {
   if (!isUuid(sweepId)) return null;
   const { rows } = await db.query<{ spec: unknown; first: Record<string, unknown> | null }>(
     `SELECT s.spec, (SELECT r.params FROM runs r WHERE r.sweep_id = s.id ORDER BY r.index LIMIT 1) AS first
-       FROM sweeps s WHERE s.id = $1`,
-    [sweepId],
+       FROM sweeps s WHERE s.id = $1 AND ${teamCondition('$2', 's.team_id')}`,
+    [sweepId, visibleTeam(vis)],
   );
   if (!rows.length) return null;
   const variables = specVariables(rows[0].spec);
@@ -278,6 +283,8 @@ export interface StatsOptions {
   /** Summary fields (`summary.nashGap`, `summary.basinShare.0`, ...). */
   metrics: string[];
   where: Filter[];
+  /** Whose sweeps count (default: every sweep; the API always passes the caller's). */
+  visibility?: Visibility;
 }
 
 export interface MetricStats {
@@ -375,7 +382,7 @@ export function buildStatsQuery(sweepId: string, variables: string[], o: StatsOp
  * Returns null when the sweep does not exist; throws StatsQueryError on a bad request.
  */
 export async function sweepStats(db: Queryable, sweepId: string, o: StatsOptions): Promise<SweepStats | null> {
-  const meta = await sweepMeta(db, sweepId);
+  const meta = await sweepMeta(db, sweepId, o.visibility ?? ALL_SWEEPS);
   if (!meta) return null;
   const groupBy = [...new Set(o.groupBy)];
   const metrics = [...new Set(o.metrics)];
@@ -432,13 +439,18 @@ export interface TagSweepStats {
 }
 
 /** One line per sweep carrying `tag`, oldest first (a team's history). */
-export async function sweepsByTag(db: Queryable, tag: string, o: { metrics?: string[]; limit?: number } = {}): Promise<TagSweepStats[]> {
+export async function sweepsByTag(
+  db: Queryable,
+  tag: string,
+  o: { metrics?: string[]; limit?: number; visibility?: Visibility } = {},
+): Promise<TagSweepStats[]> {
   const metrics = [...new Set(o.metrics ?? [])];
   if (metrics.length > MAX_METRICS) throw new StatsQueryError(`metrics takes at most ${MAX_METRICS} fields`);
   const fields = metrics.map(resolveMetric);
   const p = new Params();
   const tagP = p.add(tag);
   const limitP = p.add(Math.max(1, Math.min(o.limit ?? 200, 1000)));
+  const teamP = p.add(visibleTeam(o.visibility ?? ALL_SWEEPS));
   const extra = fields.flatMap((f, i) => {
     const e = metricSql(f, p);
     return [`count(${e})::int AS m${i}_count`, `avg(${e}) AS m${i}_mean`, `stddev_samp(${e}) AS m${i}_std`];
@@ -452,7 +464,7 @@ export async function sweepsByTag(db: Queryable, tag: string, o: { metrics?: str
             avg(res.in_interval::int)::float8 AS "inIntervalRate",
             avg(res.nash_gap)::float8 AS "meanNashGap",
             avg(res.converged_at)::float8 AS "meanConvergedAt"${extra.length ? ',\n            ' + extra.join(',\n            ') : ''}
-       FROM (SELECT * FROM sweeps WHERE ${tagP} = ANY(tags) ORDER BY created_at, id LIMIT ${limitP}) s
+       FROM (SELECT * FROM sweeps WHERE ${tagP} = ANY(tags) AND ${teamCondition(teamP)} ORDER BY created_at, id LIMIT ${limitP}) s
        LEFT JOIN runs r ON r.sweep_id = s.id
        LEFT JOIN results res ON res.id = r.result_id AND r.status = 'succeeded'
       GROUP BY s.id, s.name, s.created_at, s.status, s.total

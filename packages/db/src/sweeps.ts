@@ -14,6 +14,18 @@ export const FINISHED_SWEEP_STATUSES: readonly SweepStatus[] = ['succeeded', 'fa
 
 type Queryable = pg.Pool | pg.PoolClient;
 
+/**
+ * Whose sweeps a caller may see: one team's, or every sweep (admin keys, and sweeps
+ * from before teams, which have no team). Queries that take it answer "not found" for
+ * a sweep outside it, exactly as for an unknown id.
+ */
+export type Visibility = { teamId: string } | { all: true };
+
+export const ALL_SWEEPS: Visibility = { all: true };
+
+/** The team id to filter on, or null for every sweep. */
+export const visibleTeam = (v: Visibility): string | null => ('teamId' in v ? v.teamId : null);
+
 export interface SweepRow {
   id: string;
   name: string;
@@ -21,6 +33,10 @@ export interface SweepRow {
   total: number;
   status: SweepStatus;
   idempotencyKey: string | null;
+  /** The submitting team; null for sweeps from before teams. */
+  teamId: string | null;
+  /** validateSweep's total estimated compute (seconds), counted against the team's budget. */
+  estimatedCostSeconds: number;
   enqueued: number;
   coreVersion: string;
   createdAt: Date;
@@ -31,7 +47,7 @@ export interface SweepRow {
 export interface SweepWithSpec extends SweepRow { spec: unknown }
 
 const COLUMNS = `id, name, coalesce(tags, '{}') AS tags, total, status, idempotency_key AS "idempotencyKey",
-  enqueued, core_version AS "coreVersion", created_at AS "createdAt", started_at AS "startedAt",
+  team_id AS "teamId", estimated_cost_seconds AS "estimatedCostSeconds", enqueued, core_version AS "coreVersion", created_at AS "createdAt", started_at AS "startedAt",
   finished_at AS "finishedAt"`;
 
 export interface NewSweep {
@@ -42,54 +58,109 @@ export interface NewSweep {
   total: number;
   coreVersion: string;
   idempotencyKey: string | null;
+  /** The submitting team (null only for tools that predate teams). */
+  teamId: string | null;
+  /** Total estimated compute of the sweep (seconds). */
+  estimatedCostSeconds?: number;
+}
+
+export interface OverBudget {
+  budgetSeconds: number;
+  usedSeconds: number;
+  requestedSeconds: number;
 }
 
 export type InsertSweepResult =
   | { created: true; sweep: SweepRow }
-  /** The key was used before; sameSpec says whether that submission carried the same spec. */
-  | { created: false; sweep: SweepRow; sameSpec: boolean };
+  /** The key was used before (by this team); sameSpec says whether that submission carried the same spec. */
+  | { created: false; sweep: SweepRow; sameSpec: boolean }
+  /** Refused: the team's compute budget cannot hold this sweep. Nothing was stored. */
+  | { created: false; overBudget: OverBudget };
 
 /**
- * Inserts a sweep, or returns the one that already holds its idempotency key. ON CONFLICT
- * DO NOTHING makes concurrent duplicates wait for the first insert and then find its row,
- * so a key never yields two sweeps.
+ * Inserts a sweep, or returns the team's sweep that already holds its idempotency key.
+ *
+ * With a team, one transaction locks the team's row (FOR UPDATE), so the team's
+ * submissions are serialised: the budget check (estimated cost of the team's sweeps
+ * that are not cancelled + this one <= teams.compute_budget_seconds) cannot be raced
+ * past by concurrent submissions, and a concurrent duplicate of an idempotency key
+ * finds the first one's row. ON CONFLICT (team_id, idempotency_key) DO NOTHING stays
+ * as the last guard, so a key never yields two sweeps.
  */
-export async function insertSweep(db: Queryable, s: NewSweep): Promise<InsertSweepResult> {
+export async function insertSweep(pool: pg.Pool, s: NewSweep): Promise<InsertSweepResult> {
+  if (s.teamId === null) return insertSweepRow(pool, s);
+  return inTransaction(pool, async (c) => {
+    const team = await c.query<{ budget: number | null }>(
+      'SELECT compute_budget_seconds AS budget FROM teams WHERE id = $1 FOR UPDATE',
+      [s.teamId],
+    );
+    if (!team.rows.length) throw new Error(`team ${s.teamId} does not exist`);
+    if (s.idempotencyKey !== null) {
+      const prior = await findSweepByIdempotencyKey(c, s.teamId, s.idempotencyKey, s.spec);
+      if (prior) return { created: false, ...prior };
+    }
+    const budget = team.rows[0].budget;
+    const requested = s.estimatedCostSeconds ?? 0;
+    if (budget !== null) {
+      const used = await c.query<{ used: number }>(
+        `SELECT coalesce(sum(estimated_cost_seconds), 0)::float8 AS used FROM sweeps WHERE team_id = $1 AND status <> 'cancelled'`,
+        [s.teamId],
+      );
+      const usedSeconds = used.rows[0].used;
+      if (usedSeconds + requested > budget) {
+        return { created: false, overBudget: { budgetSeconds: budget, usedSeconds, requestedSeconds: requested } };
+      }
+    }
+    return insertSweepRow(c, s);
+  });
+}
+
+async function insertSweepRow(db: Queryable, s: NewSweep): Promise<InsertSweepResult> {
   const specJson = JSON.stringify(s.spec);
   const ins = await db.query<SweepRow>(
-    `INSERT INTO sweeps (id, name, tags, spec, total, core_version, idempotency_key)
-     VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
-     ON CONFLICT (idempotency_key) DO NOTHING
+    `INSERT INTO sweeps (id, name, tags, spec, total, core_version, idempotency_key, team_id, estimated_cost_seconds)
+     VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9)
+     ON CONFLICT (team_id, idempotency_key) DO NOTHING
      RETURNING ${COLUMNS}`,
-    [s.id, s.name, s.tags, specJson, s.total, s.coreVersion, s.idempotencyKey],
+    [s.id, s.name, s.tags, specJson, s.total, s.coreVersion, s.idempotencyKey, s.teamId, s.estimatedCostSeconds ?? 0],
   );
   if (ins.rows.length) return { created: true, sweep: ins.rows[0] };
-  const prior = await findSweepByIdempotencyKey(db, s.idempotencyKey!, s.spec);
+  const prior = await findSweepByIdempotencyKey(db, s.teamId, s.idempotencyKey!, s.spec);
   if (!prior) throw new Error(`idempotency key ${s.idempotencyKey} conflicted but no sweep holds it`);
   return { created: false, ...prior };
 }
 
+/** The team's sweep submitted with this Idempotency-Key (keys are unique per team). */
 export async function findSweepByIdempotencyKey(
   db: Queryable,
+  teamId: string | null,
   key: string,
   spec: unknown,
 ): Promise<{ sweep: SweepRow; sameSpec: boolean } | null> {
   const { rows } = await db.query<SweepRow & { sameSpec: boolean }>(
-    `SELECT ${COLUMNS}, spec = $2::jsonb AS "sameSpec" FROM sweeps WHERE idempotency_key = $1`,
-    [key, JSON.stringify(spec)],
+    `SELECT ${COLUMNS}, spec = $2::jsonb AS "sameSpec" FROM sweeps
+      WHERE idempotency_key = $1 AND team_id IS NOT DISTINCT FROM $3::uuid`,
+    [key, JSON.stringify(spec), teamId],
   );
   if (!rows.length) return null;
   const { sameSpec, ...sweep } = rows[0];
   return { sweep, sameSpec };
 }
 
-export async function getSweep(db: Queryable, id: string): Promise<SweepRow | null> {
-  const { rows } = await db.query<SweepRow>(`SELECT ${COLUMNS} FROM sweeps WHERE id = $1`, [id]);
+/** SQL condition: the sweep (column `col`, default team_id) is visible; `p` is the placeholder of visibleTeam(). */
+export const teamCondition = (p: string, col = 'team_id') => `(${p}::uuid IS NULL OR ${col} = ${p}::uuid)`;
+
+/** A sweep the caller may see, or null (unknown, or another team's). */
+export async function getSweep(db: Queryable, id: string, vis: Visibility): Promise<SweepRow | null> {
+  const { rows } = await db.query<SweepRow>(`SELECT ${COLUMNS} FROM sweeps WHERE id = $1 AND ${teamCondition('$2')}`, [id, visibleTeam(vis)]);
   return rows[0] ?? null;
 }
 
-export async function getSweepWithSpec(db: Queryable, id: string): Promise<SweepWithSpec | null> {
-  const { rows } = await db.query<SweepWithSpec>(`SELECT ${COLUMNS}, spec FROM sweeps WHERE id = $1`, [id]);
+export async function getSweepWithSpec(db: Queryable, id: string, vis: Visibility): Promise<SweepWithSpec | null> {
+  const { rows } = await db.query<SweepWithSpec>(
+    `SELECT ${COLUMNS}, spec FROM sweeps WHERE id = $1 AND ${teamCondition('$2')}`,
+    [id, visibleTeam(vis)],
+  );
   return rows[0] ?? null;
 }
 
@@ -100,6 +171,7 @@ export interface ListSweepsOptions {
   after?: SweepCursor | null;
   tag?: string;
   status?: SweepStatus;
+  visibility: Visibility;
 }
 
 /** Newest first, keyset on (created_at, id) so pages stay stable while sweeps are added. */
@@ -109,9 +181,10 @@ export async function listSweeps(db: Queryable, o: ListSweepsOptions): Promise<{
      WHERE ($1::text IS NULL OR $1 = ANY(tags))
        AND ($2::text IS NULL OR status = $2)
        AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+       AND ${teamCondition('$6')}
      ORDER BY created_at DESC, id DESC
      LIMIT $5`,
-    [o.tag ?? null, o.status ?? null, o.after?.createdAt ?? null, o.after?.id ?? null, o.limit + 1],
+    [o.tag ?? null, o.status ?? null, o.after?.createdAt ?? null, o.after?.id ?? null, o.limit + 1, visibleTeam(o.visibility)],
   );
   const more = rows.length > o.limit;
   const items = more ? rows.slice(0, o.limit) : rows;
@@ -150,9 +223,12 @@ export type CancelOutcome =
  * UPDATE, which waits for an enqueuer chunk in flight (it holds FOR KEY SHARE), so no run
  * row inserted by that chunk is left queued behind the cancel.
  */
-export async function cancelSweep(pool: pg.Pool, id: string): Promise<CancelOutcome> {
+export async function cancelSweep(pool: pg.Pool, id: string, vis: Visibility): Promise<CancelOutcome> {
   return inTransaction(pool, async (c) => {
-    const { rows } = await c.query<{ status: SweepStatus }>('SELECT status FROM sweeps WHERE id = $1 FOR UPDATE', [id]);
+    const { rows } = await c.query<{ status: SweepStatus }>(
+      `SELECT status FROM sweeps WHERE id = $1 AND ${teamCondition('$2')} FOR UPDATE`,
+      [id, visibleTeam(vis)],
+    );
     if (!rows.length) return { outcome: 'not_found' };
     const status = rows[0].status;
     if (FINISHED_SWEEP_STATUSES.includes(status)) return { outcome: 'finished', status };
@@ -170,6 +246,8 @@ export interface SweepSnapshot { status: SweepStatus; finishedAt: Date | null }
 export type RetryOutcome =
   | { outcome: 'not_found' }
   | { outcome: 'nothing'; status: SweepStatus }
+  /** A cancelled sweep counts against its team's budget again when retried; it no longer fits. */
+  | { outcome: 'over_budget'; overBudget: OverBudget }
   | {
       outcome: 'retried';
       /** Indexes put back to queued, ascending. */
@@ -181,14 +259,30 @@ export type RetryOutcome =
     };
 
 /** Puts failed and cancelled runs back to queued and reopens the sweep. */
-export async function retrySweep(pool: pg.Pool, id: string): Promise<RetryOutcome> {
+export async function retrySweep(pool: pg.Pool, id: string, vis: Visibility): Promise<RetryOutcome> {
   return inTransaction(pool, async (c) => {
-    const { rows } = await c.query<{ status: SweepStatus; finishedAt: Date | null; pending: boolean }>(
-      'SELECT status, finished_at AS "finishedAt", enqueued < total AS pending FROM sweeps WHERE id = $1 FOR UPDATE',
-      [id],
+    const { rows } = await c.query<{ status: SweepStatus; finishedAt: Date | null; pending: boolean; teamId: string | null; cost: number }>(
+      `SELECT status, finished_at AS "finishedAt", enqueued < total AS pending, team_id AS "teamId",
+              estimated_cost_seconds AS cost FROM sweeps
+        WHERE id = $1 AND ${teamCondition('$2')} FOR UPDATE`,
+      [id, visibleTeam(vis)],
     );
     if (!rows.length) return { outcome: 'not_found' };
-    const before = rows[0];
+    const { teamId, cost, ...before } = rows[0];
+    if (before.status === 'cancelled' && teamId !== null) {
+      // Cancelled sweeps do not count against the budget; retrying one makes it count again.
+      const team = await c.query<{ budget: number | null }>('SELECT compute_budget_seconds AS budget FROM teams WHERE id = $1 FOR UPDATE', [teamId]);
+      const budget = team.rows[0]?.budget ?? null;
+      if (budget !== null) {
+        const used = await c.query<{ used: number }>(
+          `SELECT coalesce(sum(estimated_cost_seconds), 0)::float8 AS used FROM sweeps WHERE team_id = $1 AND status <> 'cancelled'`,
+          [teamId],
+        );
+        if (used.rows[0].used + cost > budget) {
+          return { outcome: 'over_budget', overBudget: { budgetSeconds: budget, usedSeconds: used.rows[0].used, requestedSeconds: cost } };
+        }
+      }
+    }
     const runs = await c.query<{ index: number }>(
       `UPDATE runs SET status = 'queued', error = NULL, started_at = NULL, finished_at = NULL, worker = NULL
        WHERE sweep_id = $1 AND status IN ('failed', 'cancelled')

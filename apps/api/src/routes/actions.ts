@@ -10,12 +10,15 @@ import { sweepView } from '../views.ts';
 import { jobsFor, packBatches } from '../batches.ts';
 import { ActionReply, SweepIdParams, errors } from '../schemas.ts';
 import { redisReady } from '../redis-ready.ts';
+import { visibilityOf } from '../auth.ts';
+import { overBudgetError } from './sweeps.ts';
+import type { Visibility } from '@curation/db';
 
 export const actionRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvider> = async (app, deps) => {
   const { pool, redis, queue, enqueuer, queuePrefix } = deps;
 
-  const current = async (id: string, affected: number) => {
-    const sweep = await getSweep(pool, id);
+  const current = async (id: string, vis: Visibility, affected: number) => {
+    const sweep = await getSweep(pool, id, vis);
     if (!sweep) throw notFound('sweep', id);
     const counts = await runStatusCounts(pool, [id]);
     return { ...sweepView(sweep, counts.get(id)), affected };
@@ -31,8 +34,9 @@ export const actionRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxPro
     },
   }, async (request) => {
     const { id } = request.params;
+    const vis = visibilityOf(request);
     if (!isUuid(id)) throw notFound('sweep', id);
-    const r = await cancelSweep(pool, id);
+    const r = await cancelSweep(pool, id, vis);
     if (r.outcome === 'not_found') throw notFound('sweep', id);
     if (r.outcome === 'finished') throw new ApiError(409, `sweep ${id} is already ${r.status}; only queued or running sweeps can be cancelled`);
     // Running runs stop when workers hear this; if it is lost they still find the sweep
@@ -40,7 +44,7 @@ export const actionRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxPro
     await redisReady(redis, 1000)
       .then(() => redis.publish(`${queuePrefix}:cancel`, id))
       .catch((err) => request.log.warn({ err, sweepId: id }, 'cancel: publish failed'));
-    return current(id, r.cancelledRuns);
+    return current(id, vis, r.cancelledRuns);
   });
 
   app.post('/sweeps/:id/retry', {
@@ -48,14 +52,16 @@ export const actionRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxPro
       tags: ['sweeps'],
       summary: 'Re-run the failed and cancelled configurations of a sweep',
       params: SweepIdParams,
-      response: { 200: ActionReply, ...errors(404, 409, 503) },
+      response: { 200: ActionReply, ...errors(404, 409, 422, 503) },
     },
   }, async (request) => {
     const { id } = request.params;
-    const sweep = isUuid(id) ? await getSweepWithSpec(pool, id) : null;
+    const vis = visibilityOf(request);
+    const sweep = isUuid(id) ? await getSweepWithSpec(pool, id, vis) : null;
     if (!sweep) throw notFound('sweep', id);
-    const r = await retrySweep(pool, id);
+    const r = await retrySweep(pool, id, vis);
     if (r.outcome === 'not_found') throw notFound('sweep', id);
+    if (r.outcome === 'over_budget') throw overBudgetError(r.overBudget);
     if (r.outcome === 'nothing') throw new ApiError(409, `sweep ${id} (${r.status}) has no failed or cancelled configurations to retry`);
     if (r.indexes.length) {
       // A new generation in the job ids: the first jobs of these indexes may still exist in BullMQ.
@@ -70,6 +76,6 @@ export const actionRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxPro
       }
     }
     if (r.enqueuePending) enqueuer.kick(id);
-    return current(id, r.indexes.length);
+    return current(id, vis, r.indexes.length);
   });
 };

@@ -8,6 +8,7 @@ import { Type } from '@sinclair/typebox';
 import { SWEEP_STATUSES, csvChunks, exportFileStem, exportLayout, isUuid, ndjsonChunks, type RunStatus } from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
 import { notFound } from '../errors.ts';
+import { visibilityOf } from '../auth.ts';
 import { SweepIdParam, badRequest, errorReplies, type ResultsRouteOptions } from './stats.ts';
 
 const StatusParam = Type.Unsafe<RunStatus>({
@@ -61,8 +62,9 @@ export default async function exportRoutes(fastify: FastifyInstance, opts: Resul
     },
   }, async (request, reply) => {
     const { id } = request.params;
+    const vis = visibilityOf(request);
     if (on(request.query.trajectory)) throw badRequest('trajectories are only exported as NDJSON: use runs.ndjson?trajectory=1');
-    const layout = isUuid(id) ? await exportLayout(pool, id) : null;
+    const layout = isUuid(id) ? await exportLayout(pool, id, vis) : null;
     if (!layout) throw notFound('sweep', id);
     return stream(reply, 'text/csv; charset=utf-8', `${exportFileStem(layout, id)}.csv`,
       csvChunks(pool, id, layout, { status: request.query.status }));
@@ -82,7 +84,7 @@ export default async function exportRoutes(fastify: FastifyInstance, opts: Resul
     },
   }, async (request, reply) => {
     const { id } = request.params;
-    const layout = isUuid(id) ? await exportLayout(pool, id) : null;
+    const layout = isUuid(id) ? await exportLayout(pool, id, visibilityOf(request)) : null;
     if (!layout) throw notFound('sweep', id);
     return stream(reply, 'application/x-ndjson; charset=utf-8', `${exportFileStem(layout, id)}.ndjson`,
       ndjsonChunks(pool, id, { status: request.query.status, trajectory: on(request.query.trajectory) }));

@@ -26,12 +26,18 @@ async function probe(check: () => Promise<unknown>): Promise<string> {
 export const healthRoutes: FastifyPluginAsync<Deps & { hide?: boolean }, RawServerDefault, TypeBoxProvider> = async (app, deps) => {
   const hide = deps.hide ?? false;
 
+  // No key and no rate limit: load balancers and orchestrators probe these.
+  const config = { authPublic: true, rateLimit: false } as const;
+
   app.get('/health', {
-    schema: { tags: ['health'], summary: 'The process is up', hide, response: { 200: HealthReply } },
+    config,
+    schema: { tags: ['health'], summary: 'The process is up', hide, security: [], response: { 200: HealthReply } },
   }, async () => ({ status: 'ok' as const }));
 
   app.get('/ready', {
+    config,
     schema: {
+      security: [],
       tags: ['health'],
       summary: 'Postgres and Redis are reachable (503 naming the one that is not)',
       hide,

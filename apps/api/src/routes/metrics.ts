@@ -1,7 +1,7 @@
 // Prometheus metrics at /metrics. HTTP figures come from this process; queue, run and
 // worker figures are read from Redis and Postgres at scrape time, so every API
 // instance reports the same cluster-wide numbers (scrape one, or dedupe by job).
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import client from 'prom-client';
 import type { Deps } from '../deps.ts';
 
@@ -10,7 +10,8 @@ const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] a
 // Rate window for runs per second: long enough to smooth batch completions.
 const RATE_WINDOW_SECONDS = 60;
 
-export async function metricsRoutes(app: FastifyInstance, deps: Deps) {
+/** `guard`: the onRequest hook that admits a scrape (an admin key), or null for a public /metrics. */
+export async function metricsRoutes(app: FastifyInstance, deps: Deps, guard: onRequestAsyncHookHandler | null = null) {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
 
@@ -93,7 +94,7 @@ export async function metricsRoutes(app: FastifyInstance, deps: Deps) {
     if (rows.length) watermark = rows[rows.length - 1].id;
   }
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { hide: true }, ...(guard ? { onRequest: guard } : {}) }, async (_request, reply) => {
     await observeNewResults();
     reply.header('content-type', registry.contentType);
     return registry.metrics();

@@ -8,6 +8,7 @@ import { heatmapSvg, linePlotSvg, trajectoryPlotSvg, type Category, type Heatmap
 import { parseWhere, runTrajectory, sweepMeta, sweepStats, type MetricStats, type StatsGroup } from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
 import { ApiError, notFound } from '../errors.ts';
+import { visibilityOf } from '../auth.ts';
 import { ListParam, SweepIdParam, asApiError, badRequest, errorReplies, type ResultsRouteOptions } from './stats.ts';
 
 export const AGGREGATES = ['mean', 'median', 'min', 'max', 'count', 'std'] as const;
@@ -107,9 +108,10 @@ export default async function plotRoutes(fastify: FastifyInstance, opts: Results
     const { id } = request.params;
     const q = request.query;
     const z = q.z ?? DEFAULT_Z;
+    const visibility = visibilityOf(request);
     try {
       const where = parseWhere(q.where);
-      const meta = await sweepMeta(pool, id);
+      const meta = await sweepMeta(pool, id, visibility);
       if (!meta) throw notFound('sweep', id);
       const sweepName = typeof (meta.spec as { name?: unknown })?.name === 'string' ? (meta.spec as { name: string }).name : id;
 
@@ -118,7 +120,7 @@ export default async function plotRoutes(fastify: FastifyInstance, opts: Results
         if (q.logY !== undefined) throw badRequest('logY is for line plots (x only)');
         if (q.y === q.x) throw badRequest(`x and y are both ${JSON.stringify(q.x)}: a heatmap needs two different variables`);
         const agg: Aggregate = q.agg ?? 'mean';
-        const stats = await sweepStats(pool, id, { groupBy: [q.x, q.y], metrics: [z], where });
+        const stats = await sweepStats(pool, id, { groupBy: [q.x, q.y], metrics: [z], where, visibility });
         if (!stats) throw notFound('sweep', id);
         const cells: HeatmapCell[] = stats.groups.map((g) => ({
           x: category(g.key[q.x]),
@@ -147,7 +149,7 @@ export default async function plotRoutes(fastify: FastifyInstance, opts: Results
       const agg: Aggregate = q.agg ?? 'mean';
       if (q.series === q.x) throw badRequest(`x and series are both ${JSON.stringify(q.x)}`);
       const groupBy = q.series !== undefined ? [q.series, q.x] : [q.x];
-      const stats = await sweepStats(pool, id, { groupBy, metrics: [z], where });
+      const stats = await sweepStats(pool, id, { groupBy, metrics: [z], where, visibility });
       if (!stats) throw notFound('sweep', id);
       const bad = stats.groups.find((g) => typeof g.key[q.x] !== 'number');
       if (bad) {
@@ -196,7 +198,7 @@ export default async function plotRoutes(fastify: FastifyInstance, opts: Results
     },
   }, async (request, reply) => {
     const { id } = request.params;
-    const run = await runTrajectory(pool, id);
+    const run = await runTrajectory(pool, id, visibilityOf(request));
     if (!run) throw notFound('run', id);
     if (!run.trajectory) throw new ApiError(404, `run ${JSON.stringify(id)} has no trajectory yet (status ${run.status})`);
     const params = run.variables.map((k) => `${k} = ${short(run.params[k])}`).join(', ');

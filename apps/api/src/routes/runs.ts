@@ -7,6 +7,7 @@ import type { Deps } from '../deps.ts';
 import { notFound } from '../errors.ts';
 import { decodeRunCursor, encodeRunCursor, isRunId, isUuid } from '../cursor.ts';
 import { runView } from '../views.ts';
+import { visibilityOf } from '../auth.ts';
 import { ListRunsQuery, RunDetailSchema, RunIdParams, RunPage, SweepIdParams, errors } from '../schemas.ts';
 
 export const runRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvider> = async (app, deps) => {
@@ -25,7 +26,7 @@ export const runRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvid
     const { id } = request.params;
     const q = request.query;
     const afterIndex = q.cursor !== undefined ? decodeRunCursor(q.cursor) : undefined;
-    if (!isUuid(id) || !(await getSweep(pool, id))) throw notFound('sweep', id);
+    if (!isUuid(id) || !(await getSweep(pool, id, visibilityOf(request)))) throw notFound('sweep', id);
     const page = await listRuns(pool, id, { status: q.status, afterIndex, limit: q.limit ?? 100 });
     return {
       items: page.items.map(runView),
@@ -42,12 +43,13 @@ export const runRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvid
     },
   }, async (request) => {
     const { id } = request.params;
-    const run = isRunId(id) ? await getRunDetail(pool, id) : null;
+    const vis = visibilityOf(request);
+    const run = isRunId(id) ? await getRunDetail(pool, id, vis) : null;
     if (!run) throw notFound('run', id);
     let config = run.config;
     if (config == null) {
       // No result yet: rebuild the configuration the way the worker does.
-      const sweep = await getSweepWithSpec(pool, run.sweepId);
+      const sweep = await getSweepWithSpec(pool, run.sweepId, vis);
       try {
         config = sweep ? compileSweep(sweep.spec).configAt(run.index) : null;
       } catch {

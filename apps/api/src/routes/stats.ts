@@ -9,6 +9,7 @@ import {
 } from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
 import { ApiError, notFound } from '../errors.ts';
+import { visibilityOf } from '../auth.ts';
 
 export interface ResultsRouteOptions {
   pool: pg.Pool;
@@ -141,7 +142,7 @@ export default async function statsRoutes(fastify: FastifyInstance, opts: Result
     const metrics = q.metrics === undefined ? DEFAULT_METRICS : listOf(q.metrics);
     try {
       const where = parseWhere(q.where);
-      const stats = await sweepStats(pool, id, { groupBy: listOf(q.groupBy), metrics, where });
+      const stats = await sweepStats(pool, id, { groupBy: listOf(q.groupBy), metrics, where, visibility: visibilityOf(request) });
       if (!stats) throw notFound('sweep', id);
       return stats;
     } catch (err) {
@@ -160,7 +161,7 @@ export default async function statsRoutes(fastify: FastifyInstance, opts: Result
   }, async (request) => {
     const q = request.query;
     try {
-      const sweeps = await sweepsByTag(pool, q.tag, { metrics: listOf(q.metrics), limit: q.limit });
+      const sweeps = await sweepsByTag(pool, q.tag, { metrics: listOf(q.metrics), limit: q.limit, visibility: visibilityOf(request) });
       return { tag: q.tag, sweeps: sweeps.map((s) => ({ ...s, createdAt: s.createdAt.toISOString() })) };
     } catch (err) {
       throw asApiError(err);

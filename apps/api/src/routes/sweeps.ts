@@ -3,15 +3,29 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, RawServerDefault } from 'fastify';
 import { CORE_VERSION } from '@curation/core';
 import { validateSweep } from '@curation/sweep-spec';
-import { findSweepByIdempotencyKey, getSweep, insertSweep, listSweeps, runStatusCounts, type SweepRow } from '@curation/db';
+import {
+  findSweepByIdempotencyKey, getSweep, insertSweep, listSweeps, runStatusCounts, type OverBudget, type SweepRow,
+} from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError, issuesMessage, notFound } from '../errors.ts';
 import { decodeSweepCursor, encodeSweepCursor, isUuid } from '../cursor.ts';
+import { teamOf, visibilityOf } from '../auth.ts';
 import { sweepView } from '../views.ts';
 import {
   ListSweepsQuery, SubmitHeaders, SubmitReply, SweepIdParams, SweepPage, SweepSchema, SweepSpecSchema, errors,
 } from '../schemas.ts';
+
+const seconds = (s: number) => `${Number(s.toPrecision(4))} s`;
+
+/** 422: the team's compute budget cannot hold the sweep (numbers in the message and the body). */
+export function overBudgetError(o: OverBudget): ApiError {
+  const message =
+    `compute budget exceeded: this sweep needs an estimated ${seconds(o.requestedSeconds)} of compute, and the team has ` +
+    `used ${seconds(o.usedSeconds)} of its budget of ${seconds(o.budgetSeconds)} ` +
+    `(${seconds(Math.max(0, o.budgetSeconds - o.usedSeconds))} left; cancelled sweeps do not count)`;
+  return new ApiError(422, message, [{ path: '', message }], { extra: { budget: o } });
+}
 
 export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvider> = async (app, deps) => {
   const { pool, enqueuer, limits } = deps;
@@ -36,14 +50,15 @@ export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProv
       consumes: ['application/json', 'application/yaml', 'text/yaml'],
       headers: SubmitHeaders,
       body: SweepSpecSchema,
-      response: { 201: SubmitReply, 200: SubmitReply, ...errors(400, 409, 413, 415, 422) },
+      response: { 201: SubmitReply, 200: SubmitReply, ...errors(400, 401, 409, 413, 415, 422, 429) },
     },
   }, async (request, reply) => {
     const spec = request.body;
+    const teamId = teamOf(request);
     const key = request.headers['idempotency-key'] ?? null;
     if (key !== null) {
       // Skip revalidating (up to 100,000 configurations) for a plain retry of the same request.
-      const prior = await findSweepByIdempotencyKey(pool, key, spec);
+      const prior = await findSweepByIdempotencyKey(pool, teamId, key, spec);
       if (prior) return replay(reply, key, prior.sweep, prior.sameSpec);
     }
     const checked = validateSweep(spec, limits);
@@ -56,7 +71,10 @@ export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProv
       total: checked.compiled.total,
       coreVersion: CORE_VERSION,
       idempotencyKey: key,
+      teamId,
+      estimatedCostSeconds: checked.cost.totalSeconds,
     });
+    if ('overBudget' in inserted) throw overBudgetError(inserted.overBudget);
     if (!inserted.created) return replay(reply, key!, inserted.sweep, inserted.sameSpec);
     const { sweep } = inserted;
     enqueuer.kick(sweep.id);
@@ -74,6 +92,7 @@ export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProv
   }, async (request) => {
     const q = request.query;
     const page = await listSweeps(pool, {
+      visibility: visibilityOf(request),
       limit: q.limit ?? 20,
       after: q.cursor ? decodeSweepCursor(q.cursor) : null,
       tag: q.tag,
@@ -95,7 +114,7 @@ export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProv
     },
   }, async (request) => {
     const { id } = request.params;
-    const sweep = isUuid(id) ? await getSweep(pool, id) : null;
+    const sweep = isUuid(id) ? await getSweep(pool, id, visibilityOf(request)) : null;
     if (!sweep) throw notFound('sweep', id);
     const counts = await runStatusCounts(pool, [id]);
     return sweepView(sweep, counts.get(id));

@@ -1,0 +1,199 @@
+// `sweep admin ...`: teams and API keys, managed directly in the database (DATABASE_URL,
+// or --database-url), not through the API: they are what gives access to the API.
+// Every subcommand applies pending migrations first, so it also works on a new database.
+//
+//   sweep admin create-team NAME [--budget SECONDS]
+//   sweep admin create-key TEAM [--name N] [--admin]     prints the key, once
+//   sweep admin list-keys TEAM
+//   sweep admin revoke-key KEY_ID
+//   sweep admin list-teams
+//
+// Exit codes: 0 done, 2 bad arguments, 3 unknown team or key, 4 the team exists already,
+// 5 the database cannot be reached, 1 anything else.
+import type { Command } from 'commander';
+import type pg from 'pg';
+import { EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE } from '../exit-codes.ts';
+
+interface DbFlags { databaseUrl?: string; json?: boolean }
+
+class AdminError extends Error {
+  readonly code: number;
+  constructor(message: string, code: number) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', '57P03', '3D000', '28P01', '28000']);
+
+function exitCodeOf(err: unknown): number {
+  if (err instanceof AdminError) return err.code;
+  const e = err as { name?: string; code?: string; errors?: { code?: string }[] };
+  if (e?.name === 'DuplicateTeamError') return EXIT_CONFLICT;
+  if (e?.name === 'UnknownTeamError') return EXIT_NOT_FOUND;
+  if ((e?.code && UNREACHABLE.has(e.code)) || e?.errors?.some((x) => x?.code && UNREACHABLE.has(x.code))) return EXIT_UNREACHABLE;
+  return EXIT_FAILURE;
+}
+
+function messageOf(err: unknown): string {
+  const e = err as { message?: string; code?: string; errors?: { message?: string }[] };
+  const inner = e?.errors?.[0]?.message;
+  return e?.message || inner || e?.code || String(err);
+}
+
+/** Connects (after migrating), runs, disconnects; failures become one stderr line and an exit code. */
+async function withDb(flags: DbFlags, fn: (pool: pg.Pool, db: typeof import('@curation/db')) => Promise<void>): Promise<void> {
+  const db = await import('@curation/db');
+  const url = flags.databaseUrl || db.databaseUrl();
+  let pool: pg.Pool | undefined;
+  try {
+    await db.migrate(url);
+    pool = db.createPool(url, 2);
+    await fn(pool, db);
+    process.exitCode = 0;
+  } catch (err) {
+    const code = exitCodeOf(err);
+    const where = code === EXIT_UNREACHABLE ? ` (database ${redact(url)})` : '';
+    process.stderr.write(`error: ${messageOf(err)}${where}\n`);
+    process.exitCode = code;
+  } finally {
+    await pool?.end().catch(() => {});
+  }
+}
+
+/** The URL without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}
+
+async function teamOrFail(pool: pg.Pool, db: typeof import('@curation/db'), ref: string) {
+  const team = await db.findTeam(pool, ref);
+  if (!team) throw new AdminError(`no team ${JSON.stringify(ref)} (see: sweep admin list-teams)`, EXIT_NOT_FOUND);
+  return team;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : '-');
+const budgetText = (s: number | null) => (s === null ? 'unlimited' : `${s} s`);
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+function parseBudget(raw: string | undefined): number | null | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'unlimited' || raw === 'none') return null;
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || v < 0) {
+    throw new AdminError(`--budget ${JSON.stringify(raw)} is not a number of seconds >= 0 (or "unlimited")`, EXIT_USAGE);
+  }
+  return v;
+}
+
+export function registerAdmin(program: Command): void {
+  const admin = program
+    .command('admin')
+    .description('manage teams and API keys in the database (DATABASE_URL); applies pending migrations first');
+
+  const dbOption = (cmd: Command) =>
+    cmd.option('--database-url <url>', 'Postgres URL (default: $DATABASE_URL, else the local default)');
+
+  dbOption(admin.command('create-team'))
+    .description('create a team (exit 4 if the name is taken)')
+    .argument('<name>', 'team name (unique)')
+    .option('--budget <seconds>', 'compute budget: total estimated seconds of its sweeps that are not cancelled (default: $DEFAULT_TEAM_BUDGET_SECONDS, else unlimited)')
+    .option('--json', 'print the team as JSON')
+    .action(async (name: string, flags: DbFlags & { budget?: string }) => {
+      await withDb(flags, async (pool, db) => {
+        const explicit = parseBudget(flags.budget);
+        const budget = explicit !== undefined ? explicit : db.defaultTeamBudgetSeconds();
+        const team = await db.createTeam(pool, name, { computeBudgetSeconds: budget });
+        if (flags.json) process.stdout.write(`${JSON.stringify(team, null, 2)}\n`);
+        else process.stdout.write(`team ${team.name} created: id ${team.id}, compute budget ${budgetText(team.computeBudgetSeconds)}\n`);
+      });
+    });
+
+  dbOption(admin.command('create-key'))
+    .description('create an API key for a team and print it (it is stored hashed and cannot be shown again)')
+    .argument('<team>', 'team name or id')
+    .option('--name <name>', 'a label for the key (e.g. who or what uses it)', 'default')
+    .option('--admin', 'an admin key: sees every team\'s sweeps, /metrics and /admin/queues')
+    .option('--json', 'print { key, id, team, role, ... } as JSON')
+    .action(async (ref: string, flags: DbFlags & { name: string; admin?: boolean }) => {
+      await withDb(flags, async (pool, db) => {
+        const team = await teamOrFail(pool, db, ref);
+        const { key, info } = await db.createKey(pool, team.id, { name: flags.name, role: flags.admin ? 'admin' : 'member' });
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({ key, ...info, team: team.name }, null, 2)}\n`);
+        } else {
+          // The key alone on stdout (KEY=$(sweep admin create-key team) works); the rest on stderr.
+          process.stdout.write(`${key}\n`);
+          process.stderr.write(
+            `${info.role} key ${info.id} (${info.name}) for team ${team.name} created.\n` +
+              'Store it now: this is the only time it is shown; the database keeps only its hash.\n' +
+              'Use it as: Authorization: Bearer <key>  (sweep --api-key, or SWEEP_API_KEY)\n',
+          );
+        }
+      });
+    });
+
+  dbOption(admin.command('list-keys'))
+    .description('list the keys of a team (never the keys themselves: prefix, role, created, last used, revoked)')
+    .argument('<team>', 'team name or id')
+    .option('--json', 'print the keys as JSON')
+    .action(async (ref: string, flags: DbFlags) => {
+      await withDb(flags, async (pool, db) => {
+        const team = await teamOrFail(pool, db, ref);
+        const keys = await db.listKeys(pool, team.id);
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
+          return;
+        }
+        if (!keys.length) {
+          process.stdout.write(`team ${team.name} has no keys (sweep admin create-key ${team.name})\n`);
+          return;
+        }
+        process.stdout.write(table([
+          ['ID', 'NAME', 'PREFIX', 'ROLE', 'CREATED', 'LAST USED', 'REVOKED'],
+          ...keys.map((k) => [k.id, k.name, `${k.prefix}...`, k.role, iso(k.createdAt), iso(k.lastUsedAt), iso(k.revokedAt)]),
+        ]));
+      });
+    });
+
+  dbOption(admin.command('revoke-key'))
+    .description('revoke a key (it stops working at once; exit 3 if there is no such key)')
+    .argument('<key-id>', 'key id (from list-keys)')
+    .action(async (id: string, flags: DbFlags) => {
+      await withDb(flags, async (pool, db) => {
+        if (!(await db.revokeKey(pool, id))) throw new AdminError(`no key with id ${JSON.stringify(id)} (see: sweep admin list-keys TEAM)`, EXIT_NOT_FOUND);
+        process.stdout.write(`key ${id} revoked\n`);
+      });
+    });
+
+  dbOption(admin.command('list-teams'))
+    .description('list teams with their live keys, sweeps and compute budget used')
+    .option('--json', 'print the teams as JSON')
+    .action(async (flags: DbFlags) => {
+      await withDb(flags, async (pool, db) => {
+        const teams = await db.listTeams(pool);
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(teams, null, 2)}\n`);
+          return;
+        }
+        if (!teams.length) {
+          process.stdout.write('no teams yet (sweep admin create-team NAME)\n');
+          return;
+        }
+        process.stdout.write(table([
+          ['NAME', 'ID', 'KEYS', 'SWEEPS', 'BUDGET USED', 'BUDGET'],
+          ...teams.map((t) => [t.name, t.id, String(t.keys), String(t.sweeps), `${Number(t.budgetUsedSeconds.toPrecision(6))} s`, budgetText(t.computeBudgetSeconds)]),
+        ]));
+      });
+    });
+}

@@ -1,0 +1,115 @@
+// `sweep admin`: teams and keys in the database, spawned as an operator would run it
+// (against a fresh database, which the command migrates first).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+import { findKeyByPlaintext, withDatabase } from '@curation/db';
+import { getServices, uniqueName } from '../../../test/support/services.ts';
+
+const BIN = new URL('../bin/sweep.mjs', import.meta.url).pathname;
+
+interface Result { code: number | null; stdout: string; stderr: string }
+
+let url = '';
+let adminUrl = '';
+let pool: pg.Pool | undefined;
+
+function sweep(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'admin', ...args], {
+      env: { ...process.env, DATABASE_URL: url, DEFAULT_TEAM_BUDGET_SECONDS: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  const { postgresUrl } = await getServices();
+  adminUrl = withDatabase(postgresUrl, 'postgres');
+  // Not created here: the first command creates and migrates it.
+  url = withDatabase(postgresUrl, uniqueName('admin'));
+});
+
+afterAll(async () => {
+  await pool?.end();
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${new URL(url).pathname.slice(1)}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+});
+
+describe('sweep admin', () => {
+  it('create-team on a new database (migrated first); a duplicate name is exit 4', async () => {
+    const r = await sweep(['create-team', 'physics', '--budget', '3600']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^team physics created: id [0-9a-f-]{36}, compute budget 3600 s\n$/);
+    const dup = await sweep(['create-team', 'physics']);
+    expect(dup.code).toBe(4);
+    expect(dup.stderr).toBe('error: a team named "physics" already exists\n');
+    const env = await sweep(['create-team', 'chemistry', '--json'], { DEFAULT_TEAM_BUDGET_SECONDS: '120' });
+    expect(env.code).toBe(0);
+    expect(JSON.parse(env.stdout)).toMatchObject({ name: 'chemistry', computeBudgetSeconds: 120 });
+    const bad = await sweep(['create-team', 'biology', '--budget', 'lots']);
+    expect(bad.code).toBe(2);
+  });
+
+  it('create-key prints the key once (stdout) with a warning (stderr); the database keeps only its hash', async () => {
+    const r = await sweep(['create-key', 'physics', '--name', 'laptop']);
+    expect(r.code).toBe(0);
+    const key = r.stdout.trim();
+    expect(key).toMatch(/^cs_[A-Za-z0-9_-]{43}$/);
+    expect(r.stderr).toMatch(/only time it is shown/);
+    pool = new pg.Pool({ connectionString: url, max: 2 });
+    const found = await findKeyByPlaintext(pool, key);
+    expect(found).toMatchObject({ teamName: 'physics', role: 'member' });
+    const dump = await pool.query('SELECT row_to_json(k)::text AS row FROM api_keys k');
+    expect(dump.rows.some((x) => x.row.includes(key))).toBe(false);
+
+    const adminKey = await sweep(['create-key', 'physics', '--admin', '--json']);
+    expect(JSON.parse(adminKey.stdout)).toMatchObject({ role: 'admin', team: 'physics', key: expect.stringMatching(/^cs_/) });
+
+    const unknown = await sweep(['create-key', 'nobody']);
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toBe('error: no team "nobody" (see: sweep admin list-teams)\n');
+  });
+
+  it('list-keys, revoke-key, list-teams', async () => {
+    const list = await sweep(['list-keys', 'physics']);
+    expect(list.code).toBe(0);
+    const lines = list.stdout.trimEnd().split('\n');
+    expect(lines[0].split(/\s{2,}/)).toEqual(['ID', 'NAME', 'PREFIX', 'ROLE', 'CREATED', 'LAST USED', 'REVOKED']);
+    expect(lines).toHaveLength(3);
+    expect(list.stdout).not.toMatch(/cs_[A-Za-z0-9_-]{43}/);
+
+    const keys = JSON.parse((await sweep(['list-keys', 'physics', '--json'])).stdout);
+    const laptop = keys.find((k: { name: string }) => k.name === 'laptop');
+    const revoke = await sweep(['revoke-key', laptop.id]);
+    expect(revoke.code).toBe(0);
+    const after = JSON.parse((await sweep(['list-keys', 'physics', '--json'])).stdout);
+    expect(after.find((k: { id: string }) => k.id === laptop.id).revokedAt).not.toBeNull();
+    expect((await sweep(['revoke-key', '00000000-0000-4000-8000-000000000000'])).code).toBe(3);
+    expect((await sweep(['list-keys', 'nobody'])).code).toBe(3);
+
+    const teams = await sweep(['list-teams']);
+    expect(teams.code).toBe(0);
+    expect(teams.stdout).toMatch(/^NAME\s+ID\s+KEYS\s+SWEEPS\s+BUDGET USED\s+BUDGET\n/);
+    expect(teams.stdout).toMatch(/\nchemistry\s+\S+\s+0\s+0\s+0 s\s+120 s\n/);
+    expect(teams.stdout).toMatch(/\nphysics\s+\S+\s+1\s+0\s+0 s\s+3600 s\n/);
+  });
+
+  it('an unreachable database: exit 5, one line', async () => {
+    const r = await sweep(['list-teams', '--database-url', 'postgresql://postgres@127.0.0.1:1/nowhere']);
+    expect(r.code).toBe(5);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,211 @@
+// Teams and API keys (docs/service-design.md, "Access control"). A key belongs to a team;
+// sweeps belong to the team whose key submitted them.
+//
+// A key is `cs_` + 32 random bytes in base64url (43 characters). Only its sha256 (hex) is
+// stored. A fast hash is the right tool here, unlike for passwords: the key carries 256
+// bits of randomness, so nobody can guess or brute-force it from the hash, and a fast,
+// deterministic hash lets every request find its key with one lookup on a unique index.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type pg from 'pg';
+
+type Queryable = Pick<pg.Pool, 'query'>;
+
+export const KEY_PREFIX = 'cs_';
+/** Characters of the key kept in clear (prefix included) to tell keys apart in listings. */
+export const KEY_DISPLAY_CHARS = 11;
+/** Shape of every key this module issues: `cs_` and 43 base64url characters. */
+export const KEY_RE = /^cs_[A-Za-z0-9_-]{43}$/;
+
+export type KeyRole = 'member' | 'admin';
+
+export interface Team {
+  id: string;
+  name: string;
+  /** null: unlimited. */
+  computeBudgetSeconds: number | null;
+  createdAt: Date;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  teamId: string;
+  name: string;
+  prefix: string;
+  role: KeyRole;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** What a request authenticated with a key may do. */
+export interface KeyAuth {
+  keyId: string;
+  teamId: string;
+  teamName: string;
+  role: KeyRole;
+}
+
+/** A team name is taken (unique violation). */
+export class DuplicateTeamError extends Error {
+  constructor(name: string) {
+    super(`a team named ${JSON.stringify(name)} already exists`);
+    this.name = 'DuplicateTeamError';
+  }
+}
+
+/** No team with this name or id. */
+export class UnknownTeamError extends Error {
+  constructor(ref: string) {
+    super(`no team ${JSON.stringify(ref)}`);
+    this.name = 'UnknownTeamError';
+  }
+}
+
+export const hashKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const TEAM_COLUMNS = `id, name, compute_budget_seconds AS "computeBudgetSeconds", created_at AS "createdAt"`;
+const KEY_COLUMNS = `id, team_id AS "teamId", name, prefix, role, created_at AS "createdAt",
+  last_used_at AS "lastUsedAt", revoked_at AS "revokedAt"`;
+
+export async function createTeam(db: Queryable, name: string, o: { computeBudgetSeconds?: number | null } = {}): Promise<Team> {
+  if (!name.trim()) throw new Error('a team name cannot be empty');
+  const budget = o.computeBudgetSeconds ?? null;
+  if (budget !== null && !(Number.isFinite(budget) && budget >= 0)) throw new Error(`compute budget ${budget} is not a number of seconds >= 0`);
+  try {
+    const { rows } = await db.query<Team>(
+      `INSERT INTO teams (id, name, compute_budget_seconds) VALUES ($1, $2, $3) RETURNING ${TEAM_COLUMNS}`,
+      [randomUUID(), name, budget],
+    );
+    return rows[0];
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') throw new DuplicateTeamError(name);
+    throw err;
+  }
+}
+
+/** A team by id (uuid) or by name. */
+export async function findTeam(db: Queryable, ref: string): Promise<Team | null> {
+  const { rows } = await db.query<Team>(
+    `SELECT ${TEAM_COLUMNS} FROM teams WHERE ${UUID_RE.test(ref) ? 'id = $1::uuid OR ' : ''}name = $1::text`,
+    [ref],
+  );
+  return rows[0] ?? null;
+}
+
+export async function listTeams(db: Queryable): Promise<(Team & { keys: number; sweeps: number; budgetUsedSeconds: number })[]> {
+  const { rows } = await db.query(
+    `SELECT t.id, t.name, t.compute_budget_seconds AS "computeBudgetSeconds", t.created_at AS "createdAt",
+            (SELECT count(*)::int FROM api_keys k WHERE k.team_id = t.id AND k.revoked_at IS NULL) AS keys,
+            (SELECT count(*)::int FROM sweeps s WHERE s.team_id = t.id) AS sweeps,
+            (SELECT coalesce(sum(s.estimated_cost_seconds), 0)::float8 FROM sweeps s
+              WHERE s.team_id = t.id AND s.status <> 'cancelled') AS "budgetUsedSeconds"
+       FROM teams t ORDER BY t.name`,
+  );
+  return rows;
+}
+
+export async function setTeamBudget(db: Queryable, teamId: string, seconds: number | null): Promise<void> {
+  await db.query('UPDATE teams SET compute_budget_seconds = $2 WHERE id = $1', [teamId, seconds]);
+}
+
+/** A new random key in the documented shape. */
+export function generateKey(): string {
+  return KEY_PREFIX + randomBytes(32).toString('base64url');
+}
+
+/**
+ * Creates a key for a team. The plaintext is returned here and only here: the table
+ * keeps its sha256 and its first characters.
+ */
+export async function createKey(
+  db: Queryable,
+  teamId: string,
+  o: { name?: string; role?: KeyRole } = {},
+): Promise<{ key: string; info: ApiKeyInfo }> {
+  const key = generateKey();
+  const { rows } = await db.query<ApiKeyInfo>(
+    `INSERT INTO api_keys (id, team_id, name, prefix, hash, role) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${KEY_COLUMNS}`,
+    [randomUUID(), teamId, o.name ?? 'default', key.slice(0, KEY_DISPLAY_CHARS), hashKey(key), o.role ?? 'member'],
+  );
+  return { key, info: rows[0] };
+}
+
+/** Revokes a key (idempotent); false when there is no such key. */
+export async function revokeKey(db: Queryable, keyId: string): Promise<boolean> {
+  if (!UUID_RE.test(keyId)) return false;
+  const { rowCount } = await db.query(
+    'UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1',
+    [keyId],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** The keys of a team, revoked ones included, oldest first. */
+export async function listKeys(db: Queryable, teamId: string): Promise<ApiKeyInfo[]> {
+  const { rows } = await db.query<ApiKeyInfo>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE team_id = $1 ORDER BY created_at, id`, [teamId]);
+  return rows;
+}
+
+/** The live (not revoked) key whose plaintext this is, or null. */
+export async function findKeyByPlaintext(db: Queryable, key: string): Promise<KeyAuth | null> {
+  if (!KEY_RE.test(key)) return null;
+  const { rows } = await db.query<KeyAuth>(
+    `SELECT k.id AS "keyId", k.team_id AS "teamId", t.name AS "teamName", k.role
+       FROM api_keys k JOIN teams t ON t.id = k.team_id
+      WHERE k.hash = $1 AND k.revoked_at IS NULL`,
+    [hashKey(key)],
+  );
+  return rows[0] ?? null;
+}
+
+/** Writes last_used_at at most once per key per this interval (per process). */
+export const TOUCH_INTERVAL_MS = 60_000;
+const lastTouched = new Map<string, number>();
+
+/**
+ * Records that a key was used. Throttled: at most one UPDATE per key per minute per
+ * process (and the UPDATE itself skips rows touched within the minute, for other
+ * processes), so requests do not each cost a write. Returns whether it wrote.
+ */
+export async function touchLastUsed(db: Queryable, keyId: string, now = Date.now()): Promise<boolean> {
+  const prior = lastTouched.get(keyId);
+  if (prior !== undefined && now - prior < TOUCH_INTERVAL_MS) return false;
+  lastTouched.set(keyId, now);
+  if (lastTouched.size > 10_000) {
+    for (const [k, t] of lastTouched) if (now - t >= TOUCH_INTERVAL_MS) lastTouched.delete(k);
+  }
+  try {
+    const { rowCount } = await db.query(
+      `UPDATE api_keys SET last_used_at = now()
+        WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
+      [keyId],
+    );
+    return (rowCount ?? 0) > 0;
+  } catch (err) {
+    lastTouched.delete(keyId);
+    throw err;
+  }
+}
+
+/** Sum of the estimated cost of the team's sweeps that are not cancelled (seconds). */
+export async function teamBudgetUsed(db: Queryable, teamId: string): Promise<number> {
+  const { rows } = await db.query<{ used: number }>(
+    `SELECT coalesce(sum(estimated_cost_seconds), 0)::float8 AS used FROM sweeps WHERE team_id = $1 AND status <> 'cancelled'`,
+    [teamId],
+  );
+  return rows[0].used;
+}
+
+/**
+ * DEFAULT_TEAM_BUDGET_SECONDS: the compute budget of new teams created without an
+ * explicit one (unset or empty: unlimited). Throws on a malformed value.
+ */
+export function defaultTeamBudgetSeconds(env: Record<string, string | undefined> = process.env): number | null {
+  const raw = env.DEFAULT_TEAM_BUDGET_SECONDS;
+  if (raw === undefined || raw.trim() === '') return null;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`DEFAULT_TEAM_BUDGET_SECONDS=${JSON.stringify(raw)} is not a number of seconds >= 0`);
+  return v;
+}
