@@ -7,7 +7,7 @@ import type { TaskInput, TaskOutput } from './task.ts';
 
 export interface ComputePool {
   readonly size: number;
-  /** Simulates one configuration; `flag` stops it early (its reason tells why), and so does the timeout. */
+  /** Simulates one configuration; `flag` stops it early, and so does the time limit (counted in the thread). */
   simulate(config: RunConfig, flag: StopFlag, timeoutMs: number): Promise<TaskOutput>;
   destroy(): Promise<void>;
 }
@@ -22,14 +22,7 @@ export function createComputePool(size: number): ComputePool {
   });
   return {
     size,
-    async simulate(config, flag, timeoutMs) {
-      const timer = setTimeout(() => flag.set('timeout'), timeoutMs);
-      try {
-        return await piscina.run({ config, flag: flag.buffer });
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    simulate: (config, flag, timeoutMs) => piscina.run({ config, flag: flag.buffer, timeoutMs }),
     destroy: () => piscina.destroy(),
   };
 }

@@ -12,7 +12,8 @@ import {
 import type { RunBatchJob } from '@curation/queue';
 import type { ComputePool } from './pool.ts';
 import { prepareRun, type PreparedRun } from './process-run.ts';
-import { StopFlag, type JobControl } from './stop-flag.ts';
+import type { StopFlag, JobControl } from './stop-flag.ts';
+import type { TaskOutput } from './task.ts';
 import type { SweepCache } from './sweep-cache.ts';
 import { oneLine } from './task.ts';
 
@@ -26,6 +27,8 @@ export interface JobDeps {
   logger: Logger;
   /** Store finished runs at least this often within a long batch, so a crash loses little. */
   flushEveryMs?: number;
+  /** Computations a job keeps in the pool at once (default 2). */
+  pipelineDepth?: number;
 }
 
 export interface JobReport {
@@ -76,19 +79,27 @@ export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobC
   let successes: RunSuccess[] = [];
   let failures: RunFailure[] = [];
   let fresh: NewResult[] = [];
-  const flush = async () => {
-    if (fresh.length) {
-      const ids = await insertResults(db, fresh);
-      for (const s of successes) if (!s.resultId) s.resultId = ids.get(s.configHash) ?? '';
+  const store = async (batch: { successes: RunSuccess[]; failures: RunFailure[]; fresh: NewResult[] }) => {
+    if (batch.fresh.length) {
+      const ids = await insertResults(db, batch.fresh);
+      for (const s of batch.successes) if (!s.resultId) s.resultId = ids.get(s.configHash) ?? '';
     }
-    const missing = successes.filter((s) => !s.resultId);
+    const missing = batch.successes.filter((s) => !s.resultId);
     if (missing.length) throw new Error(`results vanished for ${missing.length} runs of sweep ${sweepId}`);
-    await finishRunsSucceeded(db, sweepId, successes);
-    await finishRunsFailed(db, sweepId, failures);
-    for (const r of [...successes, ...failures]) done.add(r.index);
+    await finishRunsSucceeded(db, sweepId, batch.successes);
+    await finishRunsFailed(db, sweepId, batch.failures);
+    for (const r of [...batch.successes, ...batch.failures]) done.add(r.index);
+  };
+  // Stores run one at a time, behind the computations: the pool keeps computing while
+  // Postgres writes. A failed store fails the job (BullMQ retries it) at the next flush.
+  let storing: Promise<void> = Promise.resolve();
+  const flush = () => {
+    const batch = { successes, failures, fresh };
     successes = [];
     failures = [];
     fresh = [];
+    storing = storing.then(() => store(batch));
+    return storing;
   };
 
   // Link what is already stored (from any sweep) in one query before computing anything.
@@ -110,36 +121,54 @@ export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobC
     }
   }
 
+  // A second computation waits in the pool while the first runs, so the thread never
+  // idles while the main thread takes a result in or dispatches the next one.
+  const window = deps.pipelineDepth ?? 2;
+  const pending = [...toCompute];
+  const inPool: { hash: string; runs: Extract<PreparedRun, { ok: true }>[]; flag: StopFlag; out: Promise<TaskOutput> }[] = [];
+  const dispatch = () => {
+    while (inPool.length < window && pending.length && !control.stopReason) {
+      const [hash, runs] = pending.shift()!;
+      const flag = control.startRun();
+      inPool.push({ hash, runs, flag, out: deps.pool.simulate(runs[0].config, flag, deps.runTimeoutMs) });
+    }
+  };
   const flushEveryMs = deps.flushEveryMs ?? 1000;
   let lastFlush = Date.now();
-  for (const [hash, runs] of toCompute) {
-    if (control.stopReason) break;
-    const flag = new StopFlag();
-    control.current = flag;
-    if (control.stopReason) flag.set(control.stopReason); // a stop that raced with the line above
-    const out = await deps.pool.simulate(runs[0].config, flag, deps.runTimeoutMs);
-    control.current = undefined;
-    if (out.ok) {
-      fresh.push({
-        configHash: hash, coreVersion: CORE_VERSION, gitRevision: deps.gitRevision, config: runs[0].config,
-        summary: out.summary, trajectory: out.trajectory, generator: out.generator, durationMs: out.durationMs,
-      });
-      for (const r of runs) successes.push({ index: r.index, resultId: '', configHash: hash });
-      report.succeeded += runs.length;
-    } else if (out.stopped && flag.reason === 'timeout') {
-      const error = `run exceeded the time limit of ${deps.runTimeoutMs / 1000} s (RUN_TIMEOUT_SECONDS)`;
-      for (const r of runs) failures.push({ index: r.index, error, configHash: hash });
-      report.failed += runs.length;
-    } else if (out.stopped) {
-      break; // cancel or shutdown: handled with the rest of the unfinished runs below
-    } else {
-      for (const r of runs) failures.push({ index: r.index, error: out.error, configHash: hash });
-      report.failed += runs.length;
+  try {
+    dispatch();
+    while (inPool.length) {
+      const { hash, runs, flag, out: outcome } = inPool.shift()!;
+      const out = await outcome;
+      control.endRun(flag);
+      dispatch();
+      if (out.ok) {
+        fresh.push({
+          configHash: hash, coreVersion: CORE_VERSION, gitRevision: deps.gitRevision, config: runs[0].config,
+          summary: out.summary, trajectory: out.trajectory, generator: out.generator, durationMs: out.durationMs,
+        });
+        for (const r of runs) successes.push({ index: r.index, resultId: '', configHash: hash });
+        report.succeeded += runs.length;
+      } else if (out.stopped && out.timedOut) {
+        const error = `run exceeded the time limit of ${deps.runTimeoutMs / 1000} s (RUN_TIMEOUT_SECONDS)`;
+        for (const r of runs) failures.push({ index: r.index, error, configHash: hash });
+        report.failed += runs.length;
+      } else if (out.stopped) {
+        break; // cancel or shutdown: handled with the rest of the unfinished runs below
+      } else {
+        for (const r of runs) failures.push({ index: r.index, error: out.error, configHash: hash });
+        report.failed += runs.length;
+      }
+      if (Date.now() - lastFlush >= flushEveryMs) {
+        void flush().catch(() => {}); // awaited (and its error thrown) by the final flush
+        lastFlush = Date.now();
+      }
     }
-    if (Date.now() - lastFlush >= flushEveryMs) {
-      await flush();
-      lastFlush = Date.now();
-    }
+  } finally {
+    // After a stop, what is still in the pool ends at its next generation boundary.
+    for (const p of inPool) p.flag.set(control.stopReason ?? 'shutdown');
+    await Promise.allSettled(inPool.map((p) => p.out));
+    for (const p of inPool) control.endRun(p.flag);
   }
   await flush();
 

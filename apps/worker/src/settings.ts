@@ -9,6 +9,7 @@ export interface WorkerSettings {
   redisUrl: string;
   prefix: string;
   concurrency: number;
+  jobsPerThread: number;
   runTimeoutSeconds: number;
   shutdownGraceSeconds: number;
   /** BullMQ lock: renewed every lockDuration/2 by the main thread while threads compute. */
@@ -19,6 +20,7 @@ export interface WorkerSettings {
 }
 
 export const DEFAULTS = {
+  jobsPerThread: 2,
   runTimeoutSeconds: 600,
   shutdownGraceSeconds: 30,
   lockDurationMs: 60_000,
@@ -45,6 +47,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettin
     redisUrl: env.REDIS_URL ? env.REDIS_URL : redisUrl(),
     prefix: env.QUEUE_PREFIX ? env.QUEUE_PREFIX : queuePrefix(),
     concurrency: num(env, 'WORKER_CONCURRENCY', os.availableParallelism(), { integer: true, min: 1 }),
+    jobsPerThread: num(env, 'WORKER_JOBS_PER_THREAD', DEFAULTS.jobsPerThread, { integer: true, min: 1 }),
     runTimeoutSeconds: num(env, 'RUN_TIMEOUT_SECONDS', DEFAULTS.runTimeoutSeconds, { min: 0.001 }),
     shutdownGraceSeconds: num(env, 'SHUTDOWN_GRACE_SECONDS', DEFAULTS.shutdownGraceSeconds, { min: 0 }),
     lockDurationMs,

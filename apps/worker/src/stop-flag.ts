@@ -1,16 +1,17 @@
 // Cooperative stopping of computations in pool threads. Terminating a thread would
 // lose its warm JIT and, worse, leave us unsure what it finished; instead each task
 // gets a shared Int32 the core polls at every generation boundary (shouldStop).
-export type StopReason = 'cancel' | 'timeout' | 'shutdown';
+// The time limit is not among the reasons: the thread measures it itself (task.ts).
+export type StopReason = 'cancel' | 'shutdown';
 
-const CODES: Record<StopReason, number> = { cancel: 1, timeout: 2, shutdown: 3 };
-const REASONS: Record<number, StopReason> = { 1: 'cancel', 2: 'timeout', 3: 'shutdown' };
+const CODES: Record<StopReason, number> = { cancel: 1, shutdown: 2 };
+const REASONS: Record<number, StopReason> = { 1: 'cancel', 2: 'shutdown' };
 
 export class StopFlag {
   readonly buffer = new SharedArrayBuffer(4);
   private readonly view = new Int32Array(this.buffer);
 
-  /** The first reason wins: a timeout that fires after a cancel does not turn the run into a failure. */
+  /** The first reason wins. */
   set(reason: StopReason): void {
     Atomics.compareExchange(this.view, 0, 0, CODES[reason]);
   }
@@ -23,13 +24,26 @@ export class StopFlag {
 /** What one job in hand may be asked to do from outside: stop for a cancel or for shutdown. */
 export class JobControl {
   stopReason: 'cancel' | 'shutdown' | undefined;
-  current: StopFlag | undefined;
+  /** Computations of this job in the pool (a job keeps a few in flight so no thread waits for the main thread). */
+  readonly running = new Set<StopFlag>();
 
   constructor(readonly sweepId: string) {}
 
   stop(reason: 'cancel' | 'shutdown'): void {
     this.stopReason ??= reason;
-    this.current?.set(reason);
+    for (const flag of this.running) flag.set(reason);
+  }
+
+  /** A flag for a new computation, already set when a stop came first. */
+  startRun(): StopFlag {
+    const flag = new StopFlag();
+    this.running.add(flag);
+    if (this.stopReason) flag.set(this.stopReason);
+    return flag;
+  }
+
+  endRun(flag: StopFlag): void {
+    this.running.delete(flag);
   }
 }
 

@@ -11,24 +11,40 @@ export interface TaskInput {
   config: RunConfig;
   /** Int32Array(1) over this buffer: 0 = go on, anything else = stop (see stop-flag.ts). */
   flag: SharedArrayBuffer;
+  /** Time limit of the run, counted from when this thread starts it (not from when it was queued). */
+  timeoutMs: number;
 }
 
 export type TaskOutput =
   | { ok: true; summary: Summary; trajectory: Uint8Array; generator: string | null; durationMs: number }
-  | { ok: false; stopped: true }
+  | { ok: false; stopped: true; timedOut: boolean }
   | { ok: false; stopped: false; error: string };
 
-export function runTask({ config, flag }: TaskInput): TaskOutput {
+// Reading the clock is cheap but not free next to a generation of a small run.
+const CLOCK_EVERY = 32;
+
+export function runTask({ config, flag, timeoutMs }: TaskInput): TaskOutput {
   const stop = new Int32Array(flag);
   const started = performance.now();
+  const deadline = started + timeoutMs;
+  let timedOut = false;
+  let polls = 0;
+  const shouldStop = () => {
+    if (Atomics.load(stop, 0) !== 0) return true;
+    if (++polls % CLOCK_EVERY === 0 && performance.now() > deadline) timedOut = true;
+    return timedOut;
+  };
   try {
     // The API enforced MAX_COST_SECONDS at submission; here RUN_TIMEOUT_SECONDS rules.
-    const out = simulate(config, { shouldStop: () => Atomics.load(stop, 0) !== 0, maxCostSeconds: Infinity });
+    const out = simulate(config, { shouldStop, maxCostSeconds: Infinity });
     const durationMs = performance.now() - started;
     const trajectory = new Uint8Array(encodeTrajectory(out.trajectory));
     return { ok: true, summary: out.summary, trajectory, generator: out.generator ?? null, durationMs };
   } catch (err) {
-    if (err instanceof SimulationCancelled || (err as Error)?.name === 'SimulationCancelled') return { ok: false, stopped: true };
+    if (err instanceof SimulationCancelled || (err as Error)?.name === 'SimulationCancelled') {
+      // An outside stop (cancel, shutdown) that came first wins over the time limit.
+      return { ok: false, stopped: true, timedOut: timedOut && Atomics.load(stop, 0) === 0 };
+    }
     return { ok: false, stopped: false, error: oneLine(err) };
   }
 }

@@ -1,5 +1,6 @@
 // The worker: a BullMQ Worker on the `runs` queue whose jobs compute in a thread pool
-// and store into Postgres. BullMQ concurrency equals the pool size, so every core has
+// and store into Postgres. BullMQ takes `jobsPerThread` jobs per pool thread, so one
+// job's database round trips overlap another's computing and every core has
 // a job while the main thread only does I/O (and keeps the job locks renewed).
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +21,8 @@ export interface StartWorkerOptions {
   redisUrl: string;
   prefix: string;
   concurrency?: number;
+  /** Jobs in hand per pool thread (default 2): while one stores or claims, another computes. */
+  jobsPerThread?: number;
   runTimeoutSeconds?: number;
   shutdownGraceSeconds?: number;
   workerId?: string;
@@ -58,7 +61,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   }
 
   // Enough connections for every job in hand to store while the cancel poll runs.
-  const db = createPool(opts.databaseUrl, concurrency + 2);
+  const jobsInHand = concurrency * (opts.jobsPerThread ?? DEFAULTS.jobsPerThread);
+  const db = createPool(opts.databaseUrl, jobsInHand + 2);
   const pool = createComputePool(concurrency);
   const inFlight = new InFlight();
   const deps: JobDeps = {
@@ -96,7 +100,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     {
       connection,
       prefix: opts.prefix,
-      concurrency: pool.size,
+      concurrency: jobsInHand,
       lockDuration: opts.lockDurationMs ?? DEFAULTS.lockDurationMs,
       stalledInterval: opts.stalledIntervalMs ?? DEFAULTS.stalledIntervalMs,
       maxStalledCount: opts.maxStalledCount ?? DEFAULTS.maxStalledCount,
@@ -120,7 +124,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     })().catch((e: unknown) => logger.error({ jobId: job.id, err: (e as Error).message }, 'could not mark the runs of a failed job'));
   });
   await worker.waitUntilReady();
-  logger.info({ workerId: id, concurrency: pool.size, prefix: opts.prefix }, 'worker started');
+  logger.info({ workerId: id, threads: pool.size, jobsInHand, prefix: opts.prefix }, 'worker started');
 
   let closing: Promise<void> | undefined;
   return {
