@@ -1,0 +1,21 @@
+// `npm run bench`: every benchmark of the project, one after the other, each printing
+// its own table. Pass names to run a subset: `npm run bench -- core stats`.
+const suites: Record<string, () => Promise<unknown>> = {
+  core: async () => (await import('../packages/core/bench/core-bench.ts')).runCoreBench(),
+  'finite-k': async () => (await import('../packages/core/bench/finite-k-bench.ts')).runFiniteKBench(),
+  service: async () => (await import('./service-bench.ts')).runServiceBench(),
+  stats: async () => (await import('./stats-bench.ts')).runStatsBench(),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const unknown = wanted.filter((w) => !(w in suites));
+if (unknown.length) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}`);
+  process.exit(2);
+}
+for (const name of wanted.length ? wanted : Object.keys(suites)) {
+  console.log(`\n=== ${name} ===`);
+  const started = performance.now();
+  await suites[name]();
+  console.log(`(${name}: ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+}
