@@ -98,6 +98,9 @@ async function main() {
 
   const bar = new cliProgress.SingleBar({
     format: ' {bar} {percentage}% | {value}/{total} runs | running {running} | failed {failed} | ETA {eta_s}s',
+    // Also print progress when the output is a log or a pipe (CI, `| tee`).
+    noTTYOutput: true,
+    notTTYSchedule: 1000,
   }, cliProgress.Presets.shades_classic);
   bar.start(created.total, 0, { running: 0, failed: 0, eta_s: '?' });
   let sweep: SweepView;
@@ -136,14 +139,14 @@ async function main() {
   for (const q of qs) {
     console.log(`   ${q.toFixed(2).padStart(5)} ${Ds.map((D) => ` ${fmt(cell(q, D)?.summary?.nashGap)} `).join('')}`);
   }
-  console.log(`\nevery run: ${base}/v1/sweeps/${created.id}/runs`);
-
   if (keep) {
+    console.log(`\nevery run: ${base}/v1/sweeps/${created.id}/runs, dashboard: ${base}/`);
     console.log('API and workers keep running (--keep); Ctrl-C stops them.');
     console.log(`the demo team's API key (shown only now): ${apiKey}`);
     console.log(`  curl -H 'authorization: Bearer ${apiKey}' ${base}/v1/sweeps`);
     return;
   }
+  console.log('\n(`npm run demo -- --keep` leaves the API, the dashboard and the workers running to explore)');
   await stopAll();
 }
 
