@@ -3,17 +3,11 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import type { MetricsRow } from '@curation/core';
-import { createPrisma, encodeTrajectory, exportRuns, type PrismaClient } from '@curation/db';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/services.ts';
-import { Value } from '@sinclair/typebox/value';
-import type { TSchema } from '@sinclair/typebox';
-import { errorHandler } from '../src/errors.ts';
-import { authGuard } from '../src/auth.ts';
-import { createTeamKey, type TeamKey } from './helpers.ts';
-import exportRoutes from '../src/routes/export.ts';
+import { encodeTrajectory, exportRuns } from '@curation/db';
+import { setup, type Env, type TeamKey } from './helpers.ts';
 
 // ---------------------------------------------------------------- RFC 4180 parser
 
@@ -150,38 +144,24 @@ async function insertLargeSweep(pool: pg.Pool, n: number) {
 
 // ---------------------------------------------------------------- set-up
 
-let db: TestDatabase;
+let env: Env;
 let pool: pg.Pool;
-let prisma: PrismaClient;
 let app: FastifyInstance;
 /** Sweeps inserted here have no team (as before teams): only an admin key sees them. */
 let admin: TeamKey;
 let small: Awaited<ReturnType<typeof insertSmallSweep>>;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  prisma = createPrisma(db.url);
+  // The real application (buildApp), on a fresh database and queue prefix.
+  env = await setup();
+  pool = env.pool;
   small = await insertSmallSweep(pool);
-  // As apps/api/src/app.ts: AJV never coerces; the query string is converted from the schema first.
-  app = Fastify({ logger: false, ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true } } });
-  app.addHook('preValidation', async (request) => {
-    const schema = request.routeOptions.schema?.querystring as TSchema | undefined;
-    if (schema && request.query) request.query = Value.Convert(schema, request.query) as typeof request.query;
-  });
-  app.setErrorHandler(errorHandler);
-  // As apps/api/src/app.ts: every /v1 route needs a key.
-  admin = await createTeamKey(pool, { admin: true });
-  app.addHook('onRequest', authGuard(pool));
-  await app.register(exportRoutes, { prefix: '/v1', pool, prisma });
-  await app.ready();
+  admin = await env.team({ admin: true });
+  app = await env.app();
 });
 
 afterAll(async () => {
-  await app?.close();
-  await prisma?.$disconnect();
-  await pool?.end();
-  await db?.drop();
+  await env?.close();
 });
 
 const get = (url: string) => app.inject({ method: 'GET', url, headers: admin.headers });

@@ -1,17 +1,11 @@
 // GET /v1/sweeps/:id/plot.svg (heatmap, line plot) and GET /v1/runs/:id/plot.svg (trajectory).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import type { MetricsRow } from '@curation/core';
-import { createPrisma, encodeTrajectory, type PrismaClient } from '@curation/db';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/services.ts';
-import { Value } from '@sinclair/typebox/value';
-import type { TSchema } from '@sinclair/typebox';
-import { errorHandler } from '../src/errors.ts';
-import { authGuard } from '../src/auth.ts';
-import { createTeamKey, type TeamKey } from './helpers.ts';
-import plotRoutes from '../src/routes/plots.ts';
+import { encodeTrajectory } from '@curation/db';
+import { setup, type Env, type TeamKey } from './helpers.ts';
 
 // ---------------------------------------------------------------- synthetic sweeps
 
@@ -97,9 +91,8 @@ const sd = (v: number[]) => Math.sqrt(v.reduce((a, x) => a + (x - mean(v)) ** 2,
 
 // ---------------------------------------------------------------- set-up
 
-let db: TestDatabase;
+let env: Env;
 let pool: pg.Pool;
-let prisma: PrismaClient;
 let app: FastifyInstance;
 /** Sweeps inserted here have no team (as before teams): only an admin key sees them. */
 let admin: TeamKey;
@@ -107,30 +100,17 @@ let seeded: Awaited<ReturnType<typeof insertSweep>>;
 let single: Awaited<ReturnType<typeof insertSweep>>;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  prisma = createPrisma(db.url);
+  // The real application (buildApp), on a fresh database and queue prefix.
+  env = await setup();
+  pool = env.pool;
   seeded = await insertSweep(pool, 3, 'three seeds');
   single = await insertSweep(pool, 1, 'one seed');
-  // As apps/api/src/app.ts: AJV never coerces; the query string is converted from the schema first.
-  app = Fastify({ logger: false, ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true } } });
-  app.addHook('preValidation', async (request) => {
-    const schema = request.routeOptions.schema?.querystring as TSchema | undefined;
-    if (schema && request.query) request.query = Value.Convert(schema, request.query) as typeof request.query;
-  });
-  app.setErrorHandler(errorHandler);
-  // As apps/api/src/app.ts: every /v1 route needs a key.
-  admin = await createTeamKey(pool, { admin: true });
-  app.addHook('onRequest', authGuard(pool));
-  await app.register(plotRoutes, { prefix: '/v1', pool, prisma });
-  await app.ready();
+  admin = await env.team({ admin: true });
+  app = await env.app();
 });
 
 afterAll(async () => {
-  await app?.close();
-  await prisma?.$disconnect();
-  await pool?.end();
-  await db?.drop();
+  await env?.close();
 });
 
 const get = (url: string) => app.inject({ method: 'GET', url, headers: admin.headers });

@@ -2,16 +2,10 @@
 // checked against the same numbers computed here from the summaries we inserted.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
-import { createPrisma, encodeTrajectory, parseWhere, StatsQueryError, type PrismaClient } from '@curation/db';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/services.ts';
-import { Value } from '@sinclair/typebox/value';
-import type { TSchema } from '@sinclair/typebox';
-import { errorHandler } from '../src/errors.ts';
-import { authGuard } from '../src/auth.ts';
-import { createTeamKey, type TeamKey } from './helpers.ts';
-import statsRoutes from '../src/routes/stats.ts';
+import { encodeTrajectory, parseWhere, StatsQueryError } from '@curation/db';
+import { setup, type Env, type TeamKey } from './helpers.ts';
 
 // ---------------------------------------------------------------- synthetic sweep
 
@@ -120,9 +114,8 @@ function checkMetric(actual: any, values: number[]) {
 
 // ---------------------------------------------------------------- set-up
 
-let db: TestDatabase;
+let env: Env;
 let pool: pg.Pool;
-let prisma: PrismaClient;
 let app: FastifyInstance;
 /** Sweeps inserted here have no team (as before teams): only an admin key sees them. */
 let admin: TeamKey;
@@ -130,29 +123,16 @@ let main: Awaited<ReturnType<typeof insertSweep>>;
 const FAILED = new Set([5, 17]);
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  prisma = createPrisma(db.url);
+  // The real application (buildApp), on a fresh database and queue prefix.
+  env = await setup();
+  pool = env.pool;
   main = await insertSweep(pool, { name: 'main', tags: ['team-a'], statusOf: (i) => (FAILED.has(i) ? 'failed' : i === 30 ? 'queued' : 'succeeded') });
-  // As apps/api/src/app.ts: AJV never coerces; the query string is converted from the schema first.
-  app = Fastify({ logger: false, ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true } } });
-  app.addHook('preValidation', async (request) => {
-    const schema = request.routeOptions.schema?.querystring as TSchema | undefined;
-    if (schema && request.query) request.query = Value.Convert(schema, request.query) as typeof request.query;
-  });
-  app.setErrorHandler(errorHandler);
-  // As apps/api/src/app.ts: every /v1 route needs a key.
-  admin = await createTeamKey(pool, { admin: true });
-  app.addHook('onRequest', authGuard(pool));
-  await app.register(statsRoutes, { prefix: '/v1', pool, prisma });
-  await app.ready();
+  admin = await env.team({ admin: true });
+  app = await env.app();
 });
 
 afterAll(async () => {
-  await app?.close();
-  await prisma?.$disconnect();
-  await pool?.end();
-  await db?.drop();
+  await env?.close();
 });
 
 const get = (url: string) => app.inject({ method: 'GET', url, headers: admin.headers });
