@@ -80,12 +80,18 @@ export const ListSweepsQuery = Type.Object({
   status: Type.Optional(StatusSchema),
 });
 
+const Loose = (description: string) => Type.Object({}, { additionalProperties: true, description });
+
 export const SweepPage = Type.Object({
   items: Type.Array(SweepSchema),
   nextCursor: Nullable(Type.String()),
 });
 
-const Loose = (description: string) => Type.Object({}, { additionalProperties: true, description });
+/** One sweep with the specification it was submitted with (GET /sweeps/:id). */
+export const SweepDetailSchema = Type.Composite([
+  SweepSchema,
+  Type.Object({ spec: Loose('the sweep specification as submitted (JSON form)') }),
+]);
 
 export const RunSchema = Type.Object({
   id: Type.String({ description: 'run id' }),

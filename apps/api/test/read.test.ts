@@ -44,7 +44,7 @@ async function succeed(sweepId: string, index: number, s: object) {
 }
 
 describe('sweeps', () => {
-  it('GET /v1/sweeps/:id has the documented shape, counts and an ETA', async () => {
+  it('GET /v1/sweeps/:id has the documented shape, the spec as submitted, counts and an ETA', async () => {
     const s = spec(3, 2);
     const id = await submit(s);
     let body = (await get(`/v1/sweeps/${id}`)).json();
@@ -52,6 +52,7 @@ describe('sweeps', () => {
       id, name: 'test sweep 3x2', tags: ['test'], status: 'queued',
       counts: { total: 6, queued: 6, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
       enqueued: 6, coreVersion: CORE_VERSION, createdAt: expect.any(String), startedAt: null, finishedAt: null, etaSeconds: null,
+      spec: s,
     });
 
     await succeed(id, 0, s);

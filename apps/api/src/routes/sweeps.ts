@@ -4,7 +4,7 @@ import type { FastifyPluginAsync, FastifyReply, RawServerDefault } from 'fastify
 import { CORE_VERSION } from '@curation/core';
 import { validateSweep } from '@curation/sweep-spec';
 import {
-  findSweepByIdempotencyKey, getSweep, insertSweep, listSweeps, runStatusCounts, type OverBudget, type SweepRow,
+  findSweepByIdempotencyKey, getSweepWithSpec, insertSweep, listSweeps, runStatusCounts, type OverBudget, type SweepRow,
 } from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
 import type { Deps } from '../deps.ts';
@@ -13,7 +13,7 @@ import { decodeSweepCursor, encodeSweepCursor, isUuid } from '../cursor.ts';
 import { teamOf, visibilityOf } from '../auth.ts';
 import { sweepView } from '../views.ts';
 import {
-  ListSweepsQuery, SubmitHeaders, SubmitReply, SweepIdParams, SweepPage, SweepSchema, SweepSpecSchema, errors,
+  ListSweepsQuery, SubmitHeaders, SubmitReply, SweepIdParams, SweepPage, SweepDetailSchema, SweepSpecSchema, errors,
 } from '../schemas.ts';
 
 const seconds = (s: number) => `${Number(s.toPrecision(4))} s`;
@@ -108,15 +108,15 @@ export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProv
   app.get('/sweeps/:id', {
     schema: {
       tags: ['sweeps'],
-      summary: 'One sweep with its progress',
+      summary: 'One sweep with its progress and its specification',
       params: SweepIdParams,
-      response: { 200: SweepSchema, ...errors(404) },
+      response: { 200: SweepDetailSchema, ...errors(404) },
     },
   }, async (request) => {
     const { id } = request.params;
-    const sweep = isUuid(id) ? await getSweep(pool, id, visibilityOf(request)) : null;
+    const sweep = isUuid(id) ? await getSweepWithSpec(pool, id, visibilityOf(request)) : null;
     if (!sweep) throw notFound('sweep', id);
     const counts = await runStatusCounts(pool, [id]);
-    return sweepView(sweep, counts.get(id));
+    return { ...sweepView(sweep, counts.get(id)), spec: sweep.spec as Record<string, unknown> };
   });
 };
