@@ -11,7 +11,8 @@ import { assertNoEviction, createRedis, RUNS_QUEUE, type RunBatchJob } from '@cu
 import { startCancelListener } from './cancel-listener.ts';
 import { gitRevision } from './git-revision.ts';
 import { createComputePool } from './pool.ts';
-import { processJob, type JobDeps } from './process-job.ts';
+import { processJob, type JobDeps, type JobReport } from './process-job.ts';
+import { isDatabaseUnavailable, waitForDatabase } from './db-outage.ts';
 import { DEFAULTS } from './settings.ts';
 import { InFlight } from './stop-flag.ts';
 import { SweepCache } from './sweep-cache.ts';
@@ -84,7 +85,26 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       if (!isRunBatchJob(job.data)) throw new Error(`malformed job payload: ${JSON.stringify(job.data).slice(0, 200)}`);
       const control = inFlight.add(job.data.sweepId);
       try {
-        const report = await processJob(deps, job.data, control);
+        let report: JobReport;
+        for (;;) {
+          try {
+            report = await processJob(deps, job.data, control);
+            break;
+          } catch (err) {
+            // Postgres unreachable: keep the job (and this slot) until it answers again
+            // instead of failing it, see db-outage.ts. Every step of processJob is idempotent.
+            if (!isDatabaseUnavailable(err)) throw err;
+            logger.warn({ jobId: job.id, sweepId: job.data.sweepId, err: (err as Error).message }, 'Postgres unreachable: holding the job until it answers');
+            if (!(await waitForDatabase(db, () => control.stopReason !== undefined))) {
+              // Stopping (shutdown, or a cancel) while Postgres is down: hand the job back
+              // untouched; its runs left `running` are claimed again by whoever takes it.
+              await job.moveToWait(token);
+              logger.info({ jobId: job.id, sweepId: job.data.sweepId }, 'job handed back to the queue (Postgres unreachable)');
+              throw new WaitingError();
+            }
+            logger.info({ jobId: job.id, sweepId: job.data.sweepId }, 'Postgres answers again: processing the job again');
+          }
+        }
         if (report.handBack) {
           // Back to `wait` without using an attempt; WaitingError tells BullMQ the job
           // was moved on purpose, so it neither completes nor fails it.
@@ -119,8 +139,18 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     if (!final) return;
     const reason = `job failed after ${job.attemptsMade} attempt(s): ${err.message}`.slice(0, 2000);
     void (async () => {
-      await failUnfinishedRuns(db, job.data.sweepId, job.data.indexes, reason);
-      await finishSweepIfDone(db, job.data.sweepId);
+      // Postgres may be what failed the job: keep trying while it is unreachable, or
+      // these runs would stay `queued` with no job left to run them.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await failUnfinishedRuns(db, job.data.sweepId, job.data.indexes, reason);
+          await finishSweepIfDone(db, job.data.sweepId);
+          return;
+        } catch (e) {
+          if (!isDatabaseUnavailable(e) || attempt >= 100) throw e;
+          await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+        }
+      }
     })().catch((e: unknown) => logger.error({ jobId: job.id, err: (e as Error).message }, 'could not mark the runs of a failed job'));
   });
   await worker.waitUntilReady();
