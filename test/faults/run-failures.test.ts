@@ -8,29 +8,12 @@
 // beta * r overflows: K = 2 with beta = 1e308 gives s = -Infinity ("FiniteKMultiplier:
 // s[0] is not finite"), K = 4 with beta = 1e300 underflows every weight to 0 ("p must
 // have positive finite mass"). With K = inf the same beta runs fine.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
+import { describe, expect, it } from 'vitest';
 import { compileSweep } from '@curation/sweep-spec';
-import { createTestDatabase, createTestRedis, type TestDatabase } from '../support/services.ts';
-import { call, makeTeam, ProcessGroup, recordFault, spawnApi, spawnWorker, storageReport, submit, waitFinished, type Target } from './support.ts';
+import { call, makeTeam, recordFault, spawnApi, spawnWorker, storageReport, submit, waitFinished, useSharedServices } from './support.ts';
 
 describe('fault: runs that throw in the core or exceed the time limit', () => {
-  const group = new ProcessGroup();
-  let db: TestDatabase;
-  let pool: pg.Pool;
-  let target: Target;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    const redis = await createTestRedis();
-    target = { databaseUrl: db.url, redisUrl: redis.url, prefix: redis.prefix };
-    pool = new pg.Pool({ connectionString: db.url, max: 3 });
-  });
-  afterAll(async () => {
-    await group.killAll();
-    await pool?.end();
-    await db?.drop();
-  });
+  const fx = useSharedServices(3);
 
   it('throwing and timed-out runs fail with their error; the others succeed; the sweep ends failed', async () => {
     const t0 = Date.now();
@@ -67,16 +50,16 @@ describe('fault: runs that throw in the core or exceed the time limit', () => {
     expect(compiled.total).toBe(16);
     expect(failing).toHaveLength(6);
 
-    const api = await spawnApi(group, target, { LOG_LEVEL: 'warn' });
-    const { key } = await makeTeam(pool, `faults-failures-${target.prefix}`);
+    const api = await spawnApi(fx.group, fx.target, { LOG_LEVEL: 'warn' });
+    const { key } = await makeTeam(fx.pool, `faults-failures-${fx.target.prefix}`);
     const env = { RUN_TIMEOUT_SECONDS: '1' };
-    await Promise.all([spawnWorker(group, target, env), spawnWorker(group, target, env)]);
+    await Promise.all([spawnWorker(fx.group, fx.target, env), spawnWorker(fx.group, fx.target, env)]);
     const { id, total } = await submit(api.url, key, spec); // accepted: every configuration validates
     expect(total).toBe(16);
 
-    const status = await waitFinished(pool, id, 90_000);
-    const report = await storageReport(pool, id, total, (i) => (expectedError(i) ? 'failed' : 'succeeded'));
-    const { rows } = await pool.query<{ index: number; status: string; error: string | null; attempts: number; finished_at: Date | null }>(
+    const status = await waitFinished(fx.pool, id, 90_000);
+    const report = await storageReport(fx.pool, id, total, (i) => (expectedError(i) ? 'failed' : 'succeeded'));
+    const { rows } = await fx.pool.query<{ index: number; status: string; error: string | null; attempts: number; finished_at: Date | null }>(
       'SELECT index, status, error, attempts, finished_at FROM runs WHERE sweep_id = $1 ORDER BY index', [id]);
     const view = await call(api.url, 'GET', `/v1/sweeps/${id}`, key);
     recordFault('run-failures', {
@@ -105,6 +88,6 @@ describe('fault: runs that throw in the core or exceed the time limit', () => {
     expect(view.body.status).toBe('failed');
     expect(view.body.counts).toMatchObject({ queued: 0, running: 0, succeeded: total - failing.length, failed: failing.length, cancelled: 0 });
     // The workers lived through it.
-    expect(group.living('worker')).toHaveLength(2);
+    expect(fx.group.living('worker')).toHaveLength(2);
   }, 120_000);
 });

@@ -3,12 +3,10 @@
 // and two workers, loopback only. Meanwhile every team polls the API (list, status,
 // stats) and probes another team's sweep. At the end: every sweep finished, counts add
 // up to totals, no run duplicated or lost, no team saw another's sweep, no 5xx.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { createTestDatabase, createTestRedis, type TestDatabase } from '../support/services.ts';
+import { describe, expect, it } from 'vitest';
 import {
-  call, linspace, makeTeam, ProcessGroup, recordFault, sleep, spawnApi, spawnWorker, storageReport, submit,
-  waitFinished, type Reply, type Target,
+  call, linspace, makeTeam, recordFault, sleep, spawnApi, spawnWorker, storageReport, submit,
+  useSharedServices, waitFinished, type Reply,
 } from './support.ts';
 
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS || 60);
@@ -30,28 +28,13 @@ function specFor(team: number, n: number) {
 }
 
 describe('soak: several teams, several sweeps at once, for a bounded time', () => {
-  const group = new ProcessGroup();
-  let db: TestDatabase;
-  let pool: pg.Pool;
-  let target: Target;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    const redis = await createTestRedis();
-    target = { databaseUrl: db.url, redisUrl: redis.url, prefix: redis.prefix };
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  });
-  afterAll(async () => {
-    await group.killAll();
-    await pool?.end();
-    await db?.drop();
-  });
+  const fx = useSharedServices(4);
 
   it(`runs for ${SOAK_SECONDS} s: every sweep finished, counts right, nothing lost or duplicated, no 5xx, no leak between teams`, async () => {
     const t0 = Date.now();
-    const api = await spawnApi(group, target, { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '0' });
-    const teams = await Promise.all([0, 1, 2].map((t) => makeTeam(pool, `soak-${t}-${target.prefix}`)));
-    await Promise.all([spawnWorker(group, target), spawnWorker(group, target)]);
+    const api = await spawnApi(fx.group, fx.target, { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '0' });
+    const teams = await Promise.all([0, 1, 2].map((t) => makeTeam(fx.pool, `soak-${t}-${fx.target.prefix}`)));
+    await Promise.all([spawnWorker(fx.group, fx.target), spawnWorker(fx.group, fx.target)]);
 
     const sweeps: { team: number; id: string; total: number }[] = [];
     const owned = teams.map(() => new Set<string>());
@@ -111,13 +94,13 @@ describe('soak: several teams, several sweeps at once, for a bounded time', () =
     await Promise.all([0, 1, 2].flatMap((t) => [submitter(t), poller(t)]));
 
     // Drain: everything submitted must finish.
-    const finals = await Promise.all(sweeps.map((s) => waitFinished(pool, s.id, 120_000)));
+    const finals = await Promise.all(sweeps.map((s) => waitFinished(fx.pool, s.id, 120_000)));
     let lost = 0;
     let duplicated = 0;
     let runs = 0;
     const problems: string[] = [];
     for (const [k, s] of sweeps.entries()) {
-      const rep = await storageReport(pool, s.id, s.total);
+      const rep = await storageReport(fx.pool, s.id, s.total);
       lost += rep.lost.length;
       duplicated += rep.duplicated.length;
       runs += rep.rows;
@@ -147,6 +130,6 @@ describe('soak: several teams, several sweeps at once, for a bounded time', () =
     expect(duplicated).toBe(0);
     expect(fiveXX).toEqual([]);
     expect(leaks).toEqual([]);
-    expect(group.living('worker')).toHaveLength(2);
+    expect(fx.group.living('worker')).toHaveLength(2);
   }, (SOAK_SECONDS + 180) * 1000);
 });

@@ -10,9 +10,11 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type pg from 'pg';
+import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { createKey, createTeam } from '@curation/db';
 import { freePort } from '../support/own-servers.ts';
+import { createTestDatabase, createTestRedis, type TestDatabase } from '../support/services.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const RESULTS_DIR = join(ROOT, 'test-results/faults');
@@ -93,6 +95,27 @@ export class ProcessGroup {
 }
 
 export interface Target { databaseUrl: string; redisUrl: string; prefix: string }
+
+/**
+ * The usual set-up of a fault test on the shared services: its own database and
+ * BullMQ prefix, a pool on it, and a process group killed at the end. Call inside a
+ * describe; the fields are filled once beforeAll has run.
+ */
+export function useSharedServices(poolSize = 3): { group: ProcessGroup; db: TestDatabase; pool: pg.Pool; target: Target } {
+  const env = { group: new ProcessGroup() } as { group: ProcessGroup; db: TestDatabase; pool: pg.Pool; target: Target };
+  beforeAll(async () => {
+    env.db = await createTestDatabase();
+    const redis = await createTestRedis();
+    env.target = { databaseUrl: env.db.url, redisUrl: redis.url, prefix: redis.prefix };
+    env.pool = new pg.Pool({ connectionString: env.db.url, max: poolSize });
+  });
+  afterAll(async () => {
+    await env.group.killAll();
+    await env.pool?.end();
+    await env.db?.drop();
+  });
+  return env;
+}
 
 /** A worker process (apps/worker/src/main.ts); resolves once it logs "worker started". */
 export async function spawnWorker(group: ProcessGroup, t: Target, env: Record<string, string> = {}, timeoutMs = 40_000): Promise<Proc> {

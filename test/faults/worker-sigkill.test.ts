@@ -1,11 +1,9 @@
 // Fault: workers killed with SIGKILL mid-run, over and over during one sweep. Every index
 // must end stored exactly once, with results equal to a clean run of the core.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { createTestDatabase, createTestRedis, type TestDatabase } from '../support/services.ts';
+import { describe, expect, it } from 'vitest';
 import {
-  c4Spec, cleanRunInChild, compareWithClean, linspace, makeTeam, ProcessGroup, recordFault, runCounts, sleep,
-  spawnApi, spawnWorker, storageReport, submit, sweepRow, waitFinished, type Proc, type Target,
+  c4Spec, cleanRunInChild, compareWithClean, linspace, makeTeam, recordFault, runCounts, sleep,
+  spawnApi, spawnWorker, storageReport, submit, sweepRow, useSharedServices, waitFinished, type Proc,
 } from './support.ts';
 
 // Short BullMQ timings so a dead worker's job comes back within a few seconds.
@@ -15,30 +13,15 @@ const MIN_KILLS = 5;
 const MAX_KILLS = 6;
 
 describe('fault: worker SIGKILL, repeatedly during one sweep', () => {
-  const group = new ProcessGroup();
-  let db: TestDatabase;
-  let pool: pg.Pool;
-  let target: Target;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    const redis = await createTestRedis();
-    target = { databaseUrl: db.url, redisUrl: redis.url, prefix: redis.prefix };
-    pool = new pg.Pool({ connectionString: db.url, max: 3 });
-  });
-  afterAll(async () => {
-    await group.killAll();
-    await pool?.end();
-    await db?.drop();
-  });
+  const fx = useSharedServices(3);
 
   it('every index stored exactly once, equal to a clean run, after repeated kills', async () => {
     // 64 distinct configurations of ~0.2 s each (one job each): ~12 s of compute.
     const spec = c4Spec({ name: 'fault-sigkill', qs: linspace(0.1, 0.9, 8), ds: linspace(2, 10, 8), n: 2001, iterations: 100_000, recordEvery: 5000 });
     const clean = cleanRunInChild(spec); // overlaps with the sweep
-    const api = await spawnApi(group, target, { LOG_LEVEL: 'warn' });
-    const { key } = await makeTeam(pool, `faults-sigkill-${target.prefix}`);
-    await Promise.all(Array.from({ length: WORKERS }, () => spawnWorker(group, target, FAST_STALL)));
+    const api = await spawnApi(fx.group, fx.target, { LOG_LEVEL: 'warn' });
+    const { key } = await makeTeam(fx.pool, `faults-sigkill-${fx.target.prefix}`);
+    await Promise.all(Array.from({ length: WORKERS }, () => spawnWorker(fx.group, fx.target, FAST_STALL)));
     const { id, total } = await submit(api.url, key, spec);
     expect(total).toBe(64);
 
@@ -48,29 +31,29 @@ describe('fault: worker SIGKILL, repeatedly during one sweep', () => {
     const t0 = Date.now();
     while (kills.length < MAX_KILLS) {
       await sleep(1500 + Math.random() * 700);
-      const s = await sweepRow(pool, id);
+      const s = await sweepRow(fx.pool, id);
       if (s.status !== 'queued' && s.status !== 'running') break;
       let victim: Proc | undefined;
       for (let tries = 0; tries < 20 && !victim; tries++) {
-        const { rows } = await pool.query<{ worker: string }>(
+        const { rows } = await fx.pool.query<{ worker: string }>(
           `SELECT DISTINCT worker FROM runs WHERE sweep_id = $1 AND status = 'running' AND worker IS NOT NULL`, [id]);
         const busyPids = new Set(rows.map((r) => Number(r.worker.split(':')[1])));
-        const busy = group.living('worker').filter((w) => busyPids.has(w.pid));
+        const busy = fx.group.living('worker').filter((w) => busyPids.has(w.pid));
         victim = busy[Math.floor(Math.random() * busy.length)];
         if (!victim) await sleep(150);
       }
       if (!victim) continue;
-      const running = (await runCounts(pool, id)).running ?? 0;
+      const running = (await runCounts(fx.pool, id)).running ?? 0;
       const exit = await victim.kill('SIGKILL');
       expect(exit.signal).toBe('SIGKILL');
       kills.push({ pid: victim.pid, at: Date.now() - t0, running });
-      starting.push(spawnWorker(group, target, FAST_STALL));
+      starting.push(spawnWorker(fx.group, fx.target, FAST_STALL));
     }
     await Promise.all(starting);
 
-    const status = await waitFinished(pool, id, 120_000);
-    const report = await storageReport(pool, id, total);
-    const diffs = await compareWithClean(pool, id, await clean);
+    const status = await waitFinished(fx.pool, id, 120_000);
+    const report = await storageReport(fx.pool, id, total);
+    const diffs = await compareWithClean(fx.pool, id, await clean);
     recordFault('worker-sigkill', {
       injected: kills.length, lost: report.lost.length, duplicated: report.duplicated.length,
       sweepStatus: status, byStatus: report.byStatus, maxAttempts: report.maxAttempts, kills,
@@ -88,10 +71,10 @@ describe('fault: worker SIGKILL, repeatedly during one sweep', () => {
     expect(diffs).toEqual([]);
     expect(report.maxAttempts).toBeGreaterThanOrEqual(2); // killed runs were claimed again
     // The result rows of this sweep: exactly one per configuration.
-    const { rows } = await pool.query<{ n: number; d: number }>(
+    const { rows } = await fx.pool.query<{ n: number; d: number }>(
       `SELECT count(*)::int AS n, count(DISTINCT result_id)::int AS d FROM runs WHERE sweep_id = $1`, [id]);
     expect(rows[0]).toEqual({ n: total, d: total });
-    const res = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM results');
+    const res = await fx.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM results');
     expect(res.rows[0].n).toBe(total);
   }, 180_000);
 });
