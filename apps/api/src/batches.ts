@@ -19,7 +19,7 @@ export const RUN_JOB_OPTIONS = {
 export const RUN_JOB_NAME = 'run-batch';
 
 /** Estimated seconds of configuration i; 0 when the core refuses it (the worker will record why). */
-function costOf(compiled: CompiledSweep, i: number): number {
+export function costOf(compiled: CompiledSweep, i: number): number {
   try {
     const r = validateConfig(compiled.configAt(i), { maxCostSeconds: Infinity });
     return r.ok ? r.cost.seconds : 0;
@@ -29,15 +29,16 @@ function costOf(compiled: CompiledSweep, i: number): number {
 }
 
 /**
- * Greedy packing of `indexes` (ascending) in order. Deterministic for a given spec and
- * list, so a resumed enqueue produces the same job ids as the interrupted one.
+ * Greedy packing of `indexes` (ascending) in order by their estimated `cost`.
+ * Deterministic for a given spec and list, so a resumed enqueue produces the same job
+ * ids as the interrupted one.
  */
-export function packBatches(compiled: CompiledSweep, indexes: number[]): number[][] {
+export function packBatches(cost: (i: number) => number, indexes: number[]): number[][] {
   const out: number[][] = [];
   let cur: number[] = [];
   let seconds = 0;
   for (const i of indexes) {
-    const s = costOf(compiled, i);
+    const s = cost(i);
     if (cur.length && (cur.length >= MAX_JOB_INDEXES || seconds + s > TARGET_JOB_SECONDS)) {
       out.push(cur);
       cur = [];

@@ -12,7 +12,7 @@ import { compileSweep, type CompiledSweep } from '@curation/sweep-spec';
 import {
   advanceEnqueued, getEnqueueState, insertRunChunk, sweepsToEnqueue, tryLockSweep, unlockSweep,
 } from '@curation/db';
-import { jobsFor, packBatches } from './batches.ts';
+import { costOf, jobsFor, packBatches } from './batches.ts';
 import { redisReady } from './redis-ready.ts';
 
 export interface EnqueuerOptions {
@@ -44,6 +44,8 @@ export class Enqueuer {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly sleepers = new Set<() => void>();
+  /** Per-configuration cost estimates from the submission's validation, until the sweep is enqueued. */
+  private readonly costs = new Map<string, Float64Array>();
 
   constructor(o: EnqueuerOptions) {
     this.pool = o.pool;
@@ -70,9 +72,13 @@ export class Enqueuer {
     return this.scan;
   }
 
-  /** Enqueues what remains of a sweep (no-op when done, cancelled, or handled elsewhere). */
-  kick(id: string): void {
+  /**
+   * Enqueues what remains of a sweep (no-op when done, cancelled, or handled elsewhere).
+   * `costs`: the per-configuration estimates the submission already computed.
+   */
+  kick(id: string, costs?: Float64Array): void {
     if (this.closed) return;
+    if (costs) this.costs.set(id, costs);
     if (this.active.has(id)) {
       this.again.add(id); // a retry may have reopened it while we were finishing
       return;
@@ -84,6 +90,7 @@ export class Enqueuer {
     const p = this.drain(id)
       .catch((err) => this.log.error({ err, sweepId: id }, 'enqueuer: gave up on sweep'))
       .finally(() => {
+        this.costs.delete(id);
         this.active.delete(id);
         if (this.again.delete(id)) this.kick(id);
         const next = this.waiting.shift();
@@ -152,6 +159,9 @@ export class Enqueuer {
       throw new SpecUnusable(`stored spec of sweep ${id} no longer compiles: ${(err as Error).message}`);
     }
     const started = Date.now();
+    // Known from the submission in this process; a resumed sweep estimates them again.
+    const known = this.costs.get(id);
+    const cost = known ? (i: number) => known[i] : (i: number) => costOf(compiled, i);
     let start = state.enqueued;
     while (start < state.total && !this.closed) {
       // Chunk ends are multiples of chunkSize whatever `enqueued` we resumed from.
@@ -160,7 +170,7 @@ export class Enqueuer {
       const params = indexes.map((i) => JSON.stringify(compiled.paramsAt(i)));
       await redisReady(this.redis, 5000); // no rows for jobs we could not add anyway
       if (!(await insertRunChunk(client, id, indexes, params))) return; // cancelled meanwhile
-      await this.queue.addBulk(jobsFor(id, packBatches(compiled, indexes)));
+      await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes)));
       const status = await advanceEnqueued(client, id, end);
       if (status === null || status === 'cancelled') return;
       start = end;

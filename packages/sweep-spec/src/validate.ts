@@ -14,7 +14,7 @@ export interface SweepLimits {
 export const DEFAULT_LIMITS: SweepLimits = { maxConfigs: 100_000, maxCostSeconds: 300 };
 
 export type ValidateSweepResult =
-  | { ok: true; compiled: CompiledSweep; cost: { maxSeconds: number; totalSeconds: number } }
+  | { ok: true; compiled: CompiledSweep; cost: { maxSeconds: number; totalSeconds: number; perConfig: Float64Array } }
   | { ok: false; issues: SpecIssue[] };
 
 /** Most issues reported by validateSweep for configuration problems. */
@@ -83,6 +83,8 @@ export function validateSweep(spec: unknown, limits: SweepLimits = DEFAULT_LIMIT
   const groups = new IssueGroups();
   let maxSeconds = 0;
   let totalSeconds = 0;
+  // Kept so that whoever packs the configurations into jobs need not validate them again.
+  const perConfig = new Float64Array(total);
   for (let i = 0; i < total; i++) {
     let config: unknown;
     try {
@@ -101,6 +103,7 @@ export function validateSweep(spec: unknown, limits: SweepLimits = DEFAULT_LIMIT
     }
     if (r.ok) {
       const s = r.cost.seconds;
+      perConfig[i] = s;
       if (s > maxSeconds) maxSeconds = s;
       totalSeconds += s;
     } else {
@@ -108,5 +111,5 @@ export function validateSweep(spec: unknown, limits: SweepLimits = DEFAULT_LIMIT
     }
   }
   if (groups.any) return { ok: false, issues: groups.report() };
-  return { ok: true, compiled, cost: { maxSeconds, totalSeconds } };
+  return { ok: true, compiled, cost: { maxSeconds, totalSeconds, perConfig } };
 }

@@ -7,7 +7,7 @@ import type { Deps } from '../deps.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { isUuid } from '../cursor.ts';
 import { sweepView } from '../views.ts';
-import { jobsFor, packBatches } from '../batches.ts';
+import { costOf, jobsFor, packBatches } from '../batches.ts';
 import { ActionReply, SweepIdParams, errors } from '../schemas.ts';
 import { redisReady } from '../redis-ready.ts';
 import { visibilityOf } from '../auth.ts';
@@ -65,7 +65,8 @@ export const actionRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxPro
     if (r.outcome === 'nothing') throw new ApiError(409, `sweep ${id} (${r.status}) has no failed or cancelled configurations to retry`);
     if (r.indexes.length) {
       // A new generation in the job ids: the first jobs of these indexes may still exist in BullMQ.
-      const jobs = jobsFor(id, packBatches(compileSweep(sweep.spec), r.indexes), Date.now());
+      const compiled = compileSweep(sweep.spec);
+      const jobs = jobsFor(id, packBatches((i) => costOf(compiled, i), r.indexes), Date.now());
       try {
         await redisReady(redis, 2000);
         await queue.addBulk(jobs);

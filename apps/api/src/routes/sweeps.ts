@@ -77,7 +77,7 @@ export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProv
     if ('overBudget' in inserted) throw overBudgetError(inserted.overBudget);
     if (!inserted.created) return replay(reply, key!, inserted.sweep, inserted.sameSpec);
     const { sweep } = inserted;
-    enqueuer.kick(sweep.id);
+    enqueuer.kick(sweep.id, checked.cost.perConfig);
     return reply.code(201).header('location', `/v1/sweeps/${sweep.id}`)
       .send({ id: sweep.id, total: sweep.total, status: sweep.status });
   });
