@@ -17,8 +17,9 @@ function specFor(team: number, n: number) {
   const name = `soak-t${team}-${n}`;
   const rewards = [{ kind: 'quadratic', center: 0 }, { kind: 'quadratic', center: 0 }];
   const derive = { 'rewards.0.center': '[-D/2]', 'rewards.1.center': '[D/2]' };
-  // Distinct per team and sweep, so results are computed, not only linked.
-  const shift = team * 0.01 + n * 0.001;
+  // Distinct per team and sweep, so results are computed, not only linked; bounded so
+  // that q stays below 1 however many sweeps a long soak submits.
+  const shift = team * 0.01 + (n % 150) * 0.001;
   const qs = linspace(0.2 + shift, 0.8 + shift, 3);
   switch (n % 3) {
     case 0: return { name, tags: ['soak', `t${team}`], base: { support: { kind: 'grid', min: -8, max: 8, n: 1001 }, rewards, K: 'inf', iterations: 20_000, recordEvery: 1000 }, axes: [{ param: 'q', values: qs }, { param: 'D', values: [2, 4, 6, 8] }], derive };
