@@ -2,7 +2,7 @@
 
 import { VIRIDIS_STOPS, textColorOn, viridis } from './color.ts';
 import { escapeXml, formatCategory, formatNumber, formatTicks, textWidth, truncate } from './format.ts';
-import { niceTicks } from './scale.ts';
+import { extent, niceTicks } from './scale.ts';
 import {
   AXIS_COLOR,
   DEFAULT_HEIGHT,
@@ -106,8 +106,7 @@ export function heatmapSvg(input: HeatmapInput): string {
     zlo = Math.min(zr[0], zr[1]);
     zhi = Math.max(zr[0], zr[1]);
   } else if (finite.length > 0) {
-    zlo = Math.min(...finite);
-    zhi = Math.max(...finite);
+    [zlo, zhi] = extent(finite);
   } else {
     zlo = 0;
     zhi = 1;

@@ -92,10 +92,20 @@ export interface Scale {
 }
 
 /** A linear scale over nice ticks covering the finite values (at least one needed, else [0, 1]). */
+/** Min and max of a list without spreading it into Math.min/max (which throws past ~100k arguments). */
+export function extent(values: readonly number[]): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
+}
+
 export function linearScale(values: number[], range: [number, number], count = 5): Scale {
   const finite = values.filter((v) => Number.isFinite(v));
-  const min = finite.length ? Math.min(...finite) : 0;
-  const max = finite.length ? Math.max(...finite) : 1;
+  const [min, max] = finite.length ? extent(finite) : [0, 1];
   const ticks = niceTicks(min, max, count);
   const d0 = ticks[0];
   const d1 = ticks[ticks.length - 1];
@@ -114,8 +124,7 @@ export function linearScale(values: number[], range: [number, number], count = 5
 /** A log10 scale over whole decades covering the positive finite values (none: [0.1, 10]). */
 export function logScale(values: number[], range: [number, number], maxTicks = 8): Scale {
   const positive = values.filter((v) => Number.isFinite(v) && v > 0);
-  const min = positive.length ? Math.min(...positive) : 1;
-  const max = positive.length ? Math.max(...positive) : 1;
+  const [min, max] = positive.length ? extent(positive) : [1, 1];
   const ticks = logTicks(min, max, maxTicks);
   const d0 = ticks[0];
   const d1 = ticks[ticks.length - 1];

@@ -3,7 +3,7 @@
 
 import { seriesColor } from './color.ts';
 import { legendWidth, renderLegend, renderPanel, tickLabelWidth, type PanelSeries } from './panel.ts';
-import { linearScale, logScale } from './scale.ts';
+import { extent, linearScale, logScale } from './scale.ts';
 import { AXIS_COLOR, DEFAULT_HEIGHT, DEFAULT_WIDTH, MARKERS, dim, emptySvg, fittedText, svgDocument } from './svg.ts';
 
 export interface TrajectoryRow {
@@ -42,7 +42,7 @@ export function trajectoryPlotSvg(input: TrajectoryPlotInput): string {
   if (rows.length === 0) return emptySvg(W, H, title);
 
   const showMarkers = rows.length <= MAX_MARKERS;
-  const m = Math.max(0, ...rows.map((r) => (Array.isArray(r.mass) ? r.mass.length : 0)));
+  const m = Math.max(0, extent(rows.map((r) => (Array.isArray(r.mass) ? r.mass.length : 0)))[1]);
   const names = Array.from({ length: m }, (_, i) => {
     const given = input.basinNames?.[i];
     return given !== undefined && given !== null && String(given) !== '' ? String(given) : `basin ${i + 1}`;

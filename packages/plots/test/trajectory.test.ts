@@ -44,6 +44,15 @@ describe('trajectoryPlotSvg', () => {
     expect(allText(root)).toContain('<left>');
   });
 
+  it('draws a run recorded at every one of 200,000 generations (no argument spreading limits)', () => {
+    const rows = Array.from({ length: 200_000 }, (_, t) => ({
+      t, entropy: 2 + Math.exp(-t / 1e4), mass: [0.5 - 0.4 * Math.exp(-t / 1e4), 0.5], outside: 0.4 * Math.exp(-t / 1e4), step: t ? Math.exp(-t / 1e4) : null,
+    }));
+    const svg = trajectoryPlotSvg({ title: 'long run', rows });
+    checkSvg(svg);
+    expect(svg).toContain('basin 2');
+  });
+
   it('handles degenerate inputs', () => {
     const empty = checkSvg(trajectoryPlotSvg({ title: 'x', rows: [] }));
     expect(byClass(empty, 'no-data')).toHaveLength(1);
