@@ -2,7 +2,7 @@
 // random-access expansion (mixed-radix decomposition of the index).
 
 import { SpecError, pointer, pointerToken, type SpecIssue } from './errors.ts';
-import { CONFIG_FIELDS } from './schema.ts';
+import { CONFIG_FIELDS, PARAM_PATTERN } from './schema.ts';
 import { CONSTANT_NAMES, ExprError, type ExprValue, allFinite, compileExpression, type Evaluator, type ExprScope } from './expr.ts';
 import { pointRng, streamKey } from './prng.ts';
 import { cloneJson, isFiniteNumber, isPlainObject, isSafeInt, show, tidy, typeName } from './values.ts';
@@ -22,7 +22,7 @@ const TOP_FIELDS = ['name', 'tags', 'description', 'base', 'axes', 'derive'];
 const SIMPLE_KINDS = ['values', 'linspace', 'logspace', 'replicates'] as const;
 const AXIS_KINDS = [...SIMPLE_KINDS, 'zip', 'random'] as const;
 const DISTRIBUTIONS = ['uniform', 'loguniform', 'choice', 'randint'] as const;
-const PARAM_RE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$/;
+const PARAM_RE = new RegExp(PARAM_PATTERN);
 const INDEX_RE = /^(0|[1-9][0-9]*)$/;
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'prototype', 'constructor']);
 const CONFIG_FIELD_SET = new Set(CONFIG_FIELDS);

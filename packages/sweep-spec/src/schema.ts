@@ -6,10 +6,7 @@ import { Type, type ObjectOptions, type Static, type TRecord, type TSchema, type
 import { RunConfigSchema } from '@curation/core';
 
 /** Top-level fields of a RunConfig: a param whose first segment is one of these is a configuration path. */
-export const CONFIG_FIELDS: readonly string[] = [
-  'support', 'init', 'rewards', 'weights', 'q', 'K', 'beta', 'realFraction',
-  'iterations', 'mode', 'samples', 'seed', 'eps', 'tol', 'recordEvery',
-];
+export const CONFIG_FIELDS: readonly string[] = Object.keys(RunConfigSchema.properties);
 
 export const PARAM_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z0-9_]+)*$';
 
@@ -118,7 +115,6 @@ export const AxisSchema = Type.Union([ValuesAxis, LinspaceAxis, LogspaceAxis, Re
   title: 'Axis',
 });
 
-const runConfigFields = Object.keys(RunConfigSchema.properties);
 
 export const SweepSpecSchema = Type.Object(
   {
@@ -131,7 +127,7 @@ export const SweepSpecSchema = Type.Object(
         additionalProperties: true,
         description:
           'The RunConfig every configuration starts from (see RunConfigSchema of @curation/core; fields: ' +
-          runConfigFields.join(', ') +
+          CONFIG_FIELDS.join(', ') +
           '). Checked only as an object here: axes and derive may fill fields, and every expanded configuration is validated in full.',
       },
     ),

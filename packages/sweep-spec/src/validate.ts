@@ -1,6 +1,6 @@
 // validateSweep: compile, check the size limit, validate every configuration with the core.
 
-import { validateConfig } from '@curation/core';
+import { DEFAULT_MAX_COST_SECONDS, validateConfig } from '@curation/core';
 import { SpecError, type SpecIssue } from './errors.ts';
 import { compileSweep, type CompiledSweep } from './compile.ts';
 
@@ -11,7 +11,7 @@ export interface SweepLimits {
   maxCostSeconds: number;
 }
 
-export const DEFAULT_LIMITS: SweepLimits = { maxConfigs: 100_000, maxCostSeconds: 300 };
+export const DEFAULT_LIMITS: SweepLimits = { maxConfigs: 100_000, maxCostSeconds: DEFAULT_MAX_COST_SECONDS };
 
 export type ValidateSweepResult =
   | { ok: true; compiled: CompiledSweep; cost: { maxSeconds: number; totalSeconds: number; perConfig: Float64Array } }
