@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import { compileSweep, type CompiledSweep } from '@curation/sweep-spec';
 import {
-  advanceEnqueued, getEnqueueState, insertRunChunk, sweepsToEnqueue, tryLockSweep, unlockSweep,
+  advanceEnqueued, finishSweepIfDone, getEnqueueState, insertRunChunk, sweepsToEnqueue, tryLockSweep, unlockSweep,
 } from '@curation/db';
 import { costOf, jobsFor, packBatches } from './batches.ts';
 import { redisReady } from './redis-ready.ts';
@@ -176,6 +176,9 @@ export class Enqueuer {
       start = end;
     }
     if (start >= state.total) {
+      // Workers finish a sweep after their last job, but only once it is fully enqueued:
+      // when they were faster than the last `advanceEnqueued`, finishing falls to us.
+      await finishSweepIfDone(client, id);
       this.log.info({ sweepId: id, total: state.total, ms: Date.now() - started }, 'enqueuer: sweep fully enqueued');
     }
   }

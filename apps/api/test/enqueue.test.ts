@@ -54,6 +54,22 @@ describe('100,000 configurations', () => {
 });
 
 describe('resume', () => {
+  it('finishes a sweep whose runs all ended before its enqueue was recorded as complete', async () => {
+    // Workers only finish a sweep once it is fully enqueued; here they were faster than
+    // the enqueuer's last step, so the enqueuer must finish it.
+    const first = await env.app();
+    const id = (await first.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(2, 2), headers: auth.headers })).json().id;
+    await first.enqueuer.idle();
+    await first.close();
+    await env.pool.query(`UPDATE sweeps SET enqueued = 0, status = 'running', started_at = now() WHERE id = $1`, [id]);
+    await env.pool.query(`UPDATE runs SET status = 'succeeded', finished_at = now() WHERE sweep_id = $1`, [id]);
+
+    const second = await env.app();
+    await second.enqueuer.idle();
+    await waitFor(async () => (await enqueued(id)) === 4);
+    await waitFor(async () => (await env.pool.query('SELECT status FROM sweeps WHERE id = $1', [id])).rows[0].status === 'succeeded', 5_000);
+  });
+
   it('a second instance completes a partially enqueued sweep, exactly once', async () => {
     const first = await env.app({ enqueueChunkSize: 100 });
     const res = await first.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(20, 50), headers: auth.headers });
