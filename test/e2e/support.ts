@@ -175,6 +175,9 @@ export function c4Spec(opts: { name: string; qs: number[]; ds: number[]; n: numb
       support: { kind: 'grid', min: -12, max: 12, n: opts.n },
       rewards: [{ kind: 'quadratic', center: 0 }, { kind: 'quadratic', center: 0 }],
       K: 'inf',
+      // Real data keeps every atom alive, so a run costs n m T whatever q and D: the
+      // tests size their runs (long enough to kill or cancel one mid-way) by it.
+      realFraction: 0.05,
       iterations: opts.iterations,
       eps: 0.5,
       recordEvery: opts.recordEvery ?? Math.max(1, Math.floor(opts.iterations / 20)),

@@ -56,7 +56,7 @@ describe('fault: Redis restarted during a sweep', () => {
     const t0 = Date.now();
     const api = await spawnApi(group, target, { LOG_LEVEL: 'warn' });
     const { key } = await makeTeam(pool, `faults-redis-${target.prefix}`);
-    // 48 configurations of ~0.2 s, one job each.
+    // 48 configurations of ~0.5 s, one job each.
     const spec = c4Spec({ name: 'fault-redis', qs: linspace(0.1, 0.9, 6), ds: linspace(2, 10, 8), n: 2001, iterations: 100_000, recordEvery: 5000 });
     const { id, total } = await submit(api.url, key, spec);
     expect(total).toBe(48);

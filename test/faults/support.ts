@@ -360,6 +360,9 @@ export function c4Spec(o: { name: string; qs: number[]; ds: number[]; n: number;
       support: { kind: 'grid', min: -12, max: 12, n: o.n },
       rewards: [{ kind: 'quadratic', center: 0 }, { kind: 'quadratic', center: 0 }],
       K: 'inf',
+      // Real data keeps every atom alive, so a run costs n m T whatever q and D: the
+      // tests size their runs (long enough to kill or cancel one mid-way) by it.
+      realFraction: 0.05,
       iterations: o.iterations,
       eps: 0.5,
       recordEvery: o.recordEvery ?? Math.max(1, Math.floor(o.iterations / 20)),

@@ -16,6 +16,7 @@ function longSpec(name = 'long') {
       support: { kind: 'grid', min: -12, max: 12, n: 2001 },
       rewards: [{ kind: 'quadratic', center: -2 }, { kind: 'quadratic', center: 2 }],
       q: 0.4,
+      realFraction: 0.05, // no atom dies, so no generation gets cheaper
       iterations: 50_000_000,
       recordEvery: 1_000_000,
     },

@@ -14,6 +14,22 @@ export interface Stepper {
   readonly fusedRecording: boolean;
 }
 
+/**
+ * Masses below this are set to 0. A long run drives the tails of p through the
+ * subnormal range (below 2.2e-308) on their way to 0, and subnormal arithmetic is
+ * 50 to 100 times slower on x86: a 100,000-generation run was 4.6x slower for it.
+ * The change to any output is below 1e-290 (thresholds in the contract are 0.01 and
+ * up), so the dynamics are exact at any precision that can be printed, and atoms that
+ * reach 0 leave the kernels' window sooner.
+ */
+export const MIN_MASS = 1e-300;
+
+/** `p0` with masses below MIN_MASS set to 0 (the same array when it has none). */
+export function flushTinyMasses(p0: Float64Array): Float64Array {
+  if (!p0.some((v) => v > 0 && v < MIN_MASS)) return p0;
+  return p0.map((v) => (v < MIN_MASS ? 0 : v));
+}
+
 /** Below this a normaliser risks overflow of w / Z: re-shift the exponentials. */
 const TINY_Z = 1e-250;
 
@@ -52,8 +68,8 @@ export class InfiniteKStepper implements Stepper {
 
   constructor(p0: Float64Array, s: Float64Array[], weights: number[], lambda: number) {
     const n = p0.length;
-    this.p0 = p0;
-    this.p = Float64Array.from(p0);
+    this.p0 = flushTinyMasses(p0);
+    this.p = Float64Array.from(this.p0);
     this.s = s;
     this.w = Float64Array.from(weights);
     this.lambda = lambda;
@@ -182,7 +198,8 @@ export class InfiniteKStepper implements Stepper {
         const v = p[j];
         const e0 = E0[j];
         const e1 = E1[j];
-        const nv = lambda * p0[j] + v * (c0 * e0 + c1 * e1);
+        const raw = lambda * p0[j] + v * (c0 * e0 + c1 * e1);
+        const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
         st += Math.abs(nv - v);
         p[j] = nv;
         z0 += nv * e0;
@@ -227,7 +244,8 @@ export class InfiniteKStepper implements Stepper {
     for (let j = this.lo, hi = this.hi; j < hi; j++) {
       const v = p[j];
       const e0 = E0[j];
-      const nv = v * (c0 * e0);
+      const raw = v * (c0 * e0);
+      const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
       st += Math.abs(nv - v);
       p[j] = nv;
       z0 += nv * e0;
@@ -249,7 +267,8 @@ export class InfiniteKStepper implements Stepper {
       const v = p[j];
       const e0 = E0[j];
       const e1 = E1[j];
-      const nv = v * (c0 * e0 + c1 * e1);
+      const raw = v * (c0 * e0 + c1 * e1);
+      const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
       st += Math.abs(nv - v);
       p[j] = nv;
       z0 += nv * e0;
@@ -275,7 +294,8 @@ export class InfiniteKStepper implements Stepper {
       const v = p[j];
       const e0 = E0[j];
       const e1 = E1[j];
-      const nv = lambda * p0[j] + v * (c0 * e0 + c1 * e1);
+      const raw = lambda * p0[j] + v * (c0 * e0 + c1 * e1);
+      const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
       st += Math.abs(nv - v);
       p[j] = nv;
       z0 += nv * e0;
@@ -302,7 +322,8 @@ export class InfiniteKStepper implements Stepper {
     let st = 0;
     for (let j = 0; j < n; j++) {
       const v = p[j];
-      const nv = lambda * p0[j] + v * mult[j];
+      const raw = lambda * p0[j] + v * mult[j];
+      const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
       st += Math.abs(nv - v);
       p[j] = nv;
     }
@@ -331,8 +352,8 @@ export class FiniteKStepper implements Stepper {
 
   constructor(p0: Float64Array, s: Float64Array[], weights: number[], lambda: number, K: number) {
     const n = p0.length;
-    this.p0 = p0;
-    this.p = Float64Array.from(p0);
+    this.p0 = flushTinyMasses(p0);
+    this.p = Float64Array.from(this.p0);
     this.mults = s.map((si) => new FiniteKMultiplier(si, K));
     this.H = s.map(() => new Float64Array(n));
     this.tilde = new Float64Array(n);
@@ -363,7 +384,8 @@ export class FiniteKStepper implements Stepper {
     let st = 0;
     for (let j = 0; j < n; j++) {
       const v = p[j];
-      const nv = lambda * p0[j] + tilde[j] * scale;
+      const raw = lambda * p0[j] + tilde[j] * scale;
+      const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
       st += Math.abs(nv - v);
       p[j] = nv;
     }
