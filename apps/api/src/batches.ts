@@ -21,7 +21,7 @@ export const RUN_JOB_NAME = 'run-batch';
 /** Estimated seconds of configuration i; 0 when the core refuses it (the worker will record why). */
 export function costOf(compiled: CompiledSweep, i: number): number {
   try {
-    const r = validateConfig(compiled.configAt(i), { maxCostSeconds: Infinity });
+    const r = validateConfig(compiled.configAt(i), { maxCostSeconds: Infinity, checkValues: false });
     return r.ok ? r.cost.seconds : 0;
   } catch {
     return 0;

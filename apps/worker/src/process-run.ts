@@ -7,7 +7,7 @@ import type { CompiledSweep } from './sweep-cache.ts';
 import { oneLine } from './task.ts';
 
 export type PreparedRun =
-  | { index: number; ok: true; hash: string; config: RunConfig }
+  | { index: number; ok: true; hash: string; config: RunConfig; /** The core's estimate, used to group cheap runs into one pool task. */ costSeconds: number }
   | { index: number; ok: false; error: string };
 
 export function prepareRun(sweep: CompiledSweep, index: number): PreparedRun {
@@ -15,13 +15,14 @@ export function prepareRun(sweep: CompiledSweep, index: number): PreparedRun {
     if (!Number.isInteger(index) || index < 0 || index >= sweep.total) {
       return { index, ok: false, error: `index ${index} is outside the sweep (0..${sweep.total - 1})` };
     }
-    // The API already refused configurations over MAX_COST_SECONDS; the worker's limit is the run timeout.
-    const v = validateConfig(sweep.configAt(index), { maxCostSeconds: Infinity });
+    // The API already refused configurations over MAX_COST_SECONDS (the worker's limit
+    // is the run timeout) and checked every reward's values; `simulate` checks those again.
+    const v = validateConfig(sweep.configAt(index), { maxCostSeconds: Infinity, checkValues: false });
     if (!v.ok) return { index, ok: false, error: `invalid configuration: ${v.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ')}` };
     // The hashed form is also what gets simulated and stored: a result row is then a
     // function of its (hash, core version) key, whichever sweep computed it first.
     const config = normalizeForHash(v.config) as unknown as RunConfig;
-    return { index, ok: true, hash: configHash(config), config };
+    return { index, ok: true, hash: configHash(config), config, costSeconds: v.cost.seconds };
   } catch (err) {
     return { index, ok: false, error: oneLine(err) };
   }

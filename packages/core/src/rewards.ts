@@ -2,9 +2,9 @@
 import type { NormalizedReward } from './types.ts';
 import type { SupportPoints } from './support.ts';
 
-export function rewardValues(r: NormalizedReward, sp: SupportPoints): Float64Array {
+/** Values into `out` when given (at least n long; validation reuses one buffer), else a new array. */
+export function rewardValues(r: NormalizedReward, sp: SupportPoints, out: Float64Array = new Float64Array(sp.n)): Float64Array {
   const { n, d, coords } = sp;
-  const out = new Float64Array(n);
   switch (r.kind) {
     case 'table':
       out.set(r.values);
