@@ -2,18 +2,22 @@
 // blocks the event loop that renews BullMQ locks and talks to Postgres.
 import { Piscina } from 'piscina';
 import type { RunConfig } from '@curation/core';
-import { StopFlag } from './stop-flag.ts';
+import type { StopFlag } from './stop-flag.ts';
 import type { TaskInput, TaskOutput } from './task.ts';
 
 export interface ComputePool {
   readonly size: number;
-  /** Simulates one configuration; `flag` stops it early, and so does the time limit (counted in the thread). */
-  simulate(config: RunConfig, flag: StopFlag, timeoutMs: number): Promise<TaskOutput>;
+  /**
+   * Simulates configurations one after the other in one thread; `flag` stops them
+   * early (see runTask for the shape of the answer), and so does the time limit of
+   * each run (counted in the thread).
+   */
+  simulate(configs: RunConfig[], flag: StopFlag, timeoutMs: number): Promise<TaskOutput[]>;
   destroy(): Promise<void>;
 }
 
 export function createComputePool(size: number): ComputePool {
-  const piscina = new Piscina<TaskInput, TaskOutput>({
+  const piscina = new Piscina<TaskInput, TaskOutput[]>({
     filename: new URL('./task-entry.mjs', import.meta.url).href,
     minThreads: size,
     maxThreads: size,
@@ -22,7 +26,7 @@ export function createComputePool(size: number): ComputePool {
   });
   return {
     size,
-    simulate: (config, flag, timeoutMs) => piscina.run({ config, flag: flag.buffer, timeoutMs }),
+    simulate: (configs, flag, timeoutMs) => piscina.run({ configs, flag: flag.buffer, timeoutMs }),
     destroy: () => piscina.destroy(),
   };
 }

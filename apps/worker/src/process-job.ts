@@ -27,8 +27,38 @@ export interface JobDeps {
   logger: Logger;
   /** Store finished runs at least this often within a long batch, so a crash loses little. */
   flushEveryMs?: number;
-  /** Computations a job keeps in the pool at once (default 2). */
+  /** Pool tasks a job keeps in flight at once (default 2). */
   pipelineDepth?: number;
+  /** Estimated compute per pool task when configurations are cheap (default TASK_TARGET_SECONDS). */
+  taskTargetSeconds?: number;
+}
+
+/** Estimated seconds of compute per pool task: long enough to amortise a message round trip, short enough to store results often. */
+export const TASK_TARGET_SECONDS = 0.02;
+/** At most this many configurations per pool task, whatever their estimates say. */
+export const MAX_TASK_CONFIGS = 32;
+
+type Runnable = Extract<PreparedRun, { ok: true }>;
+/** One configuration to compute, and the runs (indexes) that asked for it. */
+type Computation = { hash: string; runs: Runnable[] };
+
+/** Consecutive groups of about `targetSeconds` of estimated compute, in order. */
+export function groupIntoTasks(items: [string, Runnable[]][], targetSeconds: number): Computation[][] {
+  const tasks: Computation[][] = [];
+  let cur: Computation[] = [];
+  let seconds = 0;
+  for (const [hash, runs] of items) {
+    const s = runs[0].costSeconds;
+    if (cur.length && (cur.length >= MAX_TASK_CONFIGS || seconds + s > targetSeconds)) {
+      tasks.push(cur);
+      cur = [];
+      seconds = 0;
+    }
+    cur.push({ hash, runs });
+    seconds += s;
+  }
+  if (cur.length) tasks.push(cur);
+  return tasks;
 }
 
 export interface JobReport {
@@ -121,43 +151,52 @@ export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobC
     }
   }
 
-  // A second computation waits in the pool while the first runs, so the thread never
-  // idles while the main thread takes a result in or dispatches the next one.
+  // Cheap configurations travel to the pool a few at a time (about TASK_TARGET_SECONDS
+  // of estimated compute), so a thread does not wait on a message round trip through
+  // the main thread between runs of half a millisecond; and a second task waits in the
+  // pool while the first runs, so the thread never idles while the main thread takes
+  // results in or stores them.
   const window = deps.pipelineDepth ?? 2;
-  const pending = [...toCompute];
-  const inPool: { hash: string; runs: Extract<PreparedRun, { ok: true }>[]; flag: StopFlag; out: Promise<TaskOutput> }[] = [];
+  const pending = groupIntoTasks([...toCompute], deps.taskTargetSeconds ?? TASK_TARGET_SECONDS);
+  const inPool: { items: Computation[]; flag: StopFlag; out: Promise<TaskOutput[]> }[] = [];
   const dispatch = () => {
     while (inPool.length < window && pending.length && !control.stopReason) {
-      const [hash, runs] = pending.shift()!;
+      const items = pending.shift()!;
       const flag = control.startRun();
-      inPool.push({ hash, runs, flag, out: deps.pool.simulate(runs[0].config, flag, deps.runTimeoutMs) });
+      inPool.push({ items, flag, out: deps.pool.simulate(items.map((c) => c.runs[0].config), flag, deps.runTimeoutMs) });
     }
   };
   const flushEveryMs = deps.flushEveryMs ?? 1000;
   let lastFlush = Date.now();
+  let stopped = false;
   try {
     dispatch();
-    while (inPool.length) {
-      const { hash, runs, flag, out: outcome } = inPool.shift()!;
-      const out = await outcome;
+    while (inPool.length && !stopped) {
+      const { items, flag, out: outcome } = inPool.shift()!;
+      const outs = await outcome;
       control.endRun(flag);
       dispatch();
-      if (out.ok) {
-        fresh.push({
-          configHash: hash, coreVersion: CORE_VERSION, gitRevision: deps.gitRevision, config: runs[0].config,
-          summary: out.summary, trajectory: out.trajectory, generator: out.generator, durationMs: out.durationMs,
-        });
-        for (const r of runs) successes.push({ index: r.index, resultId: '', configHash: hash });
-        report.succeeded += runs.length;
-      } else if (out.stopped && out.timedOut) {
-        const error = `run exceeded the time limit of ${deps.runTimeoutMs / 1000} s (RUN_TIMEOUT_SECONDS)`;
-        for (const r of runs) failures.push({ index: r.index, error, configHash: hash });
-        report.failed += runs.length;
-      } else if (out.stopped) {
-        break; // cancel or shutdown: handled with the rest of the unfinished runs below
-      } else {
-        for (const r of runs) failures.push({ index: r.index, error: out.error, configHash: hash });
-        report.failed += runs.length;
+      for (let k = 0; k < outs.length; k++) {
+        const out = outs[k];
+        const { hash, runs } = items[k];
+        if (out.ok) {
+          fresh.push({
+            configHash: hash, coreVersion: CORE_VERSION, gitRevision: deps.gitRevision, config: runs[0].config,
+            summary: out.summary, trajectory: out.trajectory, generator: out.generator, durationMs: out.durationMs,
+          });
+          for (const r of runs) successes.push({ index: r.index, resultId: '', configHash: hash });
+          report.succeeded += runs.length;
+        } else if (out.stopped && out.timedOut) {
+          const error = `run exceeded the time limit of ${deps.runTimeoutMs / 1000} s (RUN_TIMEOUT_SECONDS)`;
+          for (const r of runs) failures.push({ index: r.index, error, configHash: hash });
+          report.failed += runs.length;
+        } else if (out.stopped) {
+          stopped = true; // cancel or shutdown: handled with the rest of the unfinished runs below
+          break;
+        } else {
+          for (const r of runs) failures.push({ index: r.index, error: out.error, configHash: hash });
+          report.failed += runs.length;
+        }
       }
       if (Date.now() - lastFlush >= flushEveryMs) {
         void flush().catch(() => {}); // awaited (and its error thrown) by the final flush
