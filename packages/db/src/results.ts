@@ -72,17 +72,20 @@ export async function insertResults(db: Queryable, results: NewResult[]): Promis
   for (const [coreVersion, list] of byVersion) {
     const cols = {
       hash: [] as string[], rev: [] as string[], config: [] as string[], summary: [] as string[],
-      traj: [] as Buffer[], gen: [] as (string | null)[], converged: [] as boolean[], convergedAt: [] as (number | null)[],
+      trajOffset: [] as number[], trajLength: [] as number[], gen: [] as (string | null)[], converged: [] as boolean[], convergedAt: [] as (number | null)[],
       collapsed: [] as boolean[], nashGap: [] as (number | null)[], share0: [] as (number | null)[],
       surviving: [] as number[], inInterval: [] as (boolean | null)[], entropy: [] as number[], duration: [] as number[],
     };
+    let trajBytes = 0;
     for (const r of list) {
       const s = summaryColumns(r.summary);
       cols.hash.push(r.configHash);
       cols.rev.push(r.gitRevision);
       cols.config.push(json(r.config));
       cols.summary.push(json(r.summary));
-      cols.traj.push(Buffer.from(r.trajectory.buffer, r.trajectory.byteOffset, r.trajectory.byteLength));
+      cols.trajOffset.push(trajBytes);
+      cols.trajLength.push(r.trajectory.byteLength);
+      trajBytes += r.trajectory.byteLength;
       cols.gen.push(r.generator);
       cols.converged.push(s.converged);
       cols.convergedAt.push(s.convergedAt);
@@ -95,22 +98,25 @@ export async function insertResults(db: Queryable, results: NewResult[]): Promis
       cols.duration.push(r.durationMs);
     }
     // unnest over typed arrays: one statement and one round trip for the whole batch,
-    // with a fixed parameter count whatever the batch size.
+    // with a fixed parameter count whatever the batch size. The trajectories travel as
+    // one binary parameter cut by offsets: inside a bytea[] they would be hex text,
+    // twice their size, escaped in Node and parsed back by Postgres.
+    const blob = Buffer.concat(list.map((r) => r.trajectory), trajBytes);
     await db.query(
       `INSERT INTO results (config_hash, core_version, git_revision, config, summary, trajectory, generator,
                             converged, converged_at, collapsed, nash_gap, basin_share0, surviving_basins,
                             in_interval, final_entropy, duration_ms)
-       SELECT u.hash, $1, u.rev, u.config::jsonb, u.summary::jsonb, u.traj, u.gen, u.converged, u.converged_at,
+       SELECT u.hash, $1, u.rev, u.config::jsonb, u.summary::jsonb, substring($6::bytea FROM u.traj_offset + 1 FOR u.traj_length), u.gen, u.converged, u.converged_at,
               u.collapsed, u.nash_gap, u.share0, u.surviving, u.in_interval, u.entropy, u.duration
-         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::boolean[],
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $17::int[], $18::int[], $7::text[], $8::boolean[],
                      $9::int[], $10::boolean[], $11::float8[], $12::float8[], $13::int[], $14::boolean[],
                      $15::float8[], $16::float8[])
-              AS u(hash, rev, config, summary, traj, gen, converged, converged_at, collapsed, nash_gap, share0,
+              AS u(hash, rev, config, summary, traj_offset, traj_length, gen, converged, converged_at, collapsed, nash_gap, share0,
                    surviving, in_interval, entropy, duration)
        ON CONFLICT (config_hash, core_version) DO NOTHING`,
-      [coreVersion, cols.hash, cols.rev, cols.config, cols.summary, cols.traj, cols.gen, cols.converged,
+      [coreVersion, cols.hash, cols.rev, cols.config, cols.summary, blob, cols.gen, cols.converged,
         cols.convergedAt, cols.collapsed, cols.nashGap, cols.share0, cols.surviving, cols.inInterval,
-        cols.entropy, cols.duration],
+        cols.entropy, cols.duration, cols.trajOffset, cols.trajLength],
     );
     for (const [hash, id] of await findResultIds(db, coreVersion, cols.hash)) ids.set(hash, id);
   }
