@@ -12,11 +12,17 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const schema = join(root, 'prisma/schema.prisma');
 const client = join(root, 'packages/db/generated/prisma/client.ts');
 
+const cli = join(root, 'node_modules/prisma/build/index.js');
+if (!existsSync(cli)) {
+  console.error('dependencies are not installed: run `npm ci` first (or `npm run demo`, which installs them)');
+  process.exit(1);
+}
+
 if (!existsSync(client) || statSync(client).mtimeMs < statSync(schema).mtimeMs) {
   const env = { ...process.env };
   env.PRISMA_SCHEMA_ENGINE_BINARY ??= process.execPath;
   env.PRISMA_HIDE_UPDATE_MESSAGE = '1';
-  execFileSync(process.execPath, [join(root, 'node_modules/prisma/build/index.js'), 'generate'], {
+  execFileSync(process.execPath, [cli, 'generate'], {
     cwd: root,
     env,
     stdio: ['ignore', 'ignore', 'inherit'],
