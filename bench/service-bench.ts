@@ -1,10 +1,9 @@
 // Service benchmark (issue 3): submission of a 100,000-configuration sweep (time to
 // the 201, time until everything is queued, Redis memory per queued configuration);
 // a 2,000-configuration sweep of small runs on two worker processes against the same
-// configurations computed in one process on the same number of cores; and the rate at
+// configurations computed in one process on the same number of cores, at three run
+// sizes (with a CPU account of every part, read from /proc); and the rate at
 // which results are stored. Uses a throwaway database and BullMQ prefix.
-// BENCH_SMALL_N / BENCH_SMALL_T set the grid size and generations of the 2,000 runs
-// (default 401 atoms, 300 generations: about 0.4 ms of core time each).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -16,9 +15,9 @@ import { compileSweep } from '@curation/sweep-spec';
 import { createRedis, RUNS_QUEUE } from '@curation/queue';
 import { createTestDatabase, createTestRedis } from '../test/support/services.ts';
 import { buildApp } from '../apps/api/src/app.ts';
-import { createComputePool } from '../apps/worker/src/pool.ts';
-import { StopFlag } from '../apps/worker/src/stop-flag.ts';
+import { Worker } from 'node:worker_threads';
 import { benchAuthHeaders } from './auth.ts';
+import { commandSeconds, threadSeconds } from './cpu-times.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -57,13 +56,46 @@ async function waitFor<T>(what: string, poll: () => Promise<T | undefined>, time
 }
 
 function startWorkerProcess(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(root, 'apps/worker/src/main.ts')], {
+  return spawn(process.execPath, [...(process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(root, 'apps/worker/src/main.ts')], {
     cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '1', ...env }, stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
 async function stop(child: ChildProcess) {
   if (child.exitCode !== null) return;
   await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); });
+}
+
+/** Wall time of `configs` computed by `threads` threads of this process, each looping over its share. */
+async function oneProcessBaseline(configs: unknown[], threads: number): Promise<number> {
+  const shares = Array.from({ length: threads }, (_, k) => configs.filter((_c, i) => i % threads === k));
+  const ws = shares.map((share) => new Worker(new URL('./baseline-thread.mjs', import.meta.url), { workerData: { configs: share, warm: share.slice(0, 100) } }));
+  try {
+    await Promise.all(ws.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); })));
+    const t0 = performance.now();
+    await Promise.all(ws.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); w.postMessage('go'); })));
+    return performance.now() - t0;
+  } finally {
+    await Promise.all(ws.map((w) => w.terminate()));
+  }
+}
+
+// Run sizes of the 2,000-configuration comparison: about 0.5, 2.5 and 8 ms of core
+// time per run here. BENCH_RUN_SIZES=401x300,4001x1000 (atoms x generations) overrides.
+const RUN_SIZES = (process.env.BENCH_RUN_SIZES ?? '401x300,1601x600,4001x1000').split(',').map((s) => {
+  const [n, T] = s.split('x').map(Number);
+  if (!Number.isInteger(n) || !Number.isInteger(T)) throw new Error(`BENCH_RUN_SIZES: "${s}" is not ATOMSxGENERATIONS`);
+  return { n, T };
+});
+
+interface SmallRunResult {
+  n: number;
+  T: number;
+  baselineMs: number;
+  serviceMs: number;
+  coreMsPerRun: number;
+  toFirstClaimMs: number;
+  finishLagMs: number;
+  cpu: { computeThreads: number; workerMain: number; api: number; postgres: number; redis: number };
 }
 
 export async function runServiceBench(): Promise<Record<string, number>> {
@@ -74,6 +106,7 @@ export async function runServiceBench(): Promise<Record<string, number>> {
   let app: FastifyInstance | undefined;
   const workers: ChildProcess[] = [];
   const out: Record<string, number> = {};
+  const smallRuns: SmallRunResult[] = [];
   try {
     app = await buildApp({ databaseUrl: db.url, redisUrl: redis.url, prefix: redis.prefix, logger: false });
     await app.ready();
@@ -83,7 +116,7 @@ export async function runServiceBench(): Promise<Record<string, number>> {
     // 1. Submission of 100,000 configurations (small grid, so validation is what costs).
     const memBefore = await redisUsedMemory(connection);
     const big = spec('bench-100k', 400, 250, { ...C4_BASE, support: { kind: 'grid', min: -12, max: 12, n: 61 } });
-    let t0 = performance.now();
+    const t0 = performance.now();
     const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: big, headers });
     out.submit100kTo201Ms = performance.now() - t0;
     if (res.statusCode !== 201) throw new Error(`submission answered ${res.statusCode}: ${res.body}`);
@@ -96,70 +129,86 @@ export async function runServiceBench(): Promise<Record<string, number>> {
     await app.inject({ method: 'POST', url: `/v1/sweeps/${bigId}/cancel`, headers });
     await queue.obliterate({ force: true });
 
-    // 2. 2,000 small configurations: one process with a 2-thread pool (no queue, no
-    //    database) against the service with two single-threaded worker processes.
-    const small = spec('bench-2000', 40, 50, { ...C4_BASE, support: { kind: 'grid', min: -12, max: 12, n: Number(process.env.BENCH_SMALL_N ?? 401) }, iterations: Number(process.env.BENCH_SMALL_T ?? 300) });
-    const compiled = compileSweep(small);
-    const configs = Array.from({ length: compiled.total }, (_, i) => compiled.configAt(i));
+    // 2. 2,000 small configurations, at a few run sizes: one process computing them on
+    //    2 threads (a plain loop per thread: no queue, no database, no messages per
+    //    run) against the service with two single-threaded worker processes.
     const cores = 2;
-    const pool = createComputePool(cores);
-    await Promise.all(Array.from({ length: cores * 4 }, () => pool.simulate(configs[0] as never, new StopFlag(), 60_000))); // warm the JIT
-    t0 = performance.now();
-    let next = 0;
-    await Promise.all(Array.from({ length: cores }, async () => {
-      while (next < configs.length) {
-        const r = await pool.simulate(configs[next++] as never, new StopFlag(), 60_000);
-        if (!r.ok) throw new Error('baseline run failed');
-      }
-    }));
-    out.baseline2000Ms = performance.now() - t0;
-    await pool.destroy();
+    const smallSpecs = RUN_SIZES.map((size) => spec(`bench-2000-n${size.n}-t${size.T}`, 40, 50, { ...C4_BASE, support: { kind: 'grid', min: -12, max: 12, n: size.n }, iterations: size.T }));
+    const baselines: number[] = [];
+    for (const small of smallSpecs) {
+      const compiled = compileSweep(small);
+      baselines.push(await oneProcessBaseline(Array.from({ length: compiled.total }, (_, i) => compiled.configAt(i)), cores));
+    }
 
     const env = { DATABASE_URL: db.url, REDIS_URL: redis.url, QUEUE_PREFIX: redis.prefix };
     for (let i = 0; i < cores; i++) workers.push(startWorkerProcess(env));
     await waitFor('workers', async () => ((await queue.getWorkersCount()) >= cores ? true : undefined), 60_000, 100);
-    // Warm the workers as the baseline's pool was warmed (JIT of the core and of the
-    // job path), on configurations other than the measured ones.
-    const warm = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: { ...spec('bench-warm-up', 10, 20, small.base), derive: { ...DERIVE, iterations: '301' } }, headers });
-    const warmId = warm.json().id as string;
-    await waitFor('warm-up', async () => ((await get(`/v1/sweeps/${warmId}`)).status === 'succeeded' ? true : undefined), 120_000, 50);
-    t0 = performance.now();
-    const sres = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: small, headers });
-    const smallId = sres.json().id as string;
-    const final = await waitFor('2000 runs', async () => {
-      const s = await get(`/v1/sweeps/${smallId}`);
-      return ['succeeded', 'failed'].includes(s.status) ? s : undefined;
-    }, 600_000, 50);
-    out.service2000Ms = performance.now() - t0;
-    out.serviceOverBaseline = out.service2000Ms / out.baseline2000Ms;
-    out.ingestRunsPerSecond = final.counts.succeeded / (out.service2000Ms / 1000);
-    if (final.counts.succeeded !== 2000) throw new Error(`service run ended ${JSON.stringify(final.counts)}`);
-    // Where the wall time went, from the timestamps Postgres recorded.
-    const phases = new pg.Client({ connectionString: db.url });
-    await phases.connect();
-    const { rows: [ph] } = await phases.query(
-      `SELECT extract(epoch FROM min(r.started_at) - s.created_at) * 1000 AS to_first_claim,
-              extract(epoch FROM max(r.finished_at) - min(r.started_at)) * 1000 AS claim_to_last_finish,
-              extract(epoch FROM s.finished_at - max(r.finished_at)) * 1000 AS finish_lag,
-              sum(res.duration_ms) AS core_ms
-         FROM sweeps s JOIN runs r ON r.sweep_id = s.id JOIN results res ON res.id = r.result_id
-        WHERE s.id = $1 GROUP BY s.id`, [smallId]);
-    await phases.end();
-    out.phaseToFirstClaimMs = Number(ph.to_first_claim);
-    out.phaseClaimToLastFinishMs = Number(ph.claim_to_last_finish);
-    out.phaseFinishLagMs = Number(ph.finish_lag);
-    out.coreMsTotal = Number(ph.core_ms);
+    const watcher = new pg.Client({ connectionString: db.url });
+    await watcher.connect();
+    try {
+      for (let k = 0; k < smallSpecs.length; k++) {
+        const small = smallSpecs[k];
+        // Warm the workers as the baseline's threads were warmed (JIT of the core and
+        // of the job path), on configurations other than the measured ones.
+        const warm = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: { ...spec('bench-warm-up', 10, 20, small.base), derive: { ...DERIVE, iterations: String(RUN_SIZES[k].T + 1) } }, headers });
+        const warmId = warm.json().id as string;
+        await waitFor('warm-up', async () => ((await get(`/v1/sweeps/${warmId}`)).status === 'succeeded' ? true : undefined), 300_000, 50);
+        const cpuSnapshot = () => ({
+          api: process.cpuUsage(),
+          workers: workers.map((w) => threadSeconds(w.pid!)),
+          postgres: commandSeconds('postgres'),
+          redis: commandSeconds('redis-server'),
+        });
+        const cpu0 = cpuSnapshot();
+        const t0 = performance.now();
+        const sres = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: small, headers });
+        const smallId = sres.json().id as string;
+        // The end is watched in Postgres with a one-row lookup every 20 ms: polling the
+        // API's progress (a count over the sweep's runs) that often would itself take a
+        // noticeable share of the two cores, which a user following at 1 s never does.
+        await waitFor('2000 runs', async () => {
+          const { rows: [row] } = await watcher.query('SELECT status FROM sweeps WHERE id = $1', [smallId]);
+          return ['succeeded', 'failed'].includes(row.status) ? true : undefined;
+        }, 600_000, 20);
+        const serviceMs = performance.now() - t0;
+        const cpu1 = cpuSnapshot();
+        const final = await get(`/v1/sweeps/${smallId}`);
+        if (final.counts.succeeded !== 2000) throw new Error(`service run ended ${JSON.stringify(final.counts)}`);
+        // Where the wall time went, from the timestamps Postgres recorded.
+        const { rows: [ph] } = await watcher.query(
+          `SELECT extract(epoch FROM min(r.started_at) - s.created_at) * 1000 AS to_first_claim,
+                  extract(epoch FROM s.finished_at - max(r.finished_at)) * 1000 AS finish_lag,
+                  sum(res.duration_ms) AS core_ms
+             FROM sweeps s JOIN runs r ON r.sweep_id = s.id JOIN results res ON res.id = r.result_id
+            WHERE s.id = $1 GROUP BY s.id`, [smallId]);
+        smallRuns.push({
+          n: RUN_SIZES[k].n, T: RUN_SIZES[k].T, baselineMs: baselines[k], serviceMs,
+          coreMsPerRun: Number(ph.core_ms) / 2000, toFirstClaimMs: Number(ph.to_first_claim), finishLagMs: Number(ph.finish_lag),
+          cpu: {
+            computeThreads: cpu1.workers.reduce((a, w, i) => a + w.others - cpu0.workers[i].others, 0),
+            workerMain: cpu1.workers.reduce((a, w, i) => a + w.main - cpu0.workers[i].main, 0),
+            api: (cpu1.api.user - cpu0.api.user + cpu1.api.system - cpu0.api.system) / 1e6,
+            postgres: cpu1.postgres - cpu0.postgres,
+            redis: cpu1.redis - cpu0.redis,
+          },
+        });
+        out[`serviceOverBaseline_n${RUN_SIZES[k].n}`] = serviceMs / baselines[k];
+        out[`ingestRunsPerSecond_n${RUN_SIZES[k].n}`] = 2000 / (serviceMs / 1000);
+      }
+    } finally {
+      await watcher.end();
+    }
 
     // 3. Ingestion alone: the same 2,000 configurations again are deduplicated (link
     //    to the stored result, no compute), so this is the storage and queue path only.
-    t0 = performance.now();
-    const dres = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: { ...small, name: 'bench-2000-again' }, headers });
+    const tDedup = performance.now();
+    const dres = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: { ...smallSpecs[0], name: 'bench-2000-again' }, headers });
     const dupId = dres.json().id as string;
     await waitFor('dedup runs', async () => {
       const s = await get(`/v1/sweeps/${dupId}`);
       return ['succeeded', 'failed'].includes(s.status) ? s : undefined;
     }, 600_000, 50);
-    out.ingestDedupRunsPerSecond = 2000 / ((performance.now() - t0) / 1000);
+    out.ingestDedupRunsPerSecond = 2000 / ((performance.now() - tDedup) / 1000);
   } finally {
     await Promise.all(workers.map(stop));
     await app?.close();
@@ -172,9 +221,14 @@ export async function runServiceBench(): Promise<Record<string, number>> {
   console.log('service benchmark (2 cores; timings noisy, compare ratios within one run)');
   console.log(`  100k submission: 201 after ${out.submit100kTo201Ms.toFixed(0)} ms, all queued after ${(out.submit100kFullyQueuedMs / 1000).toFixed(2)} s in ${out.jobsFor100k} jobs`);
   console.log(`  Redis memory per queued configuration: ${out.redisBytesPerQueuedConfig.toFixed(1)} bytes`);
-  console.log(`  2,000 small runs: one process x ${2} threads ${(out.baseline2000Ms / 1000).toFixed(2)} s, service with 2 workers ${(out.service2000Ms / 1000).toFixed(2)} s -> ${out.serviceOverBaseline.toFixed(3)}x (target <= 1.15x)`);
-  console.log(`    phases: submit -> first claim ${out.phaseToFirstClaimMs.toFixed(0)} ms, first claim -> last finish ${out.phaseClaimToLastFinishMs.toFixed(0)} ms, last finish -> sweep finished ${out.phaseFinishLagMs.toFixed(0)} ms; core time ${out.coreMsTotal.toFixed(0)} ms in all`);
-  console.log(`  ingestion: ${out.ingestRunsPerSecond.toFixed(0)} runs/s stored while computing, ${out.ingestDedupRunsPerSecond.toFixed(0)} runs/s when deduplicated (storage path only)`);
+  console.log(`  2,000 small runs (C.4 geometry, K = inf, m = 2): service with 2 worker processes against one process with ${2} threads`);
+  console.log('    atoms  gens  core ms/run  one process  service   ratio (target <= 1.15x)   CPU s: compute+V8 helpers / worker main / API / Postgres / Redis');
+  for (const r of smallRuns) {
+    console.log(`    ${String(r.n).padStart(5)} ${String(r.T).padStart(5)} ${r.coreMsPerRun.toFixed(2).padStart(12)} ${(r.baselineMs / 1000).toFixed(2).padStart(10)} s ${(r.serviceMs / 1000).toFixed(2).padStart(7)} s ${(r.serviceMs / r.baselineMs).toFixed(3).padStart(7)}x` +
+      `                  ${r.cpu.computeThreads.toFixed(2)} / ${r.cpu.workerMain.toFixed(2)} / ${r.cpu.api.toFixed(2)} / ${r.cpu.postgres.toFixed(2)} / ${r.cpu.redis.toFixed(2)}`);
+  }
+  console.log(`    (submit -> first claim ${smallRuns.map((r) => r.toFirstClaimMs.toFixed(0)).join(' / ')} ms; last run -> sweep finished ${smallRuns.map((r) => r.finishLagMs.toFixed(0)).join(' / ')} ms; core ms/run is measured inside the workers' threads)`);
+  console.log(`  ingestion: ${smallRuns.map((r) => (2000 / (r.serviceMs / 1000)).toFixed(0)).join(' / ')} runs/s stored while computing (by run size above), ${out.ingestDedupRunsPerSecond.toFixed(0)} runs/s when deduplicated (storage path only)`);
   return out;
 }
 
