@@ -1,5 +1,5 @@
 // Soak: three teams submit sweeps concurrently (K = inf, finite K, sampled mode), two
-// keep running at a time per team, for SOAK_SECONDS (default 60), on one API process
+// keep running at a time per team, for SOAK_SECONDS (default 120), on one API process
 // and two workers, loopback only. Meanwhile every team polls the API (list, status,
 // stats) and probes another team's sweep. At the end: every sweep finished, counts add
 // up to totals, no run duplicated or lost, no team saw another's sweep, no 5xx.
@@ -9,7 +9,7 @@ import {
   useSharedServices, waitFinished, type Reply,
 } from './support.ts';
 
-const SOAK_SECONDS = Number(process.env.SOAK_SECONDS || 60);
+const SOAK_SECONDS = Number(process.env.SOAK_SECONDS || 120);
 const PER_TEAM_IN_FLIGHT = 2;
 
 /** Small sweeps (~1-3 s of compute each), three kinds in turn. */
