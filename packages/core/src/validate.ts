@@ -574,18 +574,22 @@ export function validateConfig(input: unknown, opts: ValidateOptions = {}): Vali
 
 // A sweep validates thousands of configurations that share one grid: the last grid's
 // points and one scratch buffer are kept, so validation allocates nothing O(n) per
-// configuration (at n = 4001 that garbage was most of the API's submission CPU).
+// configuration (at n = 4001 that garbage and its collection were a large share of
+// the API's CPU for a submission). Only up to KEEP_ATOMS, so that one huge
+// configuration does not pin hundreds of megabytes in a long-lived process.
+const KEEP_ATOMS = 1 << 20;
 let lastGrid: { key: string; sp: SupportPoints } | undefined;
 let scratch: Float64Array = new Float64Array(0);
 
 function supportForCheck(s: NormalizedSupport): SupportPoints {
-  if (s.kind !== 'grid') return buildSupport(s);
+  if (s.kind !== 'grid' || supportSize(s) > KEEP_ATOMS) return buildSupport(s);
   const key = `${s.min.join()}|${s.max.join()}|${s.n.join()}`;
   if (lastGrid?.key !== key) lastGrid = { key, sp: buildSupport(s) };
   return lastGrid.sp;
 }
 
 function scratchFor(n: number): Float64Array {
+  if (n > KEEP_ATOMS) return new Float64Array(n);
   if (scratch.length < n) scratch = new Float64Array(n);
   return scratch;
 }
