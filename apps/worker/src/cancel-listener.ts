@@ -5,12 +5,8 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { stoppedSweeps } from '@curation/db';
-import { createRedis } from '@curation/queue';
+import { cancelChannel, createRedis } from '@curation/queue';
 import type { InFlight } from './stop-flag.ts';
-
-export function cancelChannel(prefix: string): string {
-  return `${prefix}:cancel`;
-}
 
 export interface CancelListener { close(): Promise<void> }
 

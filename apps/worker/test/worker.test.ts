@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { createPool } from '@curation/db';
 import { createRedis, type RunBatchJob } from '@curation/queue';
 import { createTestDatabase, createTestRedis, type TestDatabase } from '../../../test/support/services.ts';
-import { cancelChannel } from '../src/cancel-listener.ts';
+import { cancelChannel } from '@curation/queue';
 import { startWorker, type RunningWorker } from '../src/worker.ts';
 import { addJob, createQueue, insertSweep, runStatuses, silentLogger, smallSpec, sweepRow, waitFor, waitSweep } from './helpers.ts';
 

@@ -3,6 +3,7 @@
 // Plain SQL through the pg Pool: these need ON CONFLICT, row locks, unnest and
 // aggregates, which Prisma cannot express (or only slowly).
 import type pg from 'pg';
+import { lockTeam, overBudget, type OverBudget } from './teams.ts';
 
 export const SWEEP_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type SweepStatus = (typeof SWEEP_STATUSES)[number];
@@ -64,12 +65,6 @@ export interface NewSweep {
   estimatedCostSeconds?: number;
 }
 
-export interface OverBudget {
-  budgetSeconds: number;
-  usedSeconds: number;
-  requestedSeconds: number;
-}
-
 export type InsertSweepResult =
   | { created: true; sweep: SweepRow }
   /** The key was used before (by this team); sameSpec says whether that submission carried the same spec. */
@@ -90,27 +85,14 @@ export type InsertSweepResult =
 export async function insertSweep(pool: pg.Pool, s: NewSweep): Promise<InsertSweepResult> {
   if (s.teamId === null) return insertSweepRow(pool, s);
   return inTransaction(pool, async (c) => {
-    const team = await c.query<{ budget: number | null }>(
-      'SELECT compute_budget_seconds AS budget FROM teams WHERE id = $1 FOR UPDATE',
-      [s.teamId],
-    );
-    if (!team.rows.length) throw new Error(`team ${s.teamId} does not exist`);
+    const team = await lockTeam(c, s.teamId!);
+    if (!team) throw new Error(`team ${s.teamId} does not exist`);
     if (s.idempotencyKey !== null) {
       const prior = await findSweepByIdempotencyKey(c, s.teamId, s.idempotencyKey, s.spec);
       if (prior) return { created: false, ...prior };
     }
-    const budget = team.rows[0].budget;
-    const requested = s.estimatedCostSeconds ?? 0;
-    if (budget !== null) {
-      const used = await c.query<{ used: number }>(
-        `SELECT coalesce(sum(estimated_cost_seconds), 0)::float8 AS used FROM sweeps WHERE team_id = $1 AND status <> 'cancelled'`,
-        [s.teamId],
-      );
-      const usedSeconds = used.rows[0].used;
-      if (usedSeconds + requested > budget) {
-        return { created: false, overBudget: { budgetSeconds: budget, usedSeconds, requestedSeconds: requested } };
-      }
-    }
+    const over = await overBudget(c, s.teamId!, team.budget, s.estimatedCostSeconds ?? 0);
+    if (over) return { created: false, overBudget: over };
     return insertSweepRow(c, s);
   });
 }
@@ -271,17 +253,9 @@ export async function retrySweep(pool: pg.Pool, id: string, vis: Visibility): Pr
     const { teamId, cost, ...before } = rows[0];
     if (before.status === 'cancelled' && teamId !== null) {
       // Cancelled sweeps do not count against the budget; retrying one makes it count again.
-      const team = await c.query<{ budget: number | null }>('SELECT compute_budget_seconds AS budget FROM teams WHERE id = $1 FOR UPDATE', [teamId]);
-      const budget = team.rows[0]?.budget ?? null;
-      if (budget !== null) {
-        const used = await c.query<{ used: number }>(
-          `SELECT coalesce(sum(estimated_cost_seconds), 0)::float8 AS used FROM sweeps WHERE team_id = $1 AND status <> 'cancelled'`,
-          [teamId],
-        );
-        if (used.rows[0].used + cost > budget) {
-          return { outcome: 'over_budget', overBudget: { budgetSeconds: budget, usedSeconds: used.rows[0].used, requestedSeconds: cost } };
-        }
-      }
+      const team = await lockTeam(c, teamId);
+      const over = await overBudget(c, teamId, team?.budget ?? null, cost);
+      if (over) return { outcome: 'over_budget', overBudget: over };
     }
     const runs = await c.query<{ index: number }>(
       `UPDATE runs SET status = 'queued', error = NULL, started_at = NULL, finished_at = NULL, worker = NULL

@@ -53,14 +53,6 @@ export class DuplicateTeamError extends Error {
   }
 }
 
-/** No team with this name or id. */
-export class UnknownTeamError extends Error {
-  constructor(ref: string) {
-    super(`no team ${JSON.stringify(ref)}`);
-    this.name = 'UnknownTeamError';
-  }
-}
-
 export const hashKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -104,10 +96,6 @@ export async function listTeams(db: Queryable): Promise<(Team & { keys: number; 
        FROM teams t ORDER BY t.name`,
   );
   return rows;
-}
-
-export async function setTeamBudget(db: Queryable, teamId: string, seconds: number | null): Promise<void> {
-  await db.query('UPDATE teams SET compute_budget_seconds = $2 WHERE id = $1', [teamId, seconds]);
 }
 
 /** A new random key in the documented shape. */
@@ -196,6 +184,32 @@ export async function teamBudgetUsed(db: Queryable, teamId: string): Promise<num
     [teamId],
   );
   return rows[0].used;
+}
+
+export interface OverBudget {
+  budgetSeconds: number;
+  usedSeconds: number;
+  requestedSeconds: number;
+}
+
+/**
+ * Locks the team's row until the transaction ends, so that its submissions and
+ * retries are checked against its budget one at a time; the budget (null: none), or
+ * undefined when there is no such team.
+ */
+export async function lockTeam(c: Queryable, teamId: string): Promise<{ budget: number | null } | undefined> {
+  const { rows } = await c.query<{ budget: number | null }>(
+    'SELECT compute_budget_seconds AS budget FROM teams WHERE id = $1 FOR UPDATE',
+    [teamId],
+  );
+  return rows[0];
+}
+
+/** Why `requestedSeconds` more do not fit the team's budget, or null when they do. Call with the team locked. */
+export async function overBudget(c: Queryable, teamId: string, budget: number | null, requestedSeconds: number): Promise<OverBudget | null> {
+  if (budget === null) return null;
+  const usedSeconds = await teamBudgetUsed(c, teamId);
+  return usedSeconds + requestedSeconds > budget ? { budgetSeconds: budget, usedSeconds, requestedSeconds } : null;
 }
 
 /**

@@ -91,7 +91,6 @@ export interface Scale {
   accepts(v: number | null | undefined): v is number;
 }
 
-/** A linear scale over nice ticks covering the finite values (at least one needed, else [0, 1]). */
 /** Min and max of a list without spreading it into Math.min/max (which throws past ~100k arguments). */
 export function extent(values: readonly number[]): [number, number] {
   let lo = Infinity;
@@ -103,6 +102,7 @@ export function extent(values: readonly number[]): [number, number] {
   return [lo, hi];
 }
 
+/** A linear scale over nice ticks covering the finite values (at least one needed, else [0, 1]). */
 export function linearScale(values: number[], range: [number, number], count = 5): Scale {
   const finite = values.filter((v) => Number.isFinite(v));
   const [min, max] = finite.length ? extent(finite) : [0, 1];

@@ -13,3 +13,8 @@ export interface RunBatchJob {
 export function batchJobId(sweepId: string, firstIndex: number, generation = 0): string {
   return `${sweepId}:${generation}:${firstIndex}`;
 }
+
+/** Redis pub/sub channel on which the API announces cancelled sweeps to workers. */
+export function cancelChannel(prefix: string): string {
+  return `${prefix}:cancel`;
+}

@@ -1,6 +1,7 @@
 // Cancel and retry (docs/service-design.md, "Cancel and retry").
 import type { FastifyPluginAsync, RawServerDefault } from 'fastify';
 import { compileSweep } from '@curation/sweep-spec';
+import { cancelChannel } from '@curation/queue';
 import { cancelSweep, getSweep, getSweepWithSpec, retrySweep, revertRetry, runStatusCounts } from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
 import type { Deps } from '../deps.ts';
@@ -42,7 +43,7 @@ export const actionRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxPro
     // Running runs stop when workers hear this; if it is lost they still find the sweep
     // cancelled in Postgres, so a Redis hiccup here must not fail the cancel.
     await redisReady(redis, 1000)
-      .then(() => redis.publish(`${queuePrefix}:cancel`, id))
+      .then(() => redis.publish(cancelChannel(queuePrefix), id))
       .catch((err) => request.log.warn({ err, sweepId: id }, 'cancel: publish failed'));
     return current(id, vis, r.cancelledRuns);
   });

@@ -30,7 +30,6 @@ function exitCodeOf(err: unknown): number {
   if (err instanceof AdminError) return err.code;
   const e = err as { name?: string; code?: string; errors?: { code?: string }[] };
   if (e?.name === 'DuplicateTeamError') return EXIT_CONFLICT;
-  if (e?.name === 'UnknownTeamError') return EXIT_NOT_FOUND;
   if ((e?.code && UNREACHABLE.has(e.code)) || e?.errors?.some((x) => x?.code && UNREACHABLE.has(x.code))) return EXIT_UNREACHABLE;
   return EXIT_FAILURE;
 }
