@@ -1,5 +1,11 @@
 // The compute pool: one thread per core by default, so the CPU-bound core never
 // blocks the event loop that renews BullMQ locks and talks to Postgres.
+//
+// Tasks wait here, not in Piscina's queue, ordered by the job that asked for them:
+// a worker holds a few jobs at once so that one job's claim, preparation and stores
+// overlap another's computing, and that only works if the jobs compute one after the
+// other. Interleaved (Piscina's FIFO), the jobs in hand all finished together and
+// every thread then idled while the next jobs were claimed and prepared.
 import { Piscina } from 'piscina';
 import type { RunConfig } from '@curation/core';
 import type { StopFlag } from './stop-flag.ts';
@@ -10,11 +16,28 @@ export interface ComputePool {
   /**
    * Simulates configurations one after the other in one thread; `flag` stops them
    * early (see runTask for the shape of the answer), and so does the time limit of
-   * each run (counted in the thread).
+   * each run (counted in the thread). Tasks of a lower `order` start first; equal
+   * orders start in submission order.
    */
-  simulate(configs: RunConfig[], flag: StopFlag, timeoutMs: number): Promise<TaskOutput[]>;
+  simulate(configs: RunConfig[], flag: StopFlag, timeoutMs: number, order?: number): Promise<TaskOutput[]>;
+  /** An order for the tasks of a job starting now: after those of every job started before. */
+  nextOrder(): number;
+  /** Answers waiting tasks whose flag is set without starting them (a cancel must not wait behind other jobs). */
+  dropStopped(): void;
   destroy(): Promise<void>;
 }
+
+interface Waiting {
+  order: number;
+  seq: number;
+  input: TaskInput;
+  flag: StopFlag;
+  resolve: (out: TaskOutput[]) => void;
+  reject: (err: unknown) => void;
+}
+
+/** What a task whose flag was set before it started answers (as runTask would). */
+const NOT_STARTED: TaskOutput[] = [{ ok: false, stopped: true, timedOut: false }];
 
 export function createComputePool(size: number): ComputePool {
   const piscina = new Piscina<TaskInput, TaskOutput[]>({
@@ -24,9 +47,51 @@ export function createComputePool(size: number): ComputePool {
     // Threads stay warm between jobs: the JIT-compiled core is most of the speed.
     idleTimeout: 60 * 60_000,
   });
+  // One task running and one ready per thread: a thread never waits for the main
+  // thread between tasks, and nothing is committed to a thread early.
+  const inPiscinaMax = size * 2;
+  let inPiscina = 0;
+  let seq = 0;
+  let orders = 0;
+  let destroyed = false;
+  const waiting: Waiting[] = [];
+
+  const dropStopped = () => {
+    for (let k = waiting.length - 1; k >= 0; k--) {
+      if (waiting[k].flag.reason) waiting.splice(k, 1)[0].resolve(NOT_STARTED);
+    }
+  };
+  const pump = () => {
+    dropStopped();
+    while (inPiscina < inPiscinaMax && waiting.length && !destroyed) {
+      const t = waiting.shift()!;
+      inPiscina++;
+      piscina.run(t.input).then(t.resolve, t.reject).finally(() => {
+        inPiscina--;
+        pump();
+      });
+    }
+  };
+
   return {
     size,
-    simulate: (configs, flag, timeoutMs) => piscina.run({ configs, flag: flag.buffer, timeoutMs }),
-    destroy: () => piscina.destroy(),
+    simulate(configs, flag, timeoutMs, order = Number.MAX_SAFE_INTEGER) {
+      if (destroyed) return Promise.reject(new Error('compute pool destroyed'));
+      return new Promise<TaskOutput[]>((resolve, reject) => {
+        const t: Waiting = { order, seq: seq++, input: { configs, flag: flag.buffer, timeoutMs }, flag, resolve, reject };
+        // Few tasks wait at a time (a few jobs' worth), so a scan from the end is cheap.
+        let k = waiting.length;
+        while (k > 0 && waiting[k - 1].order > order) k--;
+        waiting.splice(k, 0, t);
+        pump();
+      });
+    },
+    nextOrder: () => orders++,
+    dropStopped,
+    async destroy() {
+      destroyed = true;
+      for (const t of waiting.splice(0)) t.reject(new Error('compute pool destroyed'));
+      await piscina.destroy();
+    },
   };
 }

@@ -27,8 +27,6 @@ export interface JobDeps {
   logger: Logger;
   /** Store finished runs at least this often within a long batch, so a crash loses little. */
   flushEveryMs?: number;
-  /** Pool tasks a job keeps in flight at once (default 2). */
-  pipelineDepth?: number;
   /** Estimated compute per pool task when configurations are cheap (default TASK_TARGET_SECONDS). */
   taskTargetSeconds?: number;
 }
@@ -37,6 +35,9 @@ export interface JobDeps {
 export const TASK_TARGET_SECONDS = 0.02;
 /** At most this many configurations per pool task, whatever their estimates say. */
 export const MAX_TASK_CONFIGS = 32;
+/** Configurations prepared between two turns of the event loop (about a millisecond). */
+const PREPARE_SLICE = 8;
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 type Runnable = Extract<PreparedRun, { ok: true }>;
 /** One configuration to compute, and the runs (indexes) that asked for it. */
@@ -96,14 +97,22 @@ export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobC
     return report;
   }
 
-  let prepared: PreparedRun[];
+  let prepared: PreparedRun[] = [];
   const sweep = await deps.sweeps.get(sweepId).catch((err: unknown) => {
     if ((err as { name?: string }).name === 'SpecError') return err as Error; // a stored spec that no longer compiles
     throw err;
   });
   if (sweep === undefined) return report;
   if (sweep instanceof Error) prepared = claimed.map((index) => ({ index, ok: false, error: `sweep spec: ${oneLine(sweep)}` }));
-  else prepared = claimed.map((i) => prepareRun(sweep, i));
+  else {
+    // A few at a time, letting the event loop in between: the pool's threads get their
+    // next task through this thread, and preparing a whole job at once (tens of ms)
+    // left them idle that long whenever another job's task ended meanwhile.
+    for (let k = 0; k < claimed.length; k++) {
+      if (k > 0 && k % PREPARE_SLICE === 0) await yieldToEventLoop();
+      prepared.push(prepareRun(sweep, claimed[k]));
+    }
+  }
 
   const done = new Set<number>();
   let successes: RunSuccess[] = [];
@@ -153,29 +162,23 @@ export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobC
 
   // Cheap configurations travel to the pool a few at a time (about TASK_TARGET_SECONDS
   // of estimated compute), so a thread does not wait on a message round trip through
-  // the main thread between runs of half a millisecond; and a second task waits in the
-  // pool while the first runs, so the thread never idles while the main thread takes
-  // results in or stores them.
-  const window = deps.pipelineDepth ?? 2;
-  const pending = groupIntoTasks([...toCompute], deps.taskTargetSeconds ?? TASK_TARGET_SECONDS);
-  const inPool: { items: Computation[]; flag: StopFlag; out: Promise<TaskOutput[]> }[] = [];
-  const dispatch = () => {
-    while (inPool.length < window && pending.length && !control.stopReason) {
-      const items = pending.shift()!;
-      const flag = control.startRun();
-      inPool.push({ items, flag, out: deps.pool.simulate(items.map((c) => c.runs[0].config), flag, deps.runTimeoutMs) });
-    }
-  };
+  // the main thread between runs of half a millisecond. All of the job's tasks are
+  // handed to the pool at once, under one order: the pool runs them after those of the
+  // jobs that started computing before this one (see pool.ts).
+  const order = deps.pool.nextOrder();
+  const inPool = groupIntoTasks([...toCompute], deps.taskTargetSeconds ?? TASK_TARGET_SECONDS).map((items) => {
+    const flag = control.startRun();
+    return { items, flag, out: deps.pool.simulate(items.map((c) => c.runs[0].config), flag, deps.runTimeoutMs, order) };
+  });
   const flushEveryMs = deps.flushEveryMs ?? 1000;
   let lastFlush = Date.now();
-  let stopped = false;
+  let next = 0;
   try {
-    dispatch();
-    while (inPool.length && !stopped) {
-      const { items, flag, out: outcome } = inPool.shift()!;
+    for (; next < inPool.length; next++) {
+      const { items, flag, out: outcome } = inPool[next];
       const outs = await outcome;
       control.endRun(flag);
-      dispatch();
+      let stopped = false;
       for (let k = 0; k < outs.length; k++) {
         const out = outs[k];
         const { hash, runs } = items[k];
@@ -198,16 +201,23 @@ export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobC
           report.failed += runs.length;
         }
       }
+      if (stopped) {
+        next++;
+        break;
+      }
       if (Date.now() - lastFlush >= flushEveryMs) {
         void flush().catch(() => {}); // awaited (and its error thrown) by the final flush
         lastFlush = Date.now();
       }
     }
   } finally {
-    // After a stop, what is still in the pool ends at its next generation boundary.
-    for (const p of inPool) p.flag.set(control.stopReason ?? 'shutdown');
-    await Promise.allSettled(inPool.map((p) => p.out));
-    for (const p of inPool) control.endRun(p.flag);
+    // After a stop (or a throw), what is still running ends at its next generation
+    // boundary and what has not started is answered without starting.
+    const rest = inPool.slice(next);
+    for (const p of rest) p.flag.set(control.stopReason ?? 'shutdown');
+    deps.pool.dropStopped();
+    await Promise.allSettled(rest.map((p) => p.out));
+    for (const p of rest) control.endRun(p.flag);
   }
   await flush();
 

@@ -27,11 +27,13 @@ export class JobControl {
   /** Computations of this job in the pool (a job keeps a few in flight so no thread waits for the main thread). */
   readonly running = new Set<StopFlag>();
 
-  constructor(readonly sweepId: string) {}
+  /** `onStop`: called after the flags are set, so whoever holds tasks not yet started can answer them now. */
+  constructor(readonly sweepId: string, private readonly onStop?: () => void) {}
 
   stop(reason: 'cancel' | 'shutdown'): void {
     this.stopReason ??= reason;
     for (const flag of this.running) flag.set(reason);
+    this.onStop?.();
   }
 
   /** A flag for a new computation, already set when a stop came first. */
@@ -51,8 +53,11 @@ export class JobControl {
 export class InFlight {
   private readonly jobs = new Set<JobControl>();
 
+  /** `onStop`: see JobControl (the compute pool answers a stopped job's waiting tasks). */
+  constructor(private readonly onStop?: () => void) {}
+
   add(sweepId: string): JobControl {
-    const c = new JobControl(sweepId);
+    const c = new JobControl(sweepId, this.onStop);
     this.jobs.add(c);
     return c;
   }

@@ -1,7 +1,8 @@
 // The worker: a BullMQ Worker on the `runs` queue whose jobs compute in a thread pool
-// and store into Postgres. BullMQ takes `jobsPerThread` jobs per pool thread, so one
-// job's database round trips overlap another's computing and every core has
-// a job while the main thread only does I/O (and keeps the job locks renewed).
+// and store into Postgres. BullMQ takes `jobsPerThread` jobs per pool thread, and the
+// pool computes them one after the other (pool.ts), so one job's claim, preparation
+// and stores overlap another's computing, while the main thread only does I/O (and
+// keeps the job locks renewed).
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Worker, WaitingError, type Job } from 'bullmq';
@@ -65,7 +66,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   const jobsInHand = concurrency * (opts.jobsPerThread ?? DEFAULTS.jobsPerThread);
   const db = createPool(opts.databaseUrl, jobsInHand + 2);
   const pool = createComputePool(concurrency);
-  const inFlight = new InFlight();
+  const inFlight = new InFlight(() => pool.dropStopped());
   const deps: JobDeps = {
     db,
     pool,
