@@ -12,7 +12,7 @@ import { compileSweep, type CompiledSweep } from '@curation/sweep-spec';
 import {
   advanceEnqueued, finishSweepIfDone, getEnqueueState, insertRunChunk, sweepsToEnqueue, tryLockSweep, unlockSweep,
 } from '@curation/db';
-import { costOf, jobsFor, packBatches } from './batches.ts';
+import { costOf, jobsFor, maxJobIndexes, packBatches } from './batches.ts';
 import { redisReady } from './redis-ready.ts';
 
 export interface EnqueuerOptions {
@@ -170,7 +170,8 @@ export class Enqueuer {
       const params = indexes.map((i) => JSON.stringify(compiled.paramsAt(i)));
       await redisReady(this.redis, 5000); // no rows for jobs we could not add anyway
       if (!(await insertRunChunk(client, id, indexes, params))) return; // cancelled meanwhile
-      await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes)));
+      // Job size from the sweep's total, never from where we resumed: same ids on resume.
+      await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes, maxJobIndexes(state.total))));
       const status = await advanceEnqueued(client, id, end);
       if (status === null || status === 'cancelled') return;
       start = end;

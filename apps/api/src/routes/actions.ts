@@ -8,7 +8,7 @@ import type { Deps } from '../deps.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { isUuid } from '../cursor.ts';
 import { sweepView } from '../views.ts';
-import { costOf, jobsFor, packBatches } from '../batches.ts';
+import { costOf, jobsFor, maxJobIndexes, packBatches } from '../batches.ts';
 import { ActionReply, SweepIdParams, errors } from '../schemas.ts';
 import { redisReady } from '../redis-ready.ts';
 import { visibilityOf } from '../auth.ts';
@@ -67,7 +67,7 @@ export const actionRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxPro
     if (r.indexes.length) {
       // A new generation in the job ids: the first jobs of these indexes may still exist in BullMQ.
       const compiled = compileSweep(sweep.spec);
-      const jobs = jobsFor(id, packBatches((i) => costOf(compiled, i), r.indexes), Date.now());
+      const jobs = jobsFor(id, packBatches((i) => costOf(compiled, i), r.indexes, maxJobIndexes(r.indexes.length)), Date.now());
       try {
         await redisReady(redis, 2000);
         await queue.addBulk(jobs);
