@@ -1,8 +1,8 @@
 // One configuration of a sweep, from its index to something we can store: rebuild it
 // from the spec, validate and normalise it, hash it. Pure apart from the core calls.
-import { normalizeForHash, validateConfig } from '@curation/core';
+import { normalizedFields, validateConfig } from '@curation/core';
 import type { RunConfig } from '@curation/core';
-import { configHash } from './config-hash.ts';
+import { canonicalJson, sha256Hex } from './config-hash.ts';
 import type { CompiledSweep } from './sweep-cache.ts';
 import { oneLine } from './task.ts';
 
@@ -21,8 +21,11 @@ export function prepareRun(sweep: CompiledSweep, index: number): PreparedRun {
     if (!v.ok) return { index, ok: false, error: `invalid configuration: ${v.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ')}` };
     // The hashed form is also what gets simulated and stored: a result row is then a
     // function of its (hash, core version) key, whichever sweep computed it first.
-    const config = normalizeForHash(v.config) as unknown as RunConfig;
-    return { index, ok: true, hash: configHash(config), config, costSeconds: v.cost.seconds };
+    // Parsed back from the hashed text itself, which is normalizeForHash's value (the
+    // same deep copy through JSON, keys in another order) for the cost of one parse.
+    const text = canonicalJson(normalizedFields(v.config));
+    const config = JSON.parse(text) as RunConfig;
+    return { index, ok: true, hash: sha256Hex(text), config, costSeconds: v.cost.seconds };
   } catch (err) {
     return { index, ok: false, error: oneLine(err) };
   }

@@ -9,6 +9,16 @@ import type { NormalizedConfig } from './types.ts';
  * in exact mode), so that such runs dedupe.
  */
 export function normalizeForHash(config: NormalizedConfig): Record<string, unknown> {
+  // A deep copy through JSON: no shared references with the live config, no undefined values.
+  return JSON.parse(JSON.stringify(normalizedFields(config))) as Record<string, unknown>;
+}
+
+/**
+ * The fields of normalizeForHash before its deep copy: they may share objects with
+ * `config` and hold undefined values. For callers that serialise the result anyway
+ * (the worker hashes its canonical JSON), which makes the copy redundant.
+ */
+export function normalizedFields(config: NormalizedConfig): Record<string, unknown> {
   const c = config;
   const out: Record<string, unknown> = {
     support: c.support,
@@ -34,6 +44,5 @@ export function normalizeForHash(config: NormalizedConfig): Record<string, unkno
   out.eps = c.eps;
   out.tol = c.tol;
   out.recordEvery = c.recordEvery;
-  // A deep copy through JSON: no shared references with the live config, no undefined values.
-  return JSON.parse(JSON.stringify(out)) as Record<string, unknown>;
+  return out;
 }
