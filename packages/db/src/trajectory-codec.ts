@@ -7,6 +7,7 @@ import type { MetricsRow } from '@curation/core';
 
 const VERSION = 1;
 const HEADER = 3;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function encodeTrajectory(rows: MetricsRow[]): Buffer {
   const n = rows.length;
@@ -16,28 +17,31 @@ export function encodeTrajectory(rows: MetricsRow[]): Buffer {
   out[0] = VERSION;
   out[1] = n;
   out[2] = m;
+  // Column c of row r lives at HEADER + c * n + r. Plain index arithmetic: a helper
+  // closure per row cost more than the copying itself (it ran per run of every sweep).
   for (let r = 0; r < n; r++) {
     const row = rows[r];
-    let c = 0;
-    const put = (v: number) => { out[HEADER + c * n + r] = v; c++; };
-    put(row.t);
-    put(row.entropy);
-    put(row.effectiveSupport);
-    put(row.outside);
-    put(row.step === null ? Number.NaN : row.step);
-    for (let i = 0; i < m; i++) put(row.mass[i]);
-    for (let i = 0; i < m; i++) put(row.meanReward[i]);
-    for (let i = 0; i < m; i++) put(row.varReward[i]);
+    const at = HEADER + r;
+    out[at] = row.t;
+    out[at + n] = row.entropy;
+    out[at + 2 * n] = row.effectiveSupport;
+    out[at + 3 * n] = row.outside;
+    out[at + 4 * n] = row.step === null ? Number.NaN : row.step;
+    for (let i = 0; i < m; i++) {
+      out[at + (5 + i) * n] = row.mass[i];
+      out[at + (5 + m + i) * n] = row.meanReward[i];
+      out[at + (5 + 2 * m + i) * n] = row.varReward[i];
+    }
   }
   // Float64Array is host-endian; every platform we deploy on is little-endian, but be explicit.
   const buf = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) buf.swap64();
+  if (!LITTLE_ENDIAN) buf.swap64();
   return buf;
 }
 
 export function decodeTrajectory(bytes: Uint8Array): MetricsRow[] {
   const copy = Buffer.from(bytes); // aligned copy we may swap in place
-  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) copy.swap64();
+  if (!LITTLE_ENDIAN) copy.swap64();
   const f = new Float64Array(copy.buffer, copy.byteOffset, copy.byteLength / 8);
   if (f[0] !== VERSION) throw new Error(`unknown trajectory encoding version ${f[0]}`);
   const n = f[1];
