@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { cancelRunsIfSweepCancelled, claimRuns, createPool, finishSweepIfDone, requeueRuns } from '@curation/db';
+import { simulate } from '@curation/core';
+import {
+  cancelRunsIfSweepCancelled, claimRuns, createPool, decodeTrajectory, encodeTrajectory, finishSweepIfDone, insertResults, requeueRuns,
+  type NewResult,
+} from '@curation/db';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/services.ts';
 import { insertSweep, runStatuses, smallSpec, sweepRow } from './helpers.ts';
 
@@ -44,5 +48,48 @@ describe('run lifecycle statements', () => {
     const winners = (await Promise.all(Array.from({ length: 10 }, () => finishSweepIfDone(db, id)))).filter(Boolean);
     expect(winners).toEqual(['failed']);
     expect((await sweepRow(db, id)).finished_at).toBeInstanceOf(Date);
+  });
+
+  it('stores results once per (hash, core version), exactly, and names the row to every caller', async () => {
+    const result = (hash: string, q: number, iterations: number): NewResult => {
+      const config = { support: { kind: 'grid', min: -6, max: 6, n: 41 }, rewards: [{ kind: 'quadratic', center: -1 }, { kind: 'quadratic', center: 1 }], K: 'inf', q, iterations } as never;
+      const out = simulate(config, {});
+      return {
+        configHash: hash, coreVersion: 'test-core', gitRevision: 'rev', config, summary: out.summary,
+        trajectory: new Uint8Array(encodeTrajectory(out.trajectory)), generator: null, durationMs: 1.25,
+      };
+    };
+    // Trajectories of different lengths, so a wrong cut of the shared blob would show.
+    const a = result('hash-a', 0.3, 7);
+    const b = result('hash-b', 0.6, 30);
+    const first = await insertResults(db, [a, b]);
+    expect([...first.keys()].sort()).toEqual(['hash-a', 'hash-b']);
+    // Again, with one new: the known ones keep their ids, nothing is stored twice.
+    const c = result('hash-c', 0.9, 3);
+    const second = await insertResults(db, [b, c, a, c]);
+    expect(second.get('hash-a')).toBe(first.get('hash-a'));
+    expect(second.get('hash-b')).toBe(first.get('hash-b'));
+    const { rows } = await db.query(
+      `SELECT config_hash, config, summary, trajectory, nash_gap, final_entropy, converged_at, duration_ms
+         FROM results WHERE core_version = 'test-core' ORDER BY config_hash`,
+    );
+    expect(rows.map((r) => r.config_hash)).toEqual(['hash-a', 'hash-b', 'hash-c']);
+    for (const [k, r] of [a, b, c].entries()) {
+      expect(rows[k].config).toEqual(r.config);
+      expect(rows[k].summary).toEqual(r.summary);
+      expect(decodeTrajectory(rows[k].trajectory)).toEqual(decodeTrajectory(r.trajectory));
+      expect(rows[k].final_entropy).toBe(r.summary.final.entropy); // float8 through JSON, bit for bit
+      expect(rows[k].duration_ms).toBe(1.25);
+    }
+  });
+
+  it('refuses a result with a non-finite number rather than storing it as null', async () => {
+    const out = simulate({ support: { kind: 'grid', min: -6, max: 6, n: 41 }, rewards: [{ kind: 'quadratic', center: 0 }], K: 'inf', iterations: 3 } as never, {});
+    const bad: NewResult = {
+      configHash: 'hash-nan', coreVersion: 'test-core', gitRevision: 'rev', config: {}, summary: { ...out.summary, nashGap: Number.NaN },
+      trajectory: new Uint8Array(encodeTrajectory(out.trajectory)), generator: null, durationMs: 1,
+    };
+    await expect(insertResults(db, [bad])).rejects.toThrow(/non-finite number/);
+    expect((await db.query(`SELECT 1 FROM results WHERE config_hash = 'hash-nan'`)).rowCount).toBe(0);
   });
 });

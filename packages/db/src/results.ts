@@ -46,17 +46,20 @@ export async function findResultIds(db: Queryable, coreVersion: string, hashes: 
   return found;
 }
 
-// JSON text from the core can hold NaN/Infinity only if the core breaks its contract;
-// Postgres jsonb would reject the whole batch, so fail loudly per value instead.
-function json(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => {
-    if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`non-finite number in result JSON: ${v}`);
-    return v;
-  });
+// The core never gives NaN or Infinity (its contract); JSON would quietly turn them into
+// null, so check before serialising, and fail the batch loudly instead.
+function assertFinite(value: unknown, where: string): void {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`non-finite number in result JSON (${where}): ${value}`);
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) assertFinite(value[i], where);
+  } else if (value !== null && typeof value === 'object') {
+    for (const k in value) assertFinite((value as Record<string, unknown>)[k], where);
+  }
 }
 
 /**
- * Stores results (one multi-row INSERT) and returns hash -> id for all of them,
+ * Stores results (one multi-row INSERT per core version) and returns hash -> id for all of them,
  * whether this call inserted the row or someone else had already.
  */
 export async function insertResults(db: Queryable, results: NewResult[]): Promise<Map<string, string>> {
@@ -78,11 +81,13 @@ export async function insertResults(db: Queryable, results: NewResult[]): Promis
     };
     let trajBytes = 0;
     for (const r of list) {
+      assertFinite(r.summary, `summary of ${r.configHash}`);
+      assertFinite(r.config, `config of ${r.configHash}`);
       const s = summaryColumns(r.summary);
       cols.hash.push(r.configHash);
       cols.rev.push(r.gitRevision);
-      cols.config.push(json(r.config));
-      cols.summary.push(json(r.summary));
+      cols.config.push(JSON.stringify(r.config));
+      cols.summary.push(JSON.stringify(r.summary));
       cols.trajOffset.push(trajBytes);
       cols.trajLength.push(r.trajectory.byteLength);
       trajBytes += r.trajectory.byteLength;
@@ -100,9 +105,11 @@ export async function insertResults(db: Queryable, results: NewResult[]): Promis
     // unnest over typed arrays: one statement and one round trip for the whole batch,
     // with a fixed parameter count whatever the batch size. The trajectories travel as
     // one binary parameter cut by offsets: inside a bytea[] they would be hex text,
-    // twice their size, escaped in Node and parsed back by Postgres.
+    // twice their size, escaped in Node and parsed back by Postgres. (One jsonb
+    // document for the whole batch, through jsonb_to_recordset, was measured too: it
+    // saved some Node time but cost Postgres more, and Postgres is what a team shares.)
     const blob = Buffer.concat(list.map((r) => r.trajectory), trajBytes);
-    await db.query(
+    const { rows: inserted } = await db.query<{ id: string; config_hash: string }>(
       `INSERT INTO results (config_hash, core_version, git_revision, config, summary, trajectory, generator,
                             converged, converged_at, collapsed, nash_gap, basin_share0, surviving_basins,
                             in_interval, final_entropy, duration_ms)
@@ -113,12 +120,16 @@ export async function insertResults(db: Queryable, results: NewResult[]): Promis
                      $15::float8[], $16::float8[])
               AS u(hash, rev, config, summary, traj_offset, traj_length, gen, converged, converged_at, collapsed, nash_gap, share0,
                    surviving, in_interval, entropy, duration)
-       ON CONFLICT (config_hash, core_version) DO NOTHING`,
+       ON CONFLICT (config_hash, core_version) DO NOTHING
+       RETURNING id, config_hash`,
       [coreVersion, cols.hash, cols.rev, cols.config, cols.summary, blob, cols.gen, cols.converged,
         cols.convergedAt, cols.collapsed, cols.nashGap, cols.share0, cols.surviving, cols.inInterval,
         cols.entropy, cols.duration, cols.trajOffset, cols.trajLength],
     );
-    for (const [hash, id] of await findResultIds(db, coreVersion, cols.hash)) ids.set(hash, id);
+    for (const r of inserted) ids.set(r.config_hash, r.id);
+    // Rows someone else stored first (the same configuration computed twice at once).
+    const others = list.filter((r) => !ids.has(r.configHash)).map((r) => r.configHash);
+    for (const [hash, id] of await findResultIds(db, coreVersion, others)) ids.set(hash, id);
   }
   return ids;
 }
