@@ -5,13 +5,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const TICK = 100; // USER_HZ on Linux
 
-function ticksOf(statPath: string): { comm: string; ticks: number } | undefined {
+/** utime + stime; with `reaped`, also the CPU of children it has waited for (cutime + cstime). */
+function ticksOf(statPath: string, reaped = false): { comm: string; ticks: number } | undefined {
   try {
     const s = readFileSync(statPath, 'utf8');
     const close = s.lastIndexOf(')');
     const comm = s.slice(s.indexOf('(') + 1, close);
     const f = s.slice(close + 2).split(' ');
-    return { comm, ticks: Number(f[11]) + Number(f[12]) }; // utime + stime
+    const own = Number(f[11]) + Number(f[12]);
+    return { comm, ticks: reaped ? own + Number(f[13]) + Number(f[14]) : own };
   } catch {
     return undefined; // the process or thread ended
   }
@@ -32,12 +34,17 @@ export function threadSeconds(pid: number): { main: number; others: number } {
   return { main, others };
 }
 
-/** CPU seconds of every process whose command name is `comm` (e.g. all Postgres backends). */
+/**
+ * CPU seconds of every process whose command name is `comm` (e.g. all Postgres
+ * backends), counting the processes that ended meanwhile through their parent's
+ * reaped-children time (a backend whose pooled connection idled out would otherwise
+ * take its CPU with it, and the difference could even come out negative).
+ */
 export function commandSeconds(comm: string): number {
   let sum = 0;
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
-    const t = ticksOf(`/proc/${pid}/stat`);
+    const t = ticksOf(`/proc/${pid}/stat`, true);
     if (t && t.comm === comm) sum += t.ticks / TICK;
   }
   return sum;

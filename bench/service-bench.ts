@@ -32,12 +32,18 @@ const C4_BASE = {
 };
 const DERIVE = { 'rewards.0.center': '[-D/2]', 'rewards.1.center': '[D/2]' };
 
-function spec(name: string, qCount: number, dCount: number, base: object = C4_BASE) {
+/** `shift` moves the q grid a hair, so a repeat computes new configurations instead of reusing stored results. */
+function spec(name: string, qCount: number, dCount: number, base: object = C4_BASE, shift = 0) {
   return {
     name, tags: ['bench'], base,
-    axes: [{ param: 'q', linspace: [0.02, 0.98, qCount] }, { param: 'D', linspace: [0.5, 8, dCount] }],
+    axes: [{ param: 'q', linspace: [0.02 + shift, 0.98 + shift, qCount] }, { param: 'D', linspace: [0.5, 8, dCount] }],
     derive: DERIVE,
   };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 async function redisUsedMemory(client: Redis): Promise<number> {
@@ -65,15 +71,18 @@ async function stop(child: ChildProcess) {
   await new Promise<void>((resolve) => { child.once('exit', () => resolve()); child.kill('SIGTERM'); });
 }
 
-/** Wall time of `configs` computed by `threads` threads of this process, each looping over its share. */
-async function oneProcessBaseline(configs: unknown[], threads: number): Promise<number> {
+/** Wall time (ms) and CPU seconds of `configs` computed by `threads` threads of this process, each looping over its share. */
+async function oneProcessBaseline(configs: unknown[], threads: number): Promise<{ ms: number; cpu: number }> {
   const shares = Array.from({ length: threads }, (_, k) => configs.filter((_c, i) => i % threads === k));
   const ws = shares.map((share) => new Worker(new URL('./baseline-thread.mjs', import.meta.url), { workerData: { configs: share, warm: share.slice(0, 100) } }));
   try {
     await Promise.all(ws.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); })));
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(ws.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); w.postMessage('go'); })));
-    return performance.now() - t0;
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return { ms, cpu: (cpu.user + cpu.system) / 1e6 };
   } finally {
     await Promise.all(ws.map((w) => w.terminate()));
   }
@@ -87,10 +96,17 @@ const RUN_SIZES = (process.env.BENCH_RUN_SIZES ?? '401x300,1601x600,4001x1000').
   return { n, T };
 });
 
+// Each run size is measured BENCH_REPEATS times (default 3), the baseline right before
+// the service each time: this machine's speed drifts by tens of percent within a
+// minute, so a baseline taken earlier would skew the ratio. The median ratio is kept.
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+
 interface SmallRunResult {
   n: number;
   T: number;
+  rep: number;
   baselineMs: number;
+  baselineCpu: number;
   serviceMs: number;
   coreMsPerRun: number;
   toFirstClaimMs: number;
@@ -133,12 +149,7 @@ export async function runServiceBench(): Promise<Record<string, number>> {
     //    2 threads (a plain loop per thread: no queue, no database, no messages per
     //    run) against the service with two single-threaded worker processes.
     const cores = 2;
-    const smallSpecs = RUN_SIZES.map((size) => spec(`bench-2000-n${size.n}-t${size.T}`, 40, 50, { ...C4_BASE, support: { kind: 'grid', min: -12, max: 12, n: size.n }, iterations: size.T }));
-    const baselines: number[] = [];
-    for (const small of smallSpecs) {
-      const compiled = compileSweep(small);
-      baselines.push(await oneProcessBaseline(Array.from({ length: compiled.total }, (_, i) => compiled.configAt(i)), cores));
-    }
+    const baseOf = (size: { n: number; T: number }) => ({ ...C4_BASE, support: { kind: 'grid', min: -12, max: 12, n: size.n }, iterations: size.T });
 
     const env = { DATABASE_URL: db.url, REDIS_URL: redis.url, QUEUE_PREFIX: redis.prefix };
     for (let i = 0; i < cores; i++) workers.push(startWorkerProcess(env));
@@ -146,54 +157,59 @@ export async function runServiceBench(): Promise<Record<string, number>> {
     const watcher = new pg.Client({ connectionString: db.url });
     await watcher.connect();
     try {
-      for (let k = 0; k < smallSpecs.length; k++) {
-        const small = smallSpecs[k];
-        // Warm the workers as the baseline's threads were warmed (JIT of the core and
+      for (let k = 0; k < RUN_SIZES.length; k++) {
+        // Warm the workers as the baseline's threads are warmed (JIT of the core and
         // of the job path), on configurations other than the measured ones.
-        const warm = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: { ...spec('bench-warm-up', 10, 20, small.base), derive: { ...DERIVE, iterations: String(RUN_SIZES[k].T + 1) } }, headers });
+        const warm = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: { ...spec('bench-warm-up', 10, 20, baseOf(RUN_SIZES[k])), derive: { ...DERIVE, iterations: String(RUN_SIZES[k].T + 1) } }, headers });
         const warmId = warm.json().id as string;
         await waitFor('warm-up', async () => ((await get(`/v1/sweeps/${warmId}`)).status === 'succeeded' ? true : undefined), 300_000, 50);
-        const cpuSnapshot = () => ({
-          api: process.cpuUsage(),
-          workers: workers.map((w) => threadSeconds(w.pid!)),
-          postgres: commandSeconds('postgres'),
-          redis: commandSeconds('redis-server'),
-        });
-        const cpu0 = cpuSnapshot();
-        const t0 = performance.now();
-        const sres = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: small, headers });
-        const smallId = sres.json().id as string;
-        // The end is watched in Postgres with a one-row lookup every 20 ms: polling the
-        // API's progress (a count over the sweep's runs) that often would itself take a
-        // noticeable share of the two cores, which a user following at 1 s never does.
-        await waitFor('2000 runs', async () => {
-          const { rows: [row] } = await watcher.query('SELECT status FROM sweeps WHERE id = $1', [smallId]);
-          return ['succeeded', 'failed'].includes(row.status) ? true : undefined;
-        }, 600_000, 20);
-        const serviceMs = performance.now() - t0;
-        const cpu1 = cpuSnapshot();
-        const final = await get(`/v1/sweeps/${smallId}`);
-        if (final.counts.succeeded !== 2000) throw new Error(`service run ended ${JSON.stringify(final.counts)}`);
-        // Where the wall time went, from the timestamps Postgres recorded.
-        const { rows: [ph] } = await watcher.query(
-          `SELECT extract(epoch FROM min(r.started_at) - s.created_at) * 1000 AS to_first_claim,
-                  extract(epoch FROM s.finished_at - max(r.finished_at)) * 1000 AS finish_lag,
-                  sum(res.duration_ms) AS core_ms
-             FROM sweeps s JOIN runs r ON r.sweep_id = s.id JOIN results res ON res.id = r.result_id
-            WHERE s.id = $1 GROUP BY s.id`, [smallId]);
-        smallRuns.push({
-          n: RUN_SIZES[k].n, T: RUN_SIZES[k].T, baselineMs: baselines[k], serviceMs,
-          coreMsPerRun: Number(ph.core_ms) / 2000, toFirstClaimMs: Number(ph.to_first_claim), finishLagMs: Number(ph.finish_lag),
-          cpu: {
-            computeThreads: cpu1.workers.reduce((a, w, i) => a + w.others - cpu0.workers[i].others, 0),
-            workerMain: cpu1.workers.reduce((a, w, i) => a + w.main - cpu0.workers[i].main, 0),
-            api: (cpu1.api.user - cpu0.api.user + cpu1.api.system - cpu0.api.system) / 1e6,
-            postgres: cpu1.postgres - cpu0.postgres,
-            redis: cpu1.redis - cpu0.redis,
-          },
-        });
-        out[`serviceOverBaseline_n${RUN_SIZES[k].n}`] = serviceMs / baselines[k];
-        out[`ingestRunsPerSecond_n${RUN_SIZES[k].n}`] = 2000 / (serviceMs / 1000);
+        for (let rep = 0; rep < REPEATS; rep++) {
+          const small = spec(`bench-2000-n${RUN_SIZES[k].n}-t${RUN_SIZES[k].T}-r${rep}`, 40, 50, baseOf(RUN_SIZES[k]), rep * 1e-6);
+          const compiled = compileSweep(small);
+          const baseline = await oneProcessBaseline(Array.from({ length: compiled.total }, (_, i) => compiled.configAt(i)), cores);
+          const cpuSnapshot = () => ({
+            api: process.cpuUsage(),
+            workers: workers.map((w) => threadSeconds(w.pid!)),
+            postgres: commandSeconds('postgres'),
+            redis: commandSeconds('redis-server'),
+          });
+          const cpu0 = cpuSnapshot(); if (process.env.BENCH_WINDOW) console.log('WINDOW0', process.hrtime.bigint() / 1000n);
+          const t0 = performance.now();
+          const sres = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: small, headers });
+          const smallId = sres.json().id as string;
+          // The end is watched in Postgres with a one-row lookup every 20 ms: polling the
+          // API's progress (a count over the sweep's runs) that often would itself take a
+          // noticeable share of the two cores, which a user following at 1 s never does.
+          await waitFor('2000 runs', async () => {
+            const { rows: [row] } = await watcher.query('SELECT status FROM sweeps WHERE id = $1', [smallId]);
+            return ['succeeded', 'failed'].includes(row.status) ? true : undefined;
+          }, 600_000, 20);
+          const serviceMs = performance.now() - t0;
+          const cpu1 = cpuSnapshot(); if (process.env.BENCH_WINDOW) console.log('WINDOW1', process.hrtime.bigint() / 1000n);
+          const final = await get(`/v1/sweeps/${smallId}`);
+          if (final.counts.succeeded !== 2000) throw new Error(`service run ended ${JSON.stringify(final.counts)}`);
+          // Where the wall time went, from the timestamps Postgres recorded.
+          const { rows: [ph] } = await watcher.query(
+            `SELECT extract(epoch FROM min(r.started_at) - s.created_at) * 1000 AS to_first_claim,
+                    extract(epoch FROM s.finished_at - max(r.finished_at)) * 1000 AS finish_lag,
+                    sum(res.duration_ms) AS core_ms
+               FROM sweeps s JOIN runs r ON r.sweep_id = s.id JOIN results res ON res.id = r.result_id
+              WHERE s.id = $1 GROUP BY s.id`, [smallId]);
+          smallRuns.push({
+            n: RUN_SIZES[k].n, T: RUN_SIZES[k].T, rep, baselineMs: baseline.ms, baselineCpu: baseline.cpu, serviceMs,
+            coreMsPerRun: Number(ph.core_ms) / 2000, toFirstClaimMs: Number(ph.to_first_claim), finishLagMs: Number(ph.finish_lag),
+            cpu: {
+              computeThreads: cpu1.workers.reduce((a, w, i) => a + w.others - cpu0.workers[i].others, 0),
+              workerMain: cpu1.workers.reduce((a, w, i) => a + w.main - cpu0.workers[i].main, 0),
+              api: (cpu1.api.user - cpu0.api.user + cpu1.api.system - cpu0.api.system) / 1e6,
+              postgres: cpu1.postgres - cpu0.postgres,
+              redis: cpu1.redis - cpu0.redis,
+            },
+          });
+        }
+        const mine = smallRuns.filter((r) => r.n === RUN_SIZES[k].n && r.T === RUN_SIZES[k].T);
+        out[`serviceOverBaseline_n${RUN_SIZES[k].n}`] = median(mine.map((r) => r.serviceMs / r.baselineMs));
+        out[`ingestRunsPerSecond_n${RUN_SIZES[k].n}`] = median(mine.map((r) => 2000 / (r.serviceMs / 1000)));
       }
     } finally {
       await watcher.end();
@@ -202,7 +218,7 @@ export async function runServiceBench(): Promise<Record<string, number>> {
     // 3. Ingestion alone: the same 2,000 configurations again are deduplicated (link
     //    to the stored result, no compute), so this is the storage and queue path only.
     const tDedup = performance.now();
-    const dres = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: { ...smallSpecs[0], name: 'bench-2000-again' }, headers });
+    const dres = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec('bench-2000-again', 40, 50, baseOf(RUN_SIZES[0])), headers });
     const dupId = dres.json().id as string;
     await waitFor('dedup runs', async () => {
       const s = await get(`/v1/sweeps/${dupId}`);
@@ -222,13 +238,16 @@ export async function runServiceBench(): Promise<Record<string, number>> {
   console.log(`  100k submission: 201 after ${out.submit100kTo201Ms.toFixed(0)} ms, all queued after ${(out.submit100kFullyQueuedMs / 1000).toFixed(2)} s in ${out.jobsFor100k} jobs`);
   console.log(`  Redis memory per queued configuration: ${out.redisBytesPerQueuedConfig.toFixed(1)} bytes`);
   console.log(`  2,000 small runs (C.4 geometry, K = inf, m = 2): service with 2 worker processes against one process with ${2} threads`);
-  console.log('    atoms  gens  core ms/run  one process  service   ratio (target <= 1.15x)   CPU s: compute+V8 helpers / worker main / API / Postgres / Redis');
+  console.log(`    each size ${REPEATS} times, the one-process baseline measured right before the service each time; CPU ratio = CPU seconds of every part of the service / of the baseline process`);
+  console.log('    atoms  gens  core ms/run  one process  service   ratio   CPU ratio   CPU s: compute+V8 helpers / worker main / API / Postgres / Redis');
   for (const r of smallRuns) {
-    console.log(`    ${String(r.n).padStart(5)} ${String(r.T).padStart(5)} ${r.coreMsPerRun.toFixed(2).padStart(12)} ${(r.baselineMs / 1000).toFixed(2).padStart(10)} s ${(r.serviceMs / 1000).toFixed(2).padStart(7)} s ${(r.serviceMs / r.baselineMs).toFixed(3).padStart(7)}x` +
-      `                  ${r.cpu.computeThreads.toFixed(2)} / ${r.cpu.workerMain.toFixed(2)} / ${r.cpu.api.toFixed(2)} / ${r.cpu.postgres.toFixed(2)} / ${r.cpu.redis.toFixed(2)}`);
+    const cpu = r.cpu.computeThreads + r.cpu.workerMain + r.cpu.api + r.cpu.postgres + r.cpu.redis;
+    console.log(`    ${String(r.n).padStart(5)} ${String(r.T).padStart(5)} ${r.coreMsPerRun.toFixed(2).padStart(12)} ${(r.baselineMs / 1000).toFixed(2).padStart(10)} s ${(r.serviceMs / 1000).toFixed(2).padStart(7)} s ${(r.serviceMs / r.baselineMs).toFixed(3).padStart(6)}x ${(cpu / r.baselineCpu).toFixed(3).padStart(8)}x` +
+      `    ${r.cpu.computeThreads.toFixed(2)} / ${r.cpu.workerMain.toFixed(2)} / ${r.cpu.api.toFixed(2)} / ${r.cpu.postgres.toFixed(2)} / ${r.cpu.redis.toFixed(2)}`);
   }
+  console.log(`    median ratio (target <= 1.15x): ${RUN_SIZES.map((z) => `${z.n}x${z.T} ${out[`serviceOverBaseline_n${z.n}`].toFixed(3)}x`).join(', ')}`);
   console.log(`    (submit -> first claim ${smallRuns.map((r) => r.toFirstClaimMs.toFixed(0)).join(' / ')} ms; last run -> sweep finished ${smallRuns.map((r) => r.finishLagMs.toFixed(0)).join(' / ')} ms; core ms/run is measured inside the workers' threads)`);
-  console.log(`  ingestion: ${smallRuns.map((r) => (2000 / (r.serviceMs / 1000)).toFixed(0)).join(' / ')} runs/s stored while computing (by run size above), ${out.ingestDedupRunsPerSecond.toFixed(0)} runs/s when deduplicated (storage path only)`);
+  console.log(`  ingestion: ${RUN_SIZES.map((z) => out[`ingestRunsPerSecond_n${z.n}`].toFixed(0)).join(' / ')} runs/s stored while computing (median, by run size above), ${out.ingestDedupRunsPerSecond.toFixed(0)} runs/s when deduplicated (storage path only)`);
   return out;
 }
 
