@@ -4,6 +4,8 @@
 // configurations computed in one process on the same number of cores, at three run
 // sizes (with a CPU account of every part, read from /proc); and the rate at
 // which results are stored. Uses a throwaway database and BullMQ prefix.
+// Settings (environment): BENCH_RUN_SIZES, BENCH_REPEATS, and for profiling
+// BENCH_WORKER_NODE_ARGS, BENCH_WORKER_STDOUT and BENCH_WINDOW (see README, Benchmarks).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -63,7 +65,7 @@ async function waitFor<T>(what: string, poll: () => Promise<T | undefined>, time
 
 function startWorkerProcess(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, [...(process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(root, 'apps/worker/src/main.ts')], {
-    cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '1', ...env }, stdio: ['ignore', 'ignore', 'inherit'],
+    cwd: root, env: { ...process.env, LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '1', ...env }, stdio: ['ignore', process.env.BENCH_WORKER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
   });
 }
 async function stop(child: ChildProcess) {
