@@ -171,6 +171,9 @@ describe.skipIf(!hasChromium)('web dashboard in headless Chromium', () => {
     // Group by q only: two groups.
     await page.locator('#groupby input[value="D"]').uncheck();
     await expect.poll(() => page.locator('#stats table tbody tr').count()).toBe(2);
+    // A group of two runs shows its first one (named by the server, no lookup).
+    await page.locator('#stats table tbody tr').first().click();
+    await expect.poll(() => page.locator('#trajectory-head').textContent()).toMatch(/Run #0\b/);
     await page.locator('#groupby input[value="D"]').check();
     await expect.poll(() => page.locator('#stats table tbody tr').count()).toBe(4);
     expect(await page.locator('#failed').textContent()).toContain('No failed runs');

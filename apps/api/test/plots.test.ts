@@ -83,7 +83,7 @@ function expectWellFormed(svg: string) {
 const cellsOf = (svg: string) =>
   [...svg.matchAll(/<rect class="cell"([^>]*)>/g)].map((m) => {
     const attr = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(m[1])?.[1];
-    return { x: Number(attr('data-x')), y: Number(attr('data-y')), value: attr('data-value'), count: Number(attr('data-count')), runId: attr('data-run-id') };
+    return { x: Number(attr('data-x')), y: Number(attr('data-y')), value: attr('data-value'), count: Number(attr('data-count')), runId: attr('data-run-id'), firstRunId: attr('data-first-run-id') };
   });
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
@@ -130,6 +130,9 @@ describe('GET /v1/sweeps/:id/plot.svg with x and y: a heatmap', () => {
       expect(c.count).toBe(values.length);
       expect(Number(c.value)).toBeCloseTo(mean(values), 12);
       expect(c.runId).toBeUndefined();
+      // several seeds: no link, but the first stored run to show on a click
+      const ids = seeded.runs.filter((r) => r.q === c.x && r.D === c.y && r.status === 'succeeded').map((r) => BigInt(r.runId));
+      expect(c.firstRunId).toBe(ids.reduce((a, b) => (b < a ? b : a)).toString());
     }
     expect(cells.find((c) => c.x === 0.1 && c.y === 1)!.count).toBe(2); // index 1 is still queued
     expect(svg).toContain('class="colorbar"');

@@ -162,6 +162,8 @@ describe('GET /v1/sweeps/:id/stats', () => {
       const at = runs.map((f) => f.summary.convergedAt).filter((x): x is number => x !== null);
       expectClose(g.meanConvergedAt, at.length ? mean(at) : null);
       expect(g.runId).toBeNull();
+      // the group's first stored run: what the dashboard shows for it
+      expect(g.firstRunId).toBe(runs.map((f) => BigInt(f.runId!)).reduce((a, b) => (b < a ? b : a)).toString());
     }
     // the failed (5, 17) and queued (30) runs are left out
     const g01 = body.groups.find((g: any) => g.key.q === 0.1 && g.key.D === 2);
@@ -189,6 +191,7 @@ describe('GET /v1/sweeps/:id/stats', () => {
       const f = main.fixtures.find((x) => x.params.q === g.key.q && x.params.D === g.key.D && x.params.seed === g.key.seed)!;
       expect(g.n).toBe(1);
       expect(g.runId).toBe(f.runId);
+      expect(g.firstRunId).toBe(f.runId);
       expect(g.metrics['summary.nashGap'].std).toBeNull();
     }
     const none = (await get(`/v1/sweeps/${main.id}/stats`)).json();

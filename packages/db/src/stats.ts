@@ -308,6 +308,8 @@ export interface StatsGroup {
   n: number;
   /** The run, when the group holds exactly one. */
   runId: string | null;
+  /** The group's first stored run (lowest id): the one to show for the group. */
+  firstRunId: string;
   metrics: Record<string, MetricStats>;
   collapsedRate: number | null;
   convergedRate: number | null;
@@ -354,6 +356,7 @@ export function buildStatsQuery(sweepId: string, variables: string[], o: StatsOp
     ...groupBy.map((_, i) => `g${i}`),
     'count(*)::int AS n',
     'CASE WHEN count(*) = 1 THEN min(id)::text END AS run_id',
+    'min(id)::text AS first_run_id',
     ...fields.flatMap((_, i) => [
       `count(m${i})::int AS m${i}_count`,
       `avg(m${i}) AS m${i}_mean`,
@@ -395,6 +398,7 @@ export async function sweepStats(db: Queryable, sweepId: string, o: StatsOptions
         key: Object.fromEntries(groupBy.map((g, i) => [g, row[`g${i}`] ?? null])),
         n: row.n as number,
         runId: (row.run_id as string | null) ?? null,
+        firstRunId: row.first_run_id as string,
         metrics: {},
         collapsedRate: row.collapsed_rate as number | null,
         convergedRate: row.converged_rate as number | null,

@@ -24,7 +24,10 @@ export interface HeatmapCell {
   y: Category;
   value: number | null;
   count: number;
+  /** The cell's only run (the cell links to it). */
   runId?: string;
+  /** A run to show for a cell of several (seeds): data-first-run-id, no link. */
+  firstRunId?: string;
 }
 
 export interface HeatmapInput {
@@ -199,6 +202,7 @@ export function heatmapSvg(input: HeatmapInput): string {
         'data-value': value === null ? 'null' : String(value),
         'data-count': String(count),
         'data-run-id': c.runId === undefined || c.runId === null ? undefined : String(c.runId),
+        'data-first-run-id': c.firstRunId === undefined || c.firstRunId === null ? undefined : String(c.firstRunId),
       },
       `<title>${escapeXml(tip)}</title>`,
     );

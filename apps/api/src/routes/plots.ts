@@ -128,6 +128,7 @@ export default async function plotRoutes(fastify: FastifyInstance, opts: Results
           value: aggregateOf(g.metrics[z], agg),
           count: g.n,
           ...(g.runId ? { runId: g.runId } : {}),
+          firstRunId: g.firstRunId,
         }));
         const perCell = [...new Set(stats.groups.map((g) => g.n))];
         const runs = perCell.length === 1 ? `${perCell[0]} run${perCell[0] === 1 ? '' : 's'} per cell` : 'runs per cell vary';

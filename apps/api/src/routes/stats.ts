@@ -80,6 +80,7 @@ const StatsGroupSchema = Type.Object({
   key: Type.Object({}, { additionalProperties: true, description: 'groupBy variable -> value' }),
   n: Type.Integer({ description: 'succeeded runs in the group (replicates/seeds fall inside a group)' }),
   runId: Nullable(Type.String({ description: 'the run, when the group holds exactly one' })),
+  firstRunId: Type.String({ description: "the group's first stored run (lowest id), to show for the group" }),
   metrics: Type.Record(Type.String(), MetricStatsSchema),
   collapsedRate: N,
   convergedRate: N,

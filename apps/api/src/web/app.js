@@ -383,14 +383,6 @@ function specVariables(spec) {
   return out;
 }
 
-const sameValue = (runValue, cellValue) => {
-  if (runValue == null || cellValue == null) return false;
-  if (String(runValue) === String(cellValue)) return true;
-  const a = Number(runValue);
-  const b = Number(cellValue);
-  return typeof cellValue === 'string' && cellValue.trim() !== '' && Number.isFinite(a) && Number.isFinite(b) && Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a));
-};
-
 function sweepPage() {
   setupKeyForm();
   const id = decodeURIComponent(location.pathname.split('/')[2] ?? '');
@@ -401,8 +393,6 @@ function sweepPage() {
     lastDone: -1,
     lastFailed: -1,
     lastAnalytics: 0,
-    runs: null, // all runs, loaded when a heatmap cell needs a lookup
-    runsComplete: false,
     selectedRunId: null,
     runsShown: 100,
   };
@@ -599,7 +589,9 @@ function sweepPage() {
           const m = g.metrics?.[metric] ?? {};
           return h('tr', {
             class: 'clickable', tabindex: 0,
-            dataset: { runId: g.runId ?? undefined, key: JSON.stringify(g.key ?? {}) },
+            // A group of several runs (seeds) shows its first: the server names it, so no
+            // lookup through the sweep's runs (which could be 100,000) is needed.
+            dataset: { runId: g.runId ?? g.firstRunId ?? undefined },
             title: g.runId ? 'show this run' : 'show the first run of this group',
           },
           keys.map((k) => h('td', { class: 'num' }, fmtNum(g.key?.[k]))),
@@ -610,7 +602,6 @@ function sweepPage() {
         })));
       clickableRows(table, (tr) => {
         if (tr.dataset.runId) showRun(tr.dataset.runId);
-        else pickRunByParams(JSON.parse(tr.dataset.key));
       });
       fill(el, table);
     } catch (err) {
@@ -663,12 +654,8 @@ function sweepPage() {
     return ev.target.closest?.('a')?.querySelector('.cell') ?? null;
   }
   function pickCell(cell) {
-    if (cell.dataset.runId) return showRun(cell.dataset.runId, cell);
-    const params = {};
-    const x = $('#hm-x').value;
-    params[x] = cell.dataset.x;
-    if ((state.variables ?? []).length > 1 && cell.dataset.y != null) params[$('#hm-y').value] = cell.dataset.y;
-    return pickRunByParams(params, cell);
+    const runId = cell.dataset.runId ?? cell.dataset.firstRunId;
+    if (runId) return showRun(runId, cell);
   }
   $('#heatmap').addEventListener('click', (ev) => {
     const cell = cellFromEvent(ev);
@@ -683,38 +670,6 @@ function sweepPage() {
     ev.preventDefault();
     pickCell(cell);
   });
-
-  /** All runs of the sweep (cached; reloaded while the sweep is still changing). */
-  async function allRuns() {
-    if (state.runs && state.runsComplete) return state.runs;
-    const items = [];
-    let cursor = null;
-    do {
-      const page = await apiJson(`/v1/sweeps/${id}/runs?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-      items.push(...page.items);
-      cursor = page.nextCursor;
-    } while (cursor);
-    state.runs = items;
-    state.runsComplete = state.sweep && !ACTIVE.has(state.sweep.status);
-    return items;
-  }
-
-  async function pickRunByParams(params, cell) {
-    const head = $('#trajectory-head');
-    fill(head, 'Finding the run…');
-    try {
-      const runs = await allRuns();
-      const matches = runs.filter((r) => Object.entries(params).every(([k, v]) => sameValue(r.params?.[k], v)));
-      const run = matches.find((r) => r.status === 'succeeded') ?? matches[0];
-      if (!run) {
-        fill(head, `No run has ${paramsText(params, state.variables ?? [])}.`);
-        return;
-      }
-      await showRun(run.id, cell);
-    } catch (err) {
-      fill(head, h('span', { class: 'banner banner-error' }, `Could not find the run: ${err.message}`));
-    }
-  }
 
   // ---- one run: trajectory plot and summary
 
@@ -782,7 +737,6 @@ function sweepPage() {
 
   async function refreshAnalytics() {
     state.lastAnalytics = Date.now();
-    state.runsComplete = false;
     await Promise.all([loadStats(), loadHeatmap(), loadRunsTable()]);
   }
 
