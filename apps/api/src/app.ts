@@ -117,7 +117,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   // Before any route: the limiter attaches itself to each route as it is added.
   const rateLimit = opts.rateLimit ?? DEFAULT_RATE_LIMIT;
-  if (rateLimit) await registerRateLimit(app, redis, opts.prefix, rateLimit);
+  const failures = rateLimit ? await registerRateLimit(app, redis, opts.prefix, rateLimit) : undefined;
 
   await app.register(swagger, {
     openapi: {
@@ -143,13 +143,13 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     },
   });
   await app.register(async (docs) => {
-    if (opts.docsRequireAuth) docs.addHook('onRequest', authGuard(pool, { basicRealm: BASIC_REALM }));
+    if (opts.docsRequireAuth) docs.addHook('onRequest', authGuard(pool, { basicRealm: BASIC_REALM, failures }));
     await docs.register(swaggerUi, { routePrefix: '/docs' });
   });
 
   await app.register(async (v1) => {
     // Every /v1 route needs a key, except those marked authPublic (health, ready).
-    v1.addHook('onRequest', authGuard(pool));
+    v1.addHook('onRequest', authGuard(pool, { failures }));
     await v1.register(sweepRoutes, deps);
     await v1.register(actionRoutes, deps);
     await v1.register(runRoutes, deps);
@@ -160,10 +160,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   }, { prefix: '/v1' });
   // Unversioned aliases for load balancers and orchestrators that probe fixed paths.
   await app.register(healthRoutes, { ...deps, hide: true });
-  await metricsRoutes(app, deps, opts.metricsPublic ? null : authGuard(pool, { admin: true, basicRealm: BASIC_REALM }));
+  await metricsRoutes(app, deps, opts.metricsPublic ? null : authGuard(pool, { admin: true, basicRealm: BASIC_REALM, failures }));
   await app.register(async (admin) => {
     // bull-board's pages and their API calls: admin keys only (Bearer, or Basic from a browser).
-    admin.addHook('onRequest', authGuard(pool, { admin: true, basicRealm: BASIC_REALM }));
+    admin.addHook('onRequest', authGuard(pool, { admin: true, basicRealm: BASIC_REALM, failures }));
     await adminQueuesRoutes(admin, deps);
   });
   // The web dashboard at / : static pages that call /v1 with the user's key.

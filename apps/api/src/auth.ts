@@ -38,6 +38,16 @@ export interface GuardOptions {
   admin?: boolean;
   /** Also accept HTTP Basic auth (the key as password) and ask browsers for it on a 401. */
   basicRealm?: string;
+  /** Counts requests with an unknown key per client address and refuses them past a limit (rate-limit.ts). */
+  failures?: AuthFailureThrottle;
+}
+
+/** What authGuard needs from a throttle of failed authentications. */
+export interface AuthFailureThrottle {
+  /** The refusal for an address over the limit, without any lookup; undefined otherwise. */
+  blocked(request: FastifyRequest): ApiError | undefined;
+  /** Counts a failure; the refusal to send instead of the 401 when this one went over the limit. */
+  failed(request: FastifyRequest): Promise<ApiError | undefined>;
 }
 
 /** The key in the Authorization header, or null when the header is missing or malformed. */
@@ -81,8 +91,12 @@ export function authGuard(pool: pg.Pool, o: GuardOptions = {}): onRequestAsyncHo
     if (request.routeOptions.config?.authPublic) return;
     const key = keyFromHeader(request.headers.authorization, !!o.basicRealm);
     if (key === null) return deny(reply, unauthorized(MALFORMED_MESSAGE, o.basicRealm));
+    // An address that keeps sending unknown keys is refused before the lookup: the
+    // per-key limit cannot count requests that have no key, and each costs Postgres a query.
+    const blocked = o.failures?.blocked(request);
+    if (blocked) return deny(reply, blocked);
     const found = await findKeyByPlaintext(pool, key);
-    if (!found) return deny(reply, unauthorized(INVALID_KEY_MESSAGE, o.basicRealm));
+    if (!found) return deny(reply, (await o.failures?.failed(request)) ?? unauthorized(INVALID_KEY_MESSAGE, o.basicRealm));
     if (o.admin && found.role !== 'admin') return deny(reply, new ApiError(403, 'this endpoint needs an admin key'));
     request.auth = { keyId: found.keyId, teamId: found.teamId, role: found.role };
     touchLastUsed(pool, found.keyId).catch((err) => request.log.warn({ err, keyId: found.keyId }, 'could not record key use'));

@@ -3,9 +3,14 @@
 // (docs, dashboard assets) are counted per client IP; /health and /ready are exempt.
 // When Redis does not answer, requests are let through (skipOnError) rather than failed:
 // the limit protects the service, an outage of the counter store must not take it down.
+//
+// A request with an unknown key never reaches that limiter (authentication answers 401
+// first), so failed authentications are counted apart, per client address: past
+// `authFailures` in a window, the address gets 429 without its key being looked up.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
+import type { AuthFailureThrottle } from './auth.ts';
 import { ApiError } from './errors.ts';
 
 export interface RateLimitOptions {
@@ -13,9 +18,13 @@ export interface RateLimitOptions {
   max: number;
   /** Window length in milliseconds. */
   windowMs: number;
+  /** Requests with an unknown key per window per client address (0: not counted). */
+  authFailures?: number;
 }
 
-export const DEFAULT_RATE_LIMIT: RateLimitOptions = { max: 600, windowMs: 60_000 };
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { max: 600, windowMs: 60_000, authFailures: 30 };
+/** Addresses remembered as over the failure limit, per API instance (oldest forgotten first). */
+const MAX_BLOCKED_ADDRESSES = 10_000;
 
 const UNITS: Record<string, number> = {
   ms: 1, millisecond: 1, milliseconds: 1,
@@ -47,12 +56,50 @@ export function windowText(ms: number): string {
 /** The rate-limit key: the API key's id, else the client address. */
 export const rateLimitKey = (req: FastifyRequest): string => (req.auth ? `key:${req.auth.keyId}` : `ip:${req.ip}`);
 
+type CountFailure = (req: FastifyRequest) => Promise<{ isExceeded: boolean; ttl: number }>;
+
+class FailureThrottle implements AuthFailureThrottle {
+  /** address -> until when it is refused (ms); kept here so those requests cost neither Redis nor Postgres. */
+  private readonly until = new Map<string, number>();
+
+  constructor(private readonly count: CountFailure, private readonly max: number, private readonly windowMs: number) {}
+
+  blocked(req: FastifyRequest): ApiError | undefined {
+    const until = this.until.get(req.ip);
+    if (until === undefined) return undefined;
+    if (until <= Date.now()) {
+      this.until.delete(req.ip);
+      return undefined;
+    }
+    return this.refusal(until - Date.now());
+  }
+
+  async failed(req: FastifyRequest): Promise<ApiError | undefined> {
+    const r = await this.count(req);
+    if (!r.isExceeded) return undefined;
+    if (this.until.size >= MAX_BLOCKED_ADDRESSES) this.until.delete(this.until.keys().next().value as string);
+    this.until.set(req.ip, Date.now() + r.ttl);
+    return this.refusal(r.ttl);
+  }
+
+  private refusal(ttlMs: number): ApiError {
+    const retryAfterSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
+    return new ApiError(
+      429,
+      `too many requests with an unknown API key from this client address: at most ${this.max} per ${windowText(this.windowMs)}; retry after ${retryAfterSeconds} s`,
+      undefined,
+      { headers: { 'retry-after': String(retryAfterSeconds) }, extra: { limit: this.max, windowSeconds: this.windowMs / 1000, retryAfterSeconds } },
+    );
+  }
+}
+
 /**
  * Registers the limiter on the root instance, before the routes (it attaches itself to
  * each route as it is added). Its onRequest hook runs after the instance-level auth
- * hooks, so it sees `request.auth`.
+ * hooks, so it sees `request.auth`. Returns the throttle of failed authentications
+ * for the auth hooks, unless `authFailures` is 0.
  */
-export async function registerRateLimit(app: FastifyInstance, redis: Redis, prefix: string, o: RateLimitOptions): Promise<void> {
+export async function registerRateLimit(app: FastifyInstance, redis: Redis, prefix: string, o: RateLimitOptions): Promise<AuthFailureThrottle | undefined> {
   const per = windowText(o.windowMs);
   await app.register(rateLimit, {
     global: true,
@@ -74,4 +121,12 @@ export async function registerRateLimit(app: FastifyInstance, redis: Redis, pref
       );
     },
   });
+  const failures = o.authFailures ?? DEFAULT_RATE_LIMIT.authFailures!;
+  if (failures <= 0) return undefined;
+  const limit = app.createRateLimit({ max: failures, timeWindow: o.windowMs, keyGenerator: (req) => `auth-failure:${req.ip}` });
+  const count: CountFailure = async (req) => {
+    const r = await limit(req);
+    return r.isAllowed ? { isExceeded: false, ttl: 0 } : { isExceeded: r.isExceeded, ttl: r.ttl };
+  };
+  return new FailureThrottle(count, failures, o.windowMs);
 }

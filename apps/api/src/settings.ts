@@ -15,7 +15,7 @@ export interface Settings {
   limits: SweepLimits;
   bodyLimit: number;
   logLevel: string;
-  /** RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW per API key (0: no limit). */
+  /** RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW per API key (0: no limit), and RATE_LIMIT_AUTH_FAILURES requests with an unknown key per client address. */
   rateLimit: RateLimitOptions | false;
   /** DOCS_REQUIRE_AUTH=1: /docs needs a key (Bearer, or Basic with the key as password). */
   docsRequireAuth: boolean;
@@ -47,11 +47,12 @@ function flag(env: Env, name: string): boolean {
 function rateLimitOf(env: Env): RateLimitOptions | false {
   const max = num(env, 'RATE_LIMIT_MAX', DEFAULT_RATE_LIMIT.max, { integer: true, min: 0 });
   if (max === 0) return false;
+  const authFailures = num(env, 'RATE_LIMIT_AUTH_FAILURES', DEFAULT_RATE_LIMIT.authFailures!, { integer: true, min: 0 });
   const raw = env.RATE_LIMIT_WINDOW;
-  if (raw === undefined || raw.trim() === '') return { max, windowMs: DEFAULT_RATE_LIMIT.windowMs };
+  if (raw === undefined || raw.trim() === '') return { max, windowMs: DEFAULT_RATE_LIMIT.windowMs, authFailures };
   const windowMs = parseWindow(raw);
   if (windowMs === null) throw new Error(`RATE_LIMIT_WINDOW=${JSON.stringify(raw)} is not a duration such as "1 minute", "30s" or a number of milliseconds`);
-  return { max, windowMs };
+  return { max, windowMs, authFailures };
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

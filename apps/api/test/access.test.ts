@@ -256,6 +256,25 @@ describe('limits', () => {
     for (let i = 0; i < 8; i++) expect((await one.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
   });
 
+  it('unknown keys are counted per client address: past the limit 429, and that address is refused before any lookup', async () => {
+    const app = await env.app({ rateLimit: { max: 100, windowMs: 60_000, authFailures: 3 } });
+    await waitFor(async () => (await app.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
+    const guess = (remoteAddress: string, i: number) =>
+      app.inject({ method: 'GET', url: '/v1/sweeps', remoteAddress, headers: { authorization: `Bearer cs_${String(i).padStart(43, 'G')}` } });
+    for (let i = 0; i < 3; i++) expect((await guess('10.9.0.1', i)).statusCode).toBe(401);
+    const refused = await guess('10.9.0.1', 3);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toMatchObject({ statusCode: 429, limit: 3, windowSeconds: 60 });
+    expect(refused.json().message).toMatch(/too many requests with an unknown API key from this client address: at most 3 per minute; retry after \d+ s/);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // Now even a good key from that address waits out the window (its key is not looked up)...
+    const keyed = await app.inject({ method: 'GET', url: '/v1/sweeps', remoteAddress: '10.9.0.1', headers: teamA.headers });
+    expect(keyed.statusCode).toBe(429);
+    // ...while other addresses are untouched, and a good key never counts as a failure.
+    expect((await app.inject({ method: 'GET', url: '/v1/sweeps', remoteAddress: '10.9.0.2', headers: teamA.headers })).statusCode).toBe(200);
+    expect((await guess('10.9.0.2', 0)).statusCode).toBe(401);
+  });
+
   it('with Redis down, the rate limit lets requests through instead of failing them', async () => {
     const down = await env.app({ redisUrl: 'redis://127.0.0.1:1', rateLimit: { max: 1, windowMs: 60_000 } });
     for (let i = 0; i < 3; i++) {
