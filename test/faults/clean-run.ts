@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { simulate } from '@curation/core';
 import { compileSweep } from '@curation/sweep-spec';
-import { encodeTrajectory } from '../../packages/db/src/trajectory-codec.ts';
+import { encodeTrajectory } from '@curation/db/trajectory-codec';
 
 let input = '';
 process.stdin.setEncoding('utf8');

@@ -2,6 +2,8 @@
 // anticipate becomes a 500 that names the request id (for the logs) and nothing else.
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '@curation/db';
+import { isRedisUnavailable } from '@curation/queue';
 import { validationIssues, type ValidationErrorLike } from './validation.ts';
 
 export interface Issue { path: string; message: string; index?: number }
@@ -43,16 +45,7 @@ export function issuesMessage(lead: string, issues: Issue[]): string {
 }
 
 // Connection failures of Postgres or Redis: the client may retry, so 503 rather than 500.
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P03', '53300']);
-const UNAVAILABLE_MESSAGES = /Connection is closed|Stream isn't writeable|Connection terminated|timeout exceeded when trying to connect/i;
-
-function isUnavailable(err: unknown): boolean {
-  const e = err as { code?: string; message?: string; errors?: unknown[] };
-  if (e?.code && UNAVAILABLE_CODES.has(e.code)) return true;
-  if (typeof e?.message === 'string' && UNAVAILABLE_MESSAGES.test(e.message)) return true;
-  // pg reports a refused connection to a multi-address host as an AggregateError.
-  return Array.isArray(e?.errors) && e.errors.some(isUnavailable);
-}
+const isUnavailable = (err: unknown) => isDatabaseUnavailable(err) || isRedisUnavailable(err);
 
 export function errorHandler(err: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const fe = err as FastifyError & { validation?: ValidationErrorLike[]; validationContext?: string };

@@ -5,9 +5,9 @@
 // its fields; each outcome is a plain tagged object instead.
 import { simulate, SimulationCancelled } from '@curation/core';
 import type { RunConfig, Summary } from '@curation/core';
-// The codec file directly, not @curation/db's index: that would load the Prisma
-// client into every compute thread for nothing.
-import { encodeTrajectory } from '../../../packages/db/src/trajectory-codec.ts';
+// The codec's own entry, not @curation/db's index: that would load the Prisma client
+// into every compute thread for nothing.
+import { encodeTrajectory } from '@curation/db/trajectory-codec';
 
 export interface TaskInput {
   configs: RunConfig[];

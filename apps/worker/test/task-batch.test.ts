@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { simulate } from '@curation/core';
 import { runTask } from '../src/task.ts';
 import { groupIntoTasks, MAX_TASK_CONFIGS } from '../src/process-job.ts';
-import { decodeTrajectory } from '../../../packages/db/src/trajectory-codec.ts';
+import { decodeTrajectory } from '@curation/db/trajectory-codec';
 
 const config = (q: number, iterations = 50) => ({
   support: { kind: 'grid', min: -6, max: 6, n: 61 },

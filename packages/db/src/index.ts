@@ -1,4 +1,5 @@
 export * from './env.ts';
+export * from './availability.ts';
 export * from './migrate.ts';
 export * from './client.ts';
 export * from './trajectory-codec.ts';

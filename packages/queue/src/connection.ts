@@ -41,3 +41,19 @@ export async function assertNoEviction(redis: Redis): Promise<void> {
     );
   }
 }
+
+// ioredis's own words for a connection that is gone or not writable (commands refused
+// while it reconnects), and the socket errors under them.
+const REDIS_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+const REDIS_DOWN_MESSAGES = /Connection is closed|Stream isn't writeable|MaxRetriesPerRequestError|Reached the max retries per request/i;
+
+/** True for errors meaning "Redis cannot be reached right now", as opposed to a failing command. */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { code?: unknown; message?: unknown; name?: unknown; errors?: unknown };
+  if (typeof e.code === 'string' && REDIS_DOWN_CODES.has(e.code)) return true;
+  if (typeof e.message === 'string' && REDIS_DOWN_MESSAGES.test(e.message)) return true;
+  if (e.name === 'MaxRetriesPerRequestError') return true;
+  if (Array.isArray(e.errors)) return e.errors.some(isRedisUnavailable);
+  return false;
+}

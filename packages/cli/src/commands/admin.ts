@@ -12,6 +12,7 @@
 // 5 the database cannot be reached, 1 anything else.
 import type { Command } from 'commander';
 import type pg from 'pg';
+import { isDatabaseUnavailable } from '@curation/db/availability';
 import { EXIT_CONFLICT, EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE } from '../exit-codes.ts';
 
 interface DbFlags { databaseUrl?: string; json?: boolean }
@@ -24,13 +25,15 @@ class AdminError extends Error {
   }
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', '57P03', '3D000', '28P01', '28000']);
+// Besides a server that cannot be reached (isDatabaseUnavailable), one that will not
+// let us in: no such database (3D000), password or role refused (28P01, 28000).
+const CANNOT_USE = new Set(['3D000', '28P01', '28000']);
 
 function exitCodeOf(err: unknown): number {
   if (err instanceof AdminError) return err.code;
-  const e = err as { name?: string; code?: string; errors?: { code?: string }[] };
+  const e = err as { name?: string; code?: string };
   if (e?.name === 'DuplicateTeamError') return EXIT_CONFLICT;
-  if ((e?.code && UNREACHABLE.has(e.code)) || e?.errors?.some((x) => x?.code && UNREACHABLE.has(x.code))) return EXIT_UNREACHABLE;
+  if (isDatabaseUnavailable(err) || (e?.code && CANNOT_USE.has(e.code))) return EXIT_UNREACHABLE;
   return EXIT_FAILURE;
 }
 
