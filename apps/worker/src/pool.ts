@@ -29,7 +29,6 @@ export interface ComputePool {
 
 interface Waiting {
   order: number;
-  seq: number;
   input: TaskInput;
   flag: StopFlag;
   resolve: (out: TaskOutput[]) => void;
@@ -47,11 +46,10 @@ export function createComputePool(size: number): ComputePool {
     // Threads stay warm between jobs: the JIT-compiled core is most of the speed.
     idleTimeout: 60 * 60_000,
   });
-  // One task running and one ready per thread: a thread never waits for the main
-  // thread between tasks, and nothing is committed to a thread early.
+  // Per thread, one task running and the next already in Piscina's hands, which posts
+  // it to the thread as soon as the running one ends; the rest wait here, in order.
   const inPiscinaMax = size * 2;
   let inPiscina = 0;
-  let seq = 0;
   let orders = 0;
   let destroyed = false;
   const waiting: Waiting[] = [];
@@ -78,8 +76,9 @@ export function createComputePool(size: number): ComputePool {
     simulate(configs, flag, timeoutMs, order = Number.MAX_SAFE_INTEGER) {
       if (destroyed) return Promise.reject(new Error('compute pool destroyed'));
       return new Promise<TaskOutput[]>((resolve, reject) => {
-        const t: Waiting = { order, seq: seq++, input: { configs, flag: flag.buffer, timeoutMs }, flag, resolve, reject };
-        // Few tasks wait at a time (a few jobs' worth), so a scan from the end is cheap.
+        const t: Waiting = { order, input: { configs, flag: flag.buffer, timeoutMs }, flag, resolve, reject };
+        // Behind every task of the same or a lower order (so equal orders keep their
+        // submission order). Few tasks wait at a time, a few jobs' worth: a scan is cheap.
         let k = waiting.length;
         while (k > 0 && waiting[k - 1].order > order) k--;
         waiting.splice(k, 0, t);
