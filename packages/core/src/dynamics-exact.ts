@@ -311,16 +311,16 @@ export class InfiniteKStepper implements Stepper {
     const p0 = this.p0;
     const lambda = this.lambda;
     const m = this.s.length;
-    const n = p.length;
+    const { lo, hi } = this; // outside, p stays 0 and adds nothing to any sum
     const mult = this.mult;
-    mult.fill(0);
+    mult.fill(0, lo, hi);
     for (let i = 0; i < m; i++) {
       const E = this.E[i];
       const ci = this.c[i];
-      for (let j = 0; j < n; j++) mult[j] += ci * E[j];
+      for (let j = lo; j < hi; j++) mult[j] += ci * E[j];
     }
     let st = 0;
-    for (let j = 0; j < n; j++) {
+    for (let j = lo; j < hi; j++) {
       const v = p[j];
       const raw = lambda * p0[j] + v * mult[j];
       const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
@@ -330,7 +330,7 @@ export class InfiniteKStepper implements Stepper {
     for (let i = 0; i < m; i++) {
       const E = this.E[i];
       let z = 0;
-      for (let j = 0; j < n; j++) z += p[j] * E[j];
+      for (let j = lo; j < hi; j++) z += p[j] * E[j];
       this.z[i] = z;
     }
     return 0.5 * st;
