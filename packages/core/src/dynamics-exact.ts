@@ -367,7 +367,8 @@ export class FiniteKStepper implements Stepper {
     const { p, p0, H, tilde, w, lambda } = this;
     const n = p.length;
     const m = H.length;
-    for (let i = 0; i < m; i++) this.mults[i].compute(p, H[i]);
+    // H only where p > 0: elsewhere p H = 0 whatever H is (H starts at 0, stays finite).
+    for (let i = 0; i < m; i++) this.mults[i].compute(p, H[i], true);
     tilde.fill(0);
     for (let i = 0; i < m; i++) {
       const Hi = H[i];

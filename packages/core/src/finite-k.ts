@@ -217,8 +217,12 @@ export class FiniteKMultiplier {
     this.psi = new Float64Array(this.nNodes);
   }
 
-  /** out[j] = H(x_j) for every atom j under distribution p (p is normalised internally). */
-  compute(p: Float64Array, out: Float64Array): void {
+  /**
+   * out[j] = H(x_j) for every atom j under distribution p (p is normalised internally).
+   * With `onlyWithMass`, atoms with p_j = 0 are skipped and out[j] is left as it was:
+   * the dynamics only use p_j H(x_j), and in a collapsing run most atoms are extinct.
+   */
+  compute(p: Float64Array, out: Float64Array, onlyWithMass = false): void {
     const n = this.n;
     const W = this.W;
     const perm = this.perm;
@@ -436,6 +440,10 @@ export class FiniteKMultiplier {
         }
         // atoms whose top series node is m
         while (ptrUp < n && base[ptrUp] - 1 === m) {
+          if (onlyWithMass && q[ptrUp] === 0) {
+            ptrUp++;
+            continue;
+          }
           const o = ptrUp * JP;
           const ser =
             ((ezB[o + 8] * b8 - ezB[o + 9] * b9) + (ezB[o + 6] * b6 - ezB[o + 7] * b7)) +

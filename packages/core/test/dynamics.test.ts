@@ -209,4 +209,24 @@ describe('tails that die on a long run', () => {
     expect(stepper.p[xs.length - 1]).toBe(0);
     expect(worst).toBeLessThan(1e-290);
   });
+
+  it('finite K (H computed only where p > 0): atoms die, and every generation still agrees with brute force', () => {
+    // One reward: the mass collapses onto the first atom and the others die.
+    const s = [Float64Array.from([0, -8, -16, -24])];
+    const w = [1];
+    const start = [0.25, 0.25, 0.25, 0.25];
+    const stepper = new FiniteKStepper(Float64Array.from(start), s, w, 0, 3);
+    let ref = [...start];
+    let worst = 0;
+    for (let t = 0; t < 400; t++) {
+      const prev = ref;
+      const step = stepper.advance();
+      ref = naiveStep(ref, start, s.map((x) => [...x]), w, 3, 0);
+      const tv = 0.5 * ref.reduce((acc, v, j) => acc + Math.abs(v - prev[j]), 0);
+      expect(Math.abs(step - tv)).toBeLessThan(1e-12);
+      for (let j = 0; j < 4; j++) worst = Math.max(worst, Math.abs(stepper.p[j] - ref[j]) - 1e-10 * ref[j]);
+    }
+    expect([...stepper.p].filter((v) => v === 0).length).toBe(3); // the others died on the way
+    expect(worst).toBeLessThan(1e-290);
+  });
 });
