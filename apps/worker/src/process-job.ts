@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { CORE_VERSION } from '@curation/core';
 import {
   cancelRunsIfSweepCancelled, claimRuns, findResultIds, finishRunsFailed, finishRunsSucceeded, finishSweepIfDone,
-  insertResults, requeueRuns, sweepStatus, type NewResult, type RunFailure, type RunSuccess,
+  insertResults, requeueRuns, type NewResult, type RunFailure, type RunSuccess,
 } from '@curation/db';
 import type { RunBatchJob } from '@curation/queue';
 import type { ComputePool } from './pool.ts';
@@ -78,9 +78,9 @@ export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobC
   const { sweepId } = data;
   const report: JobReport = { claimed: 0, succeeded: 0, reused: 0, failed: 0, cancelled: 0, handBack: false };
 
-  const status = await sweepStatus(db, sweepId);
-  if (status === undefined) return report; // sweep deleted: nothing to store into
-  if (status === 'cancelled') {
+  let claim = await claimRuns(db, sweepId, data.indexes, deps.workerId);
+  if (claim.sweepStatus === undefined) return report; // sweep deleted: nothing to store into
+  if (claim.sweepStatus === 'cancelled') {
     // Also covers runs a dead worker left `running` in a sweep cancelled since. null:
     // a retry reopened the sweep in the meantime, so the job is to be done after all.
     const n = await cancelRunsIfSweepCancelled(db, sweepId, data.indexes);
@@ -88,9 +88,9 @@ export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobC
       report.cancelled = n;
       return report;
     }
+    claim = await claimRuns(db, sweepId, data.indexes, deps.workerId);
   }
-
-  const claimed = await claimRuns(db, sweepId, data.indexes, deps.workerId);
+  const claimed = claim.indexes;
   report.claimed = claimed.length;
   if (claimed.length === 0) {
     report.sweepStatus = await finishSweepIfDone(db, sweepId);

@@ -16,16 +16,25 @@ describe('run lifecycle statements', () => {
 
   it('claims queued or orphaned running runs only, and starts the sweep once', async () => {
     const { id } = await insertSweep(db, smallSpec({ name: 'claim' }));
-    expect(await claimRuns(db, id, [0, 1], 'w1')).toEqual([0, 1]);
+    expect(await claimRuns(db, id, [0, 1], 'w1')).toEqual({ sweepStatus: 'queued', indexes: [0, 1] });
     const s = await sweepRow(db, id);
     expect(s.status).toBe('running');
     await db.query(`UPDATE runs SET status = 'succeeded' WHERE sweep_id = $1 AND index = 0`, [id]);
     await db.query(`UPDATE runs SET status = 'failed' WHERE sweep_id = $1 AND index = 2`, [id]);
     // 0 done, 1 orphaned running (reclaimed), 2 failed (left alone), 3 queued.
-    expect(await claimRuns(db, id, [0, 1, 2, 3], 'w2')).toEqual([1, 3]);
+    expect(await claimRuns(db, id, [0, 1, 2, 3], 'w2')).toEqual({ sweepStatus: 'running', indexes: [1, 3] });
     expect((await sweepRow(db, id)).started_at).toEqual(s.started_at);
     expect(await requeueRuns(db, id, [1, 3])).toBe(2);
     expect(await runStatuses(db, id)).toEqual({ 0: 'succeeded', 1: 'queued', 2: 'failed', 3: 'queued' });
+  });
+
+  it('claims nothing in a cancelled or deleted sweep, and says which', async () => {
+    const { id } = await insertSweep(db, smallSpec({ name: 'claim-cancelled' }));
+    await db.query(`UPDATE sweeps SET status = 'cancelled' WHERE id = $1`, [id]);
+    expect(await claimRuns(db, id, [0, 1], 'w1')).toEqual({ sweepStatus: 'cancelled', indexes: [] });
+    expect(await runStatuses(db, id)).toEqual({ 0: 'queued', 1: 'queued', 2: 'queued', 3: 'queued' });
+    expect((await sweepRow(db, id)).started_at).toBeNull();
+    expect(await claimRuns(db, '00000000-0000-0000-0000-000000000000', [0], 'w1')).toEqual({ sweepStatus: undefined, indexes: [] });
   });
 
   it('cancels runs only while the sweep is cancelled (a retry in between wins)', async () => {

@@ -103,6 +103,18 @@ describe('worker', () => {
     expect(r.config).toMatchObject({ weights: expect.any(Array), K: 'inf', iterations: 40 });
   });
 
+  it('computes nothing for a cancelled sweep: its queued and orphaned running runs are cancelled', async () => {
+    const { id } = await insertSweep(db, smallSpec({ name: 'cancelled-before-claim' }));
+    // Index 1 was left running by a worker that died; then the sweep was cancelled.
+    await db.query(`UPDATE runs SET status = 'running', attempts = 1 WHERE sweep_id = $1 AND index = 1`, [id]);
+    await db.query(`UPDATE sweeps SET status = 'cancelled' WHERE id = $1`, [id]);
+    const job = await addJob(queue, id, [0, 1, 2], 10);
+    await waitFor('job completed', async () => (await job.getState()) === 'completed');
+    expect(await runStatuses(db, id)).toEqual({ 0: 'cancelled', 1: 'cancelled', 2: 'cancelled', 3: 'queued' });
+    expect(await count('SELECT count(*) AS n FROM runs WHERE sweep_id = $1 AND (result_id IS NOT NULL OR attempts > 1)', [id])).toBe(0);
+    expect((await sweepRow(db, id)).started_at).toBeNull();
+  });
+
   it('computes identical configurations once, across sweeps and spellings', async () => {
     const first = await insertSweep(db, smallSpec({ name: 'dedup-a', qs: [0.2, 0.8], ds: [3, 5] }));
     // The same four configurations: axes in the other order, defaults written out, keys shuffled.

@@ -6,33 +6,38 @@ import type pg from 'pg';
 
 type Queryable = Pick<pg.Pool, 'query'>;
 
+export interface Claim {
+  /** The sweep's status as the claim found it (before a first claim starts it); undefined: the sweep is gone. */
+  sweepStatus: string | undefined;
+  /** The claimed indexes, ascending. None when the sweep is cancelled or gone. */
+  indexes: number[];
+}
+
 /**
  * Claims the runs of `indexes` that are queued, or running on behalf of a worker that
- * died (its job was redelivered), and marks the sweep started on its first claim.
- * Returns the claimed indexes, ascending.
+ * died (its job was redelivered), unless the sweep is cancelled or gone, and marks the
+ * sweep started on its first claim. The sweep's status comes back with the claim, so
+ * a job costs one round trip before its work instead of two.
  */
-export async function claimRuns(db: Queryable, sweepId: string, indexes: number[], workerId: string): Promise<number[]> {
-  const { rows } = await db.query<{ index: number }>(
-    `WITH claimed AS (
+export async function claimRuns(db: Queryable, sweepId: string, indexes: number[], workerId: string): Promise<Claim> {
+  const { rows } = await db.query<{ sweep_status: string | null; indexes: number[] }>(
+    `WITH s AS (SELECT status FROM sweeps WHERE id = $1),
+     claimed AS (
        UPDATE runs SET status = 'running', attempts = attempts + 1, started_at = now(), finished_at = NULL,
                        error = NULL, worker = $3
         WHERE sweep_id = $1 AND index = ANY($2::int[]) AND status IN ('queued', 'running')
+          AND EXISTS (SELECT 1 FROM s WHERE s.status <> 'cancelled')
         RETURNING index
      ), started AS (
        UPDATE sweeps SET status = 'running', started_at = COALESCE(started_at, now())
         WHERE id = $1 AND status = 'queued' AND EXISTS (SELECT 1 FROM claimed)
         RETURNING 1
      )
-     SELECT index FROM claimed ORDER BY index`,
+     SELECT (SELECT status FROM s) AS sweep_status,
+            COALESCE((SELECT array_agg(index ORDER BY index) FROM claimed), '{}') AS indexes`,
     [sweepId, indexes, workerId],
   );
-  return rows.map((r) => r.index);
-}
-
-/** The sweep's status, or undefined when it does not exist (deleted). */
-export async function sweepStatus(db: Queryable, sweepId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ status: string }>('SELECT status FROM sweeps WHERE id = $1', [sweepId]);
-  return rows[0]?.status;
+  return { sweepStatus: rows[0].sweep_status ?? undefined, indexes: rows[0].indexes };
 }
 
 /** Of `sweepIds`, those that are cancelled (or gone): the worker's fallback when a pub/sub message is missed. */
