@@ -1,6 +1,6 @@
 // Connections: Prisma (through the pg driver adapter, no native engine) for ordinary
-// reads and writes, and a plain pg Pool for COPY and the aggregate queries Prisma
-// cannot express.
+// reads and writes, and a plain pg Pool for the batch statements of the hot paths
+// (unnest over arrays: one round trip per batch) and the aggregates Prisma cannot express.
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
