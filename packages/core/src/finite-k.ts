@@ -91,6 +91,8 @@ export class FiniteKMultiplier {
   private readonly psiGap: Float64Array;
   private readonly psiFlush: number;
   private readonly km1: number;
+  /** nodes below each atom's window that still need phi (see the constructor) */
+  private readonly L: number;
 
   constructor(s: Float64Array, K: number) {
     if (!Number.isInteger(K) || K < 2) throw new RangeError(`FiniteKMultiplier: K must be an integer >= 2, got ${K}`);
@@ -109,6 +111,7 @@ export class FiniteKMultiplier {
     // e^ZLO * (K-1) must stay below ~1e-18 (phi enters Psi to the power K-1).
     const ZLO = -41.5 - Math.log(K - 1);
     const L = Math.ceil((ZB - ZLO) / H); // nodes below a window that still need phi
+    this.L = L;
     // Psi below this is flushed to zero (avoids subnormal arithmetic)
     this.psiFlush = Math.exp(-690 / (K - 1));
 
@@ -221,6 +224,11 @@ export class FiniteKMultiplier {
    * out[j] = H(x_j) for every atom j under distribution p (p is normalised internally).
    * With `onlyWithMass`, atoms with p_j = 0 are skipped and out[j] is left as it was:
    * the dynamics only use p_j H(x_j), and in a collapsing run most atoms are extinct.
+   * The node recurrences then also cover only the nodes the atoms with mass need:
+   * from L nodes below the lowest of their windows (below that, phi = P exactly as in
+   * the gaps between segments, the criterion the node layout itself uses) to the top
+   * of the highest. A collapsed run thus costs O(n) plus the live atoms' range per
+   * call instead of O(all nodes).
    */
   compute(p: Float64Array, out: Float64Array, onlyWithMass = false): void {
     const n = this.n;
@@ -254,11 +262,47 @@ export class FiniteKMultiplier {
     total += totalC;
     if (!(total > 0) || !Number.isFinite(total)) throw new RangeError('FiniteKMultiplier.compute: p must have positive finite mass');
     const inv = 1 / total;
-    for (let r = 0; r < n; r++) q[r] = p[perm[r]] * inv;
+    let rMin = 0;
+    let rMax = n - 1;
+    if (onlyWithMass) {
+      rMin = n;
+      rMax = -1;
+      for (let r = 0; r < n; r++) {
+        const v = p[perm[r]] * inv;
+        q[r] = v;
+        if (v !== 0) {
+          if (rMin === n) rMin = r;
+          rMax = r;
+        }
+      }
+      if (rMax < 0) throw new RangeError('FiniteKMultiplier.compute: p must have positive finite mass');
+    } else {
+      for (let r = 0; r < n; r++) q[r] = p[perm[r]] * inv;
+    }
+
+    // ---- the nodes to walk: [lo, hi) in segments gLo..gHi ----
+    const nSeg = this.segStart.length;
+    const segStart = this.segStart;
+    const segEnd = this.segEnd;
+    let lo = 0;
+    let hi = this.nNodes;
+    let gLo = 0;
+    let gHi = nSeg - 1;
+    const rFirst = rMin;
+    const rLast = rMax;
+    if (onlyWithMass) {
+      // An atom's own range [base - L, base + W) lies in one segment (the layout merged it whole).
+      lo = base[rMin] - this.L;
+      hi = base[rMax] + W;
+      gLo = 0;
+      while (segEnd[gLo] <= lo) gLo++;
+      gHi = gLo;
+      while (segEnd[gHi] < hi) gHi++;
+    }
 
     // ---- phi: windows ----
-    phi.fill(0);
-    for (let r = 0; r < n; r++) {
+    phi.fill(0, lo, hi);
+    for (let r = rFirst; r <= rLast; r++) {
       const qr = q[r];
       if (qr === 0) continue;
       const b = base[r];
@@ -298,13 +342,10 @@ export class FiniteKMultiplier {
     let P = 0; // mass of the atoms below their windows (= P0 + Pc, Neumaier-compensated)
     let P0 = 0;
     let Pc = 0;
-    let ptr = n - 1;
-    const nSeg = this.segStart.length;
-    const segStart = this.segStart;
-    const segEnd = this.segEnd;
-    for (let g = nSeg - 1; g >= 0; g--) {
-      const s0 = segStart[g];
-      for (let m = segEnd[g] - 1; m >= s0; m--) {
+    let ptr = rLast;
+    for (let g = gHi; g >= gLo; g--) {
+      const s0 = g === gLo ? lo : segStart[g];
+      for (let m = (g === gHi ? hi : segEnd[g]) - 1; m >= s0; m--) {
         // atoms entering at m
         while (ptr >= 0 && base[ptr] - 1 === m) {
           const qr = q[ptr];
@@ -354,9 +395,10 @@ export class FiniteKMultiplier {
           if (a9 < TINY) a9 = 0;
         }
       }
-      // the gap below segment g: phi there is P (all atoms far below or far above their windows)
+      // the gap below segment g (below node lo for gLo): phi there is P (all atoms far
+      // below or far above their windows)
       psiGap[g] = P > psiFlush ? ipow(P, km1) : 0;
-      if (g > 0) {
+      if (g > gLo) {
         const o = g * JP;
         const gA = this.gapA;
         a1 *= gA[o + 1];
@@ -385,19 +427,20 @@ export class FiniteKMultiplier {
     const dB7 = dB[7];
     const dB8 = dB[8];
     const dB9 = dB[9];
-    let b0 = psiGap[0] * this.B0init[0];
-    let b1 = psiGap[0] * this.B0init[1];
-    let b2 = psiGap[0] * this.B0init[2];
-    let b3 = psiGap[0] * this.B0init[3];
-    let b4 = psiGap[0] * this.B0init[4];
-    let b5 = psiGap[0] * this.B0init[5];
-    let b6 = psiGap[0] * this.B0init[6];
-    let b7 = psiGap[0] * this.B0init[7];
-    let b8 = psiGap[0] * this.B0init[8];
-    let b9 = psiGap[0] * this.B0init[9];
-    let ptrUp = 0;
-    for (let g = 0; g < nSeg; g++) {
-      if (g > 0) {
+    const psi0 = psiGap[gLo];
+    let b0 = psi0 * this.B0init[0];
+    let b1 = psi0 * this.B0init[1];
+    let b2 = psi0 * this.B0init[2];
+    let b3 = psi0 * this.B0init[3];
+    let b4 = psi0 * this.B0init[4];
+    let b5 = psi0 * this.B0init[5];
+    let b6 = psi0 * this.B0init[6];
+    let b7 = psi0 * this.B0init[7];
+    let b8 = psi0 * this.B0init[8];
+    let b9 = psi0 * this.B0init[9];
+    let ptrUp = rFirst;
+    for (let g = gLo; g <= gHi; g++) {
+      if (g > gLo) {
         const o = g * JP;
         const pg = psiGap[g];
         const gd = this.gapBdec;
@@ -413,8 +456,8 @@ export class FiniteKMultiplier {
         b8 = gd[o + 8] * b8 + pg * gs[o + 8];
         b9 = gd[o + 9] * b9 + pg * gs[o + 9];
       }
-      const s1 = segEnd[g];
-      for (let m = segStart[g]; m < s1; m++) {
+      const s1 = g === gHi ? hi : segEnd[g];
+      for (let m = g === gLo ? lo : segStart[g]; m < s1; m++) {
         const pm = psi[m];
         b0 = b0 * dB0 + pm;
         b1 = b1 * dB1 + pm;
@@ -439,7 +482,7 @@ export class FiniteKMultiplier {
           if (b9 < TINY) b9 = 0;
         }
         // atoms whose top series node is m
-        while (ptrUp < n && base[ptrUp] - 1 === m) {
+        while (ptrUp <= rLast && base[ptrUp] - 1 === m) {
           if (onlyWithMass && q[ptrUp] === 0) {
             ptrUp++;
             continue;

@@ -9,4 +9,4 @@ export { simulate, runNormalized, type SimulateAllOptions } from './simulate.ts'
 export { GENERATOR_NAME } from './rng.ts';
 
 /** Version of the numerical core; bumped whenever outputs for a given configuration change. */
-export const CORE_VERSION = '1.0.0';
+export const CORE_VERSION = '1.0.1';

@@ -341,6 +341,37 @@ describe('FiniteKMultiplier', () => {
       }
     });
 
+    it('only the atoms with mass: the walk over their nodes alone gives the full walk\'s values', () => {
+      // Layouts with one segment, many segments with gaps (s spread over [-1e4, 1e4]), and
+      // two clusters far apart (live atoms in different segments, a gap between them).
+      const rnd = mulberry32(11);
+      const clusters = Float64Array.from({ length: 600 }, (_, j) => (j < 300 ? -j * 0.05 : -5000 - (j - 300) * 0.05));
+      const spread = Float64Array.from({ length: 1001 }, (_, j) => -1e4 + 2e4 * ((j * 0.6180339887) % 1));
+      const layouts = [benchGeometry(2001, 1)[0], benchGeometry(501, 100)[0], spread, clusters];
+      for (const s of layouts) {
+        const n = s.length;
+        for (const K of [2, 8, 64]) {
+          const m = new FiniteKMultiplier(s, K);
+          for (let trial = 0; trial < 12; trial++) {
+            const p = new Float64Array(n);
+            const kind = trial % 6;
+            if (kind === 0) { const c = Math.floor(rnd() * n); for (let j = Math.max(0, c - 20); j < Math.min(n, c + 20); j++) p[j] = rnd() + 0.01; }
+            else if (kind === 1) { for (let j = 0; j < n; j++) if (rnd() < 0.03) p[j] = rnd() ** 3 + 1e-12; }
+            else if (kind === 2) { for (const c of [Math.floor(rnd() * n), Math.floor(rnd() * n)]) p[c] = rnd() + 0.01; }
+            else if (kind === 3) p[Math.floor(rnd() * n)] = 1;
+            else if (kind === 4) { p[0] = 0.5; p[n - 1] = 0.5; }
+            else { p[0] = 1; p[299] = 1e-9; p[300] = 2; } // for `clusters`: both ends of the gap
+            const full = new Float64Array(n);
+            const live = new Float64Array(n).fill(-1);
+            m.compute(p, full);
+            m.compute(p, live, true);
+            expect(maxRel(live, full, (i) => p[i] > 0)).toBeLessThan(1e-14);
+            expect(live.every((v, i) => p[i] > 0 || v === -1)).toBe(true); // untouched where p = 0
+          }
+        }
+      }
+    });
+
     it('rejects bad arguments', () => {
       expect(() => new FiniteKMultiplier(new Float64Array([0, 1]), 1)).toThrow();
       expect(() => new FiniteKMultiplier(new Float64Array([0, 1]), 2.5)).toThrow();
