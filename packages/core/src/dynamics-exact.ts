@@ -349,6 +349,9 @@ export class FiniteKStepper implements Stepper {
   private readonly tilde: Float64Array;
   private readonly w: number[];
   private readonly lambda: number;
+  /** As in InfiniteKStepper: atoms outside [lo, hi) have p = 0 for good, so the loops here skip them. */
+  private lo = 0;
+  private hi: number;
 
   constructor(p0: Float64Array, s: Float64Array[], weights: number[], lambda: number, K: number) {
     const n = p0.length;
@@ -359,37 +362,48 @@ export class FiniteKStepper implements Stepper {
     this.tilde = new Float64Array(n);
     this.w = weights;
     this.lambda = lambda;
+    this.hi = n;
+    this.trim();
   }
 
   readonly fusedRecording = false;
 
+  private trim(): void {
+    const { p, p0, lambda } = this;
+    const dead = (j: number) => p[j] === 0 && (lambda === 0 || p0[j] === 0);
+    while (this.lo < this.hi && dead(this.lo)) this.lo++;
+    while (this.hi > this.lo && dead(this.hi - 1)) this.hi--;
+  }
+
   advance(): number {
-    const { p, p0, H, tilde, w, lambda } = this;
-    const n = p.length;
+    const { p, p0, H, tilde, w, lambda, lo, hi } = this;
     const m = H.length;
     // H only where p > 0: elsewhere p H = 0 whatever H is (H starts at 0, stays finite).
+    // Outside [lo, hi) every term below is an exact 0 (p = 0, and p0 = 0 or lambda = 0),
+    // so skipping it leaves every sum and every p bit for bit as they were.
     for (let i = 0; i < m; i++) this.mults[i].compute(p, H[i], true);
-    tilde.fill(0);
+    tilde.fill(0, lo, hi);
     for (let i = 0; i < m; i++) {
       const Hi = H[i];
       const wi = w[i];
-      for (let j = 0; j < n; j++) tilde[j] += wi * Hi[j];
+      for (let j = lo; j < hi; j++) tilde[j] += wi * Hi[j];
     }
     let sum = 0;
-    for (let j = 0; j < n; j++) {
+    for (let j = lo; j < hi; j++) {
       const v = p[j] * tilde[j];
       tilde[j] = v;
       sum += v;
     }
     const scale = (1 - lambda) / sum;
     let st = 0;
-    for (let j = 0; j < n; j++) {
+    for (let j = lo; j < hi; j++) {
       const v = p[j];
       const raw = lambda * p0[j] + tilde[j] * scale;
       const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
       st += Math.abs(nv - v);
       p[j] = nv;
     }
+    this.trim();
     return 0.5 * st;
   }
 }

@@ -229,4 +229,29 @@ describe('tails that die on a long run', () => {
     expect([...stepper.p].filter((v) => v === 0).length).toBe(3); // the others died on the way
     expect(worst).toBeLessThan(1e-290);
   });
+
+  it('finite K: atoms dead at either end leave the stepper\'s loops; every generation still agrees with brute force', () => {
+    // Both ends die (no real data), or start dead (p_0 = 0 there) while real data keeps the rest alive.
+    const s = [Float64Array.from([-24, -16, -8, 0, -8, -16, -24])];
+    const cases = [
+      { start: [1, 1, 1, 1, 1, 1, 1].map((v) => v / 7), lambda: 0, deadAtEnd: [0, 1, 5, 6] },
+      { start: [0, 0, 0.25, 0.25, 0.25, 0.25, 0], lambda: 0.1, deadAtEnd: [0, 1, 6] },
+    ];
+    for (const { start, lambda, deadAtEnd } of cases) {
+      const stepper = new FiniteKStepper(Float64Array.from(start), s, [1], lambda, 4);
+      let ref = [...start];
+      let worst = 0;
+      for (let t = 0; t < 300; t++) {
+        const prev = ref;
+        const step = stepper.advance();
+        ref = naiveStep(ref, start, s.map((x) => [...x]), [1], 4, lambda);
+        const tv = 0.5 * ref.reduce((acc, v, j) => acc + Math.abs(v - prev[j]), 0);
+        expect(Math.abs(step - tv)).toBeLessThan(1e-12);
+        for (let j = 0; j < 7; j++) worst = Math.max(worst, Math.abs(stepper.p[j] - ref[j]) - 1e-10 * ref[j]);
+      }
+      for (const j of deadAtEnd) expect(stepper.p[j]).toBe(0);
+      expect(stepper.p[3]).toBeGreaterThan(0.5);
+      expect(worst).toBeLessThan(1e-290);
+    }
+  });
 });
