@@ -40,6 +40,30 @@ const ZB = -3; // series / window boundary in z = log(t a)
 const ZHI = 3.75; // upper end of the windows
 const J = 9; // highest series power (compute() is unrolled for exactly this value)
 
+/** Nodes of each atom's window, rounded up to a multiple of 4 (compute() is unrolled by 4). */
+const WINDOW = (Math.ceil((ZHI - ZB) / H) + 1 + 3) & ~3;
+
+/**
+ * Nodes below a window that still need phi. Below z = ZLO every atom's F is 1 and its
+ * series terms are < e^ZLO relative; e^ZLO * (K-1) must stay below ~1e-18 (phi enters
+ * Psi to the power K-1).
+ */
+function nodesBelowWindow(K: number): number {
+  const ZLO = -41.5 - Math.log(K - 1);
+  return Math.ceil((ZB - ZLO) / H);
+}
+
+/**
+ * An upper bound on the nodes a multiplier walks for n atoms whose scores s span
+ * `sRange` (max s - min s): each atom adds at most its own range of nodes, and all of
+ * them lie within the span of the scores plus one range. Cost estimates use it, since
+ * a call costs O(n * WINDOW + nodes).
+ */
+export function finiteKNodeBound(n: number, K: number, sRange: number): number {
+  const own = nodesBelowWindow(K) + WINDOW;
+  return Math.min(n * own, Math.floor(sRange / H) + 1 + own);
+}
+
 /** Inverse factorials with alternating sign: C[j] = (-1)^j / j!. */
 const C: Float64Array = (() => {
   const c = new Float64Array(J + 2);
@@ -73,7 +97,8 @@ export class FiniteKMultiplier {
   private readonly segEnd: Int32Array;
   /** per segment s >= 1: gap length (number of skipped grid nodes before it) */
   private readonly segGap: Float64Array;
-  private readonly nNodes: number;
+  /** Nodes of the layout (what one call walks when every atom has mass). */
+  readonly nNodes: number;
   // per-call work arrays
   private readonly q: Float64Array;
   private readonly phi: Float64Array;
@@ -104,13 +129,9 @@ export class FiniteKMultiplier {
     this.n = n;
     this.K = K;
     this.km1 = K - 1;
-    // window length, rounded up to a multiple of 4 (compute() is unrolled by 4)
-    const W = (Math.ceil((ZHI - ZB) / H) + 1 + 3) & ~3;
+    const W = WINDOW;
     this.W = W;
-    // Below z = ZLO every atom's F is 1 and its series terms are < e^ZLO relative;
-    // e^ZLO * (K-1) must stay below ~1e-18 (phi enters Psi to the power K-1).
-    const ZLO = -41.5 - Math.log(K - 1);
-    const L = Math.ceil((ZB - ZLO) / H); // nodes below a window that still need phi
+    const L = nodesBelowWindow(K);
     this.L = L;
     // Psi below this is flushed to zero (avoids subnormal arithmetic)
     this.psiFlush = Math.exp(-690 / (K - 1));

@@ -14,6 +14,9 @@ import {
   validateConfig,
   type ConfigIssue,
 } from '../src/index.ts';
+import { FiniteKMultiplier, finiteKNodeBound } from '../src/finite-k.ts';
+import { rewardRangeBound, rewardValues } from '../src/rewards.ts';
+import { buildSupport } from '../src/support.ts';
 
 const good = {
   support: { kind: 'grid', min: [-2, -2], max: [2, 2], n: [5, 4] },
@@ -121,6 +124,41 @@ describe('validateConfig', () => {
     expect(estimateCost({ ...e.config, iterations: 400 }).seconds).toBeGreaterThan(estimateCost(e.config).seconds);
     expect(estimateCost({ ...e.config, K: 8 }).seconds).toBeGreaterThan(estimateCost(e.config).seconds);
     expect(DEFAULT_MAX_COST_SECONDS).toBe(300);
+  });
+
+  it('finite K: the estimate follows the spread of the scores, through bounds that hold', () => {
+    // Bounds used by the estimate: reward range from parameters, multiplier nodes from that range.
+    const configs = [
+      { support: { kind: 'grid', min: -12, max: 12, n: 401 }, rewards: [{ kind: 'quadratic', center: -2 }, { kind: 'quadratic', center: 2, scale: 3 }] },
+      { support: { kind: 'grid', min: [-2, -1], max: [2, 3], n: [20, 15] }, rewards: [{ kind: 'linear', coef: [1, -2], bias: 4 }, { kind: 'gaussian', center: [0, 1], width: 0.5, height: -3 }] },
+      { support: { kind: 'points', points: [[0.5], [-7], [3], [11]] }, rewards: [{ kind: 'quadratic', center: 1, clip: { min: -20, max: -1 } }, { kind: 'table', values: [3, -1, 8, 2] }] },
+      { support: { kind: 'atoms', n: 5 }, rewards: [{ kind: 'table', values: [0, 40, -15, 2, 2] }] },
+    ];
+    for (const raw of configs) {
+      for (const beta of [0.1, 1, 30]) {
+        for (const K of [2, 8, 64]) {
+          const v = validateConfig({ ...raw, K, beta });
+          if (!v.ok) throw new Error(formatIssues(v.issues));
+          const sp = buildSupport(v.config.support);
+          for (const r of v.config.rewards) {
+            const values = rewardValues(r, sp);
+            const range = Math.max(...values) - Math.min(...values);
+            const bound = rewardRangeBound(r, v.config.support);
+            expect(bound).toBeGreaterThanOrEqual(range * (1 - 1e-12));
+            const m = new FiniteKMultiplier(values.map((x) => beta * x), K);
+            expect(m.nNodes).toBeLessThanOrEqual(finiteKNodeBound(values.length, K, beta * bound));
+          }
+        }
+      }
+    }
+    // Sharper curation spreads the scores: beta = 100 walks ~80x the nodes of beta = 1 here.
+    const c4 = (beta: number) => {
+      const v = validateConfig({ ...configs[0], support: { kind: 'grid', min: -12, max: 12, n: 2001 }, K: 8, beta });
+      if (!v.ok) throw new Error('expected ok');
+      return estimateCost(v.config).seconds;
+    };
+    expect(c4(100) / c4(1)).toBeGreaterThan(4);
+    expect(c4(1) / c4(0.1)).toBeLessThan(1.5);
   });
 
   it('formatIssues prints one line per issue, the root as /', () => {
