@@ -368,11 +368,13 @@ export class FiniteKStepper implements Stepper {
 
   readonly fusedRecording = false;
 
+  private dead(j: number): boolean {
+    return this.p[j] === 0 && (this.lambda === 0 || this.p0[j] === 0);
+  }
+
   private trim(): void {
-    const { p, p0, lambda } = this;
-    const dead = (j: number) => p[j] === 0 && (lambda === 0 || p0[j] === 0);
-    while (this.lo < this.hi && dead(this.lo)) this.lo++;
-    while (this.hi > this.lo && dead(this.hi - 1)) this.hi--;
+    while (this.lo < this.hi && this.dead(this.lo)) this.lo++;
+    while (this.hi > this.lo && this.dead(this.hi - 1)) this.hi--;
   }
 
   advance(): number {

@@ -283,6 +283,7 @@ export class FiniteKMultiplier {
     total += totalC;
     if (!(total > 0) || !Number.isFinite(total)) throw new RangeError('FiniteKMultiplier.compute: p must have positive finite mass');
     const inv = 1 / total;
+    // sorted positions of the first and last atom with mass (all atoms without the option)
     let rMin = 0;
     let rMax = n - 1;
     if (onlyWithMass) {
@@ -309,13 +310,10 @@ export class FiniteKMultiplier {
     let hi = this.nNodes;
     let gLo = 0;
     let gHi = nSeg - 1;
-    const rFirst = rMin;
-    const rLast = rMax;
     if (onlyWithMass) {
       // An atom's own range [base - L, base + W) lies in one segment (the layout merged it whole).
       lo = base[rMin] - this.L;
       hi = base[rMax] + W;
-      gLo = 0;
       while (segEnd[gLo] <= lo) gLo++;
       gHi = gLo;
       while (segEnd[gHi] < hi) gHi++;
@@ -323,7 +321,7 @@ export class FiniteKMultiplier {
 
     // ---- phi: windows ----
     phi.fill(0, lo, hi);
-    for (let r = rFirst; r <= rLast; r++) {
+    for (let r = rMin; r <= rMax; r++) {
       const qr = q[r];
       if (qr === 0) continue;
       const b = base[r];
@@ -363,7 +361,7 @@ export class FiniteKMultiplier {
     let P = 0; // mass of the atoms below their windows (= P0 + Pc, Neumaier-compensated)
     let P0 = 0;
     let Pc = 0;
-    let ptr = rLast;
+    let ptr = rMax;
     for (let g = gHi; g >= gLo; g--) {
       const s0 = g === gLo ? lo : segStart[g];
       for (let m = (g === gHi ? hi : segEnd[g]) - 1; m >= s0; m--) {
@@ -459,7 +457,7 @@ export class FiniteKMultiplier {
     let b7 = psi0 * this.B0init[7];
     let b8 = psi0 * this.B0init[8];
     let b9 = psi0 * this.B0init[9];
-    let ptrUp = rFirst;
+    let ptrUp = rMin;
     for (let g = gLo; g <= gHi; g++) {
       if (g > gLo) {
         const o = g * JP;
@@ -503,7 +501,7 @@ export class FiniteKMultiplier {
           if (b9 < TINY) b9 = 0;
         }
         // atoms whose top series node is m
-        while (ptrUp <= rLast && base[ptrUp] - 1 === m) {
+        while (ptrUp <= rMax && base[ptrUp] - 1 === m) {
           if (onlyWithMass && q[ptrUp] === 0) {
             ptrUp++;
             continue;
