@@ -7,6 +7,14 @@ export { normalizeForHash, normalizedFields } from './normalize.ts';
 export { ConfigError, SimulationCancelled, formatIssues } from './issues.ts';
 export { simulate, runNormalized, type SimulateAllOptions } from './simulate.ts';
 export { GENERATOR_NAME } from './rng.ts';
-
-/** Version of the numerical core; bumped whenever outputs for a given configuration change. */
-export const CORE_VERSION = '1.0.1';
+export { CONTRACT, CORE_VERSION } from './version.ts';
+export { configAsRun } from './config-as-run.ts';
+export {
+  projectedDrift,
+  ConvergenceTracker,
+  DecayRegression,
+  COLLAPSE_MASS,
+  SURVIVAL_FRACTION,
+  SHARE_STEP_ZERO,
+  OUTSIDE_LIMIT,
+} from './summary.ts';

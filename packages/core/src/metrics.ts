@@ -183,7 +183,7 @@ export class MetricsRecorder {
       this.shift[i] = mu;
     }
     const { mass, outside } = basinMasses(this.basins, this.classMass);
-    return { t, entropy: h, effectiveSupport: Math.exp(h), mass, outside, meanReward: mean, varReward: variance, step };
+    return { t, entropy: h, effectiveSupport: Math.exp(h), mass, outside, meanReward: mean, varReward: variance, step, shareStep: null };
   }
 
   private moments(p: Float64Array, i: number): void {

@@ -227,6 +227,6 @@ describe('simulate options', () => {
     expect(zero.trajectory).toHaveLength(1);
     expect(zero.summary.converged).toBe(false);
     expect(zero.distribution).toHaveLength(20);
-    expect(Object.keys(zero)).toEqual(['trajectory', 'summary', 'distribution', 'generator']);
+    expect(Object.keys(zero)).toEqual(['contract', 'coreVersion', 'config', 'trajectory', 'summary', 'distribution', 'coordinates', 'generator']);
   });
 });
