@@ -1,5 +1,5 @@
-// Public types of the curation core. Field names follow ../shared/spec/model.md
-// (the contract); the CLI, the API and stored results all use them unchanged.
+// Public types of the curation core. Field names follow the model contract
+// (docs/model.md); the CLI, the API and stored results all use them unchanged.
 
 /** One configuration of a run, as a user writes it (section 1 of the contract). */
 export type Vec = number | number[];
