@@ -1,6 +1,7 @@
 // Exact population dynamics (contract section 2).
 import { FiniteKMultiplier } from './finite-k.ts';
-import type { FusedMetricTargets } from './metrics.ts';
+import { emptyBasins, MacroTracker, type Basins, type FusedMetricTargets } from './metrics.ts';
+import { logNormaliser, OutsideDomination } from './domination.ts';
 
 /** One generation at a time; `p` is the current distribution, updated in place. */
 export interface Stepper {
@@ -12,6 +13,42 @@ export interface Stepper {
    */
   advance(record?: boolean): number;
   readonly fusedRecording: boolean;
+  /** max |M_t - M_{t-1}| over the macro state (basin masses, outside) of the generation just made. */
+  readonly shareStep: number;
+  /** The outside mass of the current p. */
+  readonly outside: number;
+  /** The audit's B.4 maximum over the generations advanced from so far (null: none, m != 2 or no atom outside). */
+  readonly outsideDomination: number | null;
+}
+
+/** What a stepper needs besides the dynamics to track the macro state and the B.4 maximum. */
+export interface Tracking {
+  basins: Basins;
+  /** Weights of the rewards, for the B.4 multiplier (m = 2). */
+  weights: number[];
+}
+
+function tracking(t: Tracking | undefined, s: Float64Array[], weights: number[], p0: Float64Array): { tracker: MacroTracker; domination: OutsideDomination } {
+  const basins = t?.basins ?? emptyBasins(s.length, p0.length);
+  return { tracker: new MacroTracker(basins, p0), domination: new OutsideDomination(s, weights, basins) };
+}
+
+/**
+ * e^{s - max s} over all atoms, with the shift: the B.4 normalisers of steppers that
+ * do not keep shifted exponentials of their own.
+ */
+export class ShiftedScores {
+  readonly E: Float64Array[];
+  readonly shift: Float64Array;
+
+  constructor(readonly s: Float64Array[]) {
+    this.shift = Float64Array.from(s.map((si) => si.reduce((a, b) => (b > a ? b : a), -Infinity)));
+    this.E = s.map((si, i) => si.map((v) => Math.exp(v - this.shift[i])));
+  }
+
+  logZ(p: Float64Array, i: number): number {
+    return logNormaliser(p, this.s[i], this.E[i], this.shift[i]);
+  }
 }
 
 /**
@@ -35,21 +72,23 @@ const TINY_Z = 1e-250;
 
 /**
  * K = inf. H_i(x) = e^{s_i(x)} / sum_y p(y) e^{s_i(y)} is invariant under shifting
- * s_i, so the shifted exponentials E_i = e^{s_i - max s_i} are computed once per
+ * s_i, so the shifted exponentials E_i = e^{s_i - shift_i} are computed once per
  * run and one fused pass per generation does everything:
  *
  *   p'(x) = lambda p_0(x) + p(x) sum_i c_i E_i(x),  c_i = (1 - lambda) w_i / Z_i,
  *
- * while accumulating the TV step and the next normalisers Z_i = sum p' E_i.
- * The normalisation of p~ is folded into c_i: since Z_i is computed from the very
- * vector it normalises, sum p~ = sum_i w_i = 1 up to one pass of rounding, and
- * that rounding does not accumulate across generations.
+ * while accumulating the TV step, the next normalisers Z_i = sum p' E_i and the
+ * macro state (per run of atoms of one basin class, so the class sums stay in
+ * registers). The normalisation of p~ is folded into c_i: since Z_i is computed
+ * from the very vector it normalises, sum p~ = sum_i w_i = 1 up to one pass of
+ * rounding, and that rounding does not accumulate across generations.
  */
 export class InfiniteKStepper implements Stepper {
   readonly p: Float64Array;
   private readonly p0: Float64Array;
   private readonly s: Float64Array[];
   private readonly E: Float64Array[];
+  private readonly shift: Float64Array;
   private readonly w: Float64Array;
   private readonly z: Float64Array;
   private readonly c: Float64Array;
@@ -64,9 +103,11 @@ export class InfiniteKStepper implements Stepper {
   private lo = 0;
   private hi: number;
   private targets: FusedMetricTargets | null = null;
+  private readonly tracker: MacroTracker;
+  private readonly domination: OutsideDomination;
   fusedRecording = false;
 
-  constructor(p0: Float64Array, s: Float64Array[], weights: number[], lambda: number) {
+  constructor(p0: Float64Array, s: Float64Array[], weights: number[], lambda: number, track?: Tracking) {
     const n = p0.length;
     this.p0 = flushTinyMasses(p0);
     this.p = Float64Array.from(this.p0);
@@ -76,11 +117,25 @@ export class InfiniteKStepper implements Stepper {
     const m = s.length;
     this.z = new Float64Array(m);
     this.c = new Float64Array(m);
+    this.shift = new Float64Array(m);
     this.mult = new Float64Array(m === 2 ? 0 : n);
     this.E = s.map(() => new Float64Array(n));
     this.hi = n;
+    ({ tracker: this.tracker, domination: this.domination } = tracking(track, s, weights, this.p));
     this.initialShift();
     this.trim();
+  }
+
+  get shareStep(): number {
+    return this.tracker.shareStep;
+  }
+
+  get outside(): number {
+    return this.tracker.outside;
+  }
+
+  get outsideDomination(): number | null {
+    return this.domination.value;
   }
 
   /** Lets the m = 2 kernels accumulate the recorded metrics in the update pass itself. */
@@ -114,6 +169,7 @@ export class InfiniteKStepper implements Stepper {
         z += p[j] * E[j];
       }
       this.z[i] = z;
+      this.shift[i] = smax;
     }
   }
 
@@ -141,6 +197,7 @@ export class InfiniteKStepper implements Stepper {
         z += p[j] * E[j];
       }
       this.z[i] = z;
+      this.shift[i] = shift;
     }
   }
 
@@ -152,13 +209,16 @@ export class InfiniteKStepper implements Stepper {
         break;
       }
     }
+    if (this.domination.active) this.domination.observe(this.shift[0] + Math.log(this.z[0]), this.shift[1] + Math.log(this.z[1]));
     const scale = 1 - this.lambda;
     for (let i = 0; i < m; i++) this.c[i] = (scale * this.w[i]) / this.z[i];
+    this.tracker.begin();
     let step: number;
     if (m === 2 && record && this.targets) step = this.advance2Recorded(this.targets);
     else if (m === 2) step = this.lambda === 0 ? this.advance2() : this.advance2Real();
     else if (m === 1 && this.lambda === 0) step = this.advance1();
     else step = this.advanceGeneric();
+    this.tracker.settle();
     this.trim();
     return step;
   }
@@ -178,8 +238,9 @@ export class InfiniteKStepper implements Stepper {
     const r1 = tg.rewards[1];
     const k0 = tg.shift[0];
     const k1 = tg.shift[1];
-    const { runStart, runClass } = tg;
-    const classMass = tg.classMass.fill(0);
+    const { runStart, runClass } = this.tracker.basins;
+    const classMass = this.tracker.classMass;
+    const classDelta = this.tracker.classDelta;
     let st = 0;
     let z0 = 0;
     let z1 = 0;
@@ -194,13 +255,16 @@ export class InfiniteKStepper implements Stepper {
       const from = Math.max(runStart[k], lo);
       const to = Math.min(runStart[k + 1], hi);
       let run = 0;
+      let change = 0;
       for (let j = from; j < to; j++) {
         const v = p[j];
         const e0 = E0[j];
         const e1 = E1[j];
         const raw = lambda * p0[j] + v * (c0 * e0 + c1 * e1);
         const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
-        st += Math.abs(nv - v);
+        const d = nv - v;
+        st += Math.abs(d);
+        change += d;
         p[j] = nv;
         z0 += nv * e0;
         z1 += nv * e1;
@@ -215,6 +279,7 @@ export class InfiniteKStepper implements Stepper {
         b2 += vd1 * d1;
       }
       classMass[runClass[k]] += run;
+      classDelta[runClass[k]] += change;
       s0 += run;
     }
     this.z[0] = z0;
@@ -226,6 +291,7 @@ export class InfiniteKStepper implements Stepper {
       const v = p[j];
       if (v > 0) h -= v * Math.log(v);
     }
+    tg.classMass.set(classMass);
     tg.sums.h = h;
     tg.sums.s0 = s0;
     tg.m1[0] = a1;
@@ -236,43 +302,71 @@ export class InfiniteKStepper implements Stepper {
   }
 
   private advance1(): number {
-    const p = this.p;
+    const { p, lo, hi } = this;
     const E0 = this.E[0];
     const c0 = this.c[0];
+    const { runStart, runClass } = this.tracker.basins;
+    const classMass = this.tracker.classMass;
+    const classDelta = this.tracker.classDelta;
     let st = 0;
     let z0 = 0;
-    for (let j = this.lo, hi = this.hi; j < hi; j++) {
-      const v = p[j];
-      const e0 = E0[j];
-      const raw = v * (c0 * e0);
-      const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
-      st += Math.abs(nv - v);
-      p[j] = nv;
-      z0 += nv * e0;
+    for (let k = 0; k < runClass.length; k++) {
+      const from = Math.max(runStart[k], lo);
+      const to = Math.min(runStart[k + 1], hi);
+      let run = 0;
+      let change = 0;
+      for (let j = from; j < to; j++) {
+        const v = p[j];
+        const e0 = E0[j];
+        const raw = v * (c0 * e0);
+        const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
+        const d = nv - v;
+        st += Math.abs(d);
+        change += d;
+        run += nv;
+        p[j] = nv;
+        z0 += nv * e0;
+      }
+      classMass[runClass[k]] += run;
+      classDelta[runClass[k]] += change;
     }
     this.z[0] = z0;
     return 0.5 * st;
   }
 
   private advance2(): number {
-    const p = this.p;
+    const { p, lo, hi } = this;
     const E0 = this.E[0];
     const E1 = this.E[1];
     const c0 = this.c[0];
     const c1 = this.c[1];
+    const { runStart, runClass } = this.tracker.basins;
+    const classMass = this.tracker.classMass;
+    const classDelta = this.tracker.classDelta;
     let st = 0;
     let z0 = 0;
     let z1 = 0;
-    for (let j = this.lo, hi = this.hi; j < hi; j++) {
-      const v = p[j];
-      const e0 = E0[j];
-      const e1 = E1[j];
-      const raw = v * (c0 * e0 + c1 * e1);
-      const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
-      st += Math.abs(nv - v);
-      p[j] = nv;
-      z0 += nv * e0;
-      z1 += nv * e1;
+    for (let k = 0; k < runClass.length; k++) {
+      const from = Math.max(runStart[k], lo);
+      const to = Math.min(runStart[k + 1], hi);
+      let run = 0;
+      let change = 0;
+      for (let j = from; j < to; j++) {
+        const v = p[j];
+        const e0 = E0[j];
+        const e1 = E1[j];
+        const raw = v * (c0 * e0 + c1 * e1);
+        const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
+        const d = nv - v;
+        st += Math.abs(d);
+        change += d;
+        run += nv;
+        p[j] = nv;
+        z0 += nv * e0;
+        z1 += nv * e1;
+      }
+      classMass[runClass[k]] += run;
+      classDelta[runClass[k]] += change;
     }
     this.z[0] = z0;
     this.z[1] = z1;
@@ -280,26 +374,38 @@ export class InfiniteKStepper implements Stepper {
   }
 
   private advance2Real(): number {
-    const p = this.p;
-    const p0 = this.p0;
-    const lambda = this.lambda;
+    const { p, p0, lambda, lo, hi } = this;
     const E0 = this.E[0];
     const E1 = this.E[1];
     const c0 = this.c[0];
     const c1 = this.c[1];
+    const { runStart, runClass } = this.tracker.basins;
+    const classMass = this.tracker.classMass;
+    const classDelta = this.tracker.classDelta;
     let st = 0;
     let z0 = 0;
     let z1 = 0;
-    for (let j = this.lo, hi = this.hi; j < hi; j++) {
-      const v = p[j];
-      const e0 = E0[j];
-      const e1 = E1[j];
-      const raw = lambda * p0[j] + v * (c0 * e0 + c1 * e1);
-      const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
-      st += Math.abs(nv - v);
-      p[j] = nv;
-      z0 += nv * e0;
-      z1 += nv * e1;
+    for (let k = 0; k < runClass.length; k++) {
+      const from = Math.max(runStart[k], lo);
+      const to = Math.min(runStart[k + 1], hi);
+      let run = 0;
+      let change = 0;
+      for (let j = from; j < to; j++) {
+        const v = p[j];
+        const e0 = E0[j];
+        const e1 = E1[j];
+        const raw = lambda * p0[j] + v * (c0 * e0 + c1 * e1);
+        const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
+        const d = nv - v;
+        st += Math.abs(d);
+        change += d;
+        run += nv;
+        p[j] = nv;
+        z0 += nv * e0;
+        z1 += nv * e1;
+      }
+      classMass[runClass[k]] += run;
+      classDelta[runClass[k]] += change;
     }
     this.z[0] = z0;
     this.z[1] = z1;
@@ -307,11 +413,8 @@ export class InfiniteKStepper implements Stepper {
   }
 
   private advanceGeneric(): number {
-    const p = this.p;
-    const p0 = this.p0;
-    const lambda = this.lambda;
+    const { p, p0, lambda, lo, hi } = this; // outside [lo, hi), p stays 0 and adds nothing to any sum
     const m = this.s.length;
-    const { lo, hi } = this; // outside, p stays 0 and adds nothing to any sum
     const mult = this.mult;
     mult.fill(0, lo, hi);
     for (let i = 0; i < m; i++) {
@@ -319,13 +422,27 @@ export class InfiniteKStepper implements Stepper {
       const ci = this.c[i];
       for (let j = lo; j < hi; j++) mult[j] += ci * E[j];
     }
+    const { runStart, runClass } = this.tracker.basins;
+    const classMass = this.tracker.classMass;
+    const classDelta = this.tracker.classDelta;
     let st = 0;
-    for (let j = lo; j < hi; j++) {
-      const v = p[j];
-      const raw = lambda * p0[j] + v * mult[j];
-      const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
-      st += Math.abs(nv - v);
-      p[j] = nv;
+    for (let k = 0; k < runClass.length; k++) {
+      const from = Math.max(runStart[k], lo);
+      const to = Math.min(runStart[k + 1], hi);
+      let run = 0;
+      let change = 0;
+      for (let j = from; j < to; j++) {
+        const v = p[j];
+        const raw = lambda * p0[j] + v * mult[j];
+        const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
+        const d = nv - v;
+        st += Math.abs(d);
+        change += d;
+        run += nv;
+        p[j] = nv;
+      }
+      classMass[runClass[k]] += run;
+      classDelta[runClass[k]] += change;
     }
     for (let i = 0; i < m; i++) {
       const E = this.E[i];
@@ -353,7 +470,11 @@ export class FiniteKStepper implements Stepper {
   private lo = 0;
   private hi: number;
 
-  constructor(p0: Float64Array, s: Float64Array[], weights: number[], lambda: number, K: number) {
+  private readonly tracker: MacroTracker;
+  private readonly domination: OutsideDomination;
+  private readonly scores: ShiftedScores | null;
+
+  constructor(p0: Float64Array, s: Float64Array[], weights: number[], lambda: number, K: number, track?: Tracking) {
     const n = p0.length;
     this.p0 = flushTinyMasses(p0);
     this.p = Float64Array.from(this.p0);
@@ -363,10 +484,24 @@ export class FiniteKStepper implements Stepper {
     this.w = weights;
     this.lambda = lambda;
     this.hi = n;
+    ({ tracker: this.tracker, domination: this.domination } = tracking(track, s, weights, this.p));
+    this.scores = this.domination.active ? new ShiftedScores(s) : null;
     this.trim();
   }
 
   readonly fusedRecording = false;
+
+  get shareStep(): number {
+    return this.tracker.shareStep;
+  }
+
+  get outside(): number {
+    return this.tracker.outside;
+  }
+
+  get outsideDomination(): number | null {
+    return this.domination.value;
+  }
 
   private dead(j: number): boolean {
     return this.p[j] === 0 && (this.lambda === 0 || this.p0[j] === 0);
@@ -380,6 +515,7 @@ export class FiniteKStepper implements Stepper {
   advance(): number {
     const { p, p0, H, tilde, w, lambda, lo, hi } = this;
     const m = H.length;
+    if (this.scores) this.domination.observe(this.scores.logZ(p, 0), this.scores.logZ(p, 1));
     // H only where p > 0: elsewhere p H = 0 whatever H is (H starts at 0, stays finite).
     // Outside [lo, hi) every term below is an exact 0 (p = 0, and p0 = 0 or lambda = 0),
     // so skipping it leaves every sum and every p bit for bit as they were.
@@ -397,15 +533,12 @@ export class FiniteKStepper implements Stepper {
       sum += v;
     }
     const scale = (1 - lambda) / sum;
-    let st = 0;
     for (let j = lo; j < hi; j++) {
-      const v = p[j];
       const raw = lambda * p0[j] + tilde[j] * scale;
-      const nv = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
-      st += Math.abs(nv - v);
-      p[j] = nv;
+      tilde[j] = raw < MIN_MASS ? 0 : raw; // see MIN_MASS
     }
+    const st = this.tracker.commit(p, tilde, lo, hi);
     this.trim();
-    return 0.5 * st;
+    return st;
   }
 }

@@ -1,6 +1,8 @@
 // Finite-sample dynamics (contract section 3).
-import type { Stepper } from './dynamics-exact.ts';
+import { ShiftedScores, type Stepper, type Tracking } from './dynamics-exact.ts';
 import { AliasTable, Xoshiro128 } from './rng.ts';
+import { emptyBasins, MacroTracker } from './metrics.ts';
+import { OutsideDomination } from './domination.ts';
 
 /** Candidate buffers up to this K; beyond it a streaming choice avoids O(K) memory. */
 const BUFFERED_K = 65536;
@@ -39,9 +41,18 @@ export class SampledStepper implements Stepper {
   private readonly candW: Float64Array;
   private first = true;
   readonly fusedRecording = false;
+  private readonly tracker: MacroTracker;
+  private readonly domination: OutsideDomination;
+  private readonly scores: ShiftedScores | null;
+  private readonly nextP: Float64Array;
 
-  constructor(p0: Float64Array, s: Float64Array[], weights: number[], lambda: number, K: number, N: number, seed: number) {
+  constructor(p0: Float64Array, s: Float64Array[], weights: number[], lambda: number, K: number, N: number, seed: number, track?: Tracking) {
     const n = p0.length;
+    const basins = track?.basins ?? emptyBasins(s.length, n);
+    this.tracker = new MacroTracker(basins, p0);
+    this.domination = new OutsideDomination(s, weights, basins);
+    this.scores = this.domination.active ? new ShiftedScores(s) : null;
+    this.nextP = new Float64Array(n);
     this.p0 = p0;
     this.p = Float64Array.from(p0);
     this.s = s;
@@ -72,6 +83,18 @@ export class SampledStepper implements Stepper {
       for (let j = 0; j < n; j++) E[j] = p0[j] > 0 ? Math.exp(si[j] - smax) : 0;
       return E;
     });
+  }
+
+  get shareStep(): number {
+    return this.tracker.shareStep;
+  }
+
+  get outside(): number {
+    return this.tracker.outside;
+  }
+
+  get outsideDomination(): number | null {
+    return this.domination.value;
   }
 
   private drawCandidate(): number {
@@ -152,6 +175,7 @@ export class SampledStepper implements Stepper {
   advance(): number {
     const { N, counts, p, p0, lambda } = this;
     const n = p.length;
+    if (this.scores) this.domination.observe(this.scores.logZ(p, 0), this.scores.logZ(p, 1));
     counts.fill(0);
     const next = this.next;
     const buffered = this.K <= BUFFERED_K;
@@ -165,13 +189,8 @@ export class SampledStepper implements Stepper {
     this.prev = next;
     this.first = false;
     const scale = (1 - lambda) / N;
-    let st = 0;
-    for (let j = 0; j < n; j++) {
-      const v = p[j];
-      const nv = lambda * p0[j] + counts[j] * scale;
-      st += Math.abs(nv - v);
-      p[j] = nv;
-    }
-    return 0.5 * st;
+    const nextP = this.nextP;
+    for (let j = 0; j < n; j++) nextP[j] = lambda * p0[j] + counts[j] * scale;
+    return this.tracker.commit(p, nextP);
   }
 }

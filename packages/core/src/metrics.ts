@@ -238,3 +238,112 @@ export class MetricsRecorder {
     return s;
   }
 }
+
+/** Basins for m rewards that contain no atom (every atom outside): for steppers used without a run's basins. */
+export function emptyBasins(m: number, n: number): Basins {
+  return {
+    m,
+    rMax: new Array<number>(m).fill(Infinity),
+    member: Array.from({ length: m }, () => new Uint8Array(n)),
+    classOf: new Int32Array(n),
+    classRewards: [[]],
+    runStart: Int32Array.from([0, n]),
+    runClass: Int32Array.from([0]),
+  };
+}
+
+/**
+ * The macro state M_t = (mass[0..m-1], outside) of every generation and its step
+ * shareStep = max |M_t - M_{t-1}| (section 4), maintained by the steppers.
+ *
+ * An update pass adds, per run of atoms of one class, the new masses and the
+ * changes p_t - p_{t-1} into classMass and classDelta; settle() turns them into
+ * the macro state. The step is the sum of the changes, not the difference of two
+ * mass sums: that keeps it accurate to rounding of its own size instead of the
+ * ~1e-16 of a whole mass, which matters when the shares have settled.
+ */
+export class MacroTracker {
+  readonly classMass: Float64Array;
+  readonly classDelta: Float64Array;
+  /** M_t: the m basin masses, then the outside mass. */
+  readonly macro: Float64Array;
+  shareStep = 0;
+  private readonly delta: Float64Array;
+
+  constructor(readonly basins: Basins, p0: Float64Array) {
+    const classes = basins.classRewards.length;
+    this.classMass = new Float64Array(classes);
+    this.classDelta = new Float64Array(classes);
+    this.macro = new Float64Array(basins.m + 1);
+    this.delta = new Float64Array(basins.m + 1);
+    const cm = this.classMass;
+    const { runStart, runClass } = basins;
+    for (let k = 0; k < runClass.length; k++) {
+      let run = 0;
+      for (let j = runStart[k]; j < runStart[k + 1]; j++) run += p0[j];
+      cm[runClass[k]] += run;
+    }
+    this.collect(cm, this.macro);
+  }
+
+  get outside(): number {
+    return this.macro[this.basins.m];
+  }
+
+  /** Zeroes the per-class sums before an update pass. */
+  begin(): void {
+    this.classMass.fill(0);
+    this.classDelta.fill(0);
+  }
+
+  /** After an update pass filled classMass and classDelta: the new macro state and shareStep. */
+  settle(): void {
+    this.collect(this.classMass, this.macro);
+    this.collect(this.classDelta, this.delta);
+    let d = 0;
+    for (let i = 0; i < this.delta.length; i++) d = Math.max(d, Math.abs(this.delta[i]));
+    this.shareStep = d;
+  }
+
+  /**
+   * A whole update for steppers that compute the next distribution apart: copies
+   * `next` into `p` over [lo, hi) (outside it both are 0), filling the class sums,
+   * and returns the total-variation step. Calls begin() and settle() itself.
+   */
+  commit(p: Float64Array, next: Float64Array, lo = 0, hi = p.length): number {
+    this.begin();
+    const { runStart, runClass } = this.basins;
+    const cm = this.classMass;
+    const cd = this.classDelta;
+    let st = 0;
+    for (let k = 0; k < runClass.length; k++) {
+      const from = Math.max(runStart[k], lo);
+      const to = Math.min(runStart[k + 1], hi);
+      if (from >= to) continue;
+      let run = 0;
+      let change = 0;
+      for (let j = from; j < to; j++) {
+        const nv = next[j];
+        const d = nv - p[j];
+        st += Math.abs(d);
+        run += nv;
+        change += d;
+        p[j] = nv;
+      }
+      cm[runClass[k]] += run;
+      cd[runClass[k]] += change;
+    }
+    this.settle();
+    return 0.5 * st;
+  }
+
+  private collect(perClass: Float64Array, into: Float64Array): void {
+    const b = this.basins;
+    into.fill(0);
+    for (let c = 0; c < perClass.length; c++) {
+      const rs = b.classRewards[c];
+      if (rs.length === 0) into[b.m] += perClass[c];
+      for (let k = 0; k < rs.length; k++) into[rs[k]] += perClass[c];
+    }
+  }
+}

@@ -44,5 +44,7 @@ export function normalizedFields(config: NormalizedConfig): Record<string, unkno
   out.eps = c.eps;
   out.tol = c.tol;
   out.recordEvery = c.recordEvery;
+  out.model = c.model;
+  out.retrain = c.retrain;
   return out;
 }

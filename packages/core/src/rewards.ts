@@ -19,6 +19,16 @@ export function rewardValues(r: NormalizedReward, sp: SupportPoints, out: Float6
         out[j] = -r.scale * r2;
       }
       break;
+    case 'abs':
+      for (let j = 0; j < n; j++) {
+        let r2 = 0;
+        for (let k = 0; k < d; k++) {
+          const dx = coords[j * d + k] - r.center[k];
+          r2 += dx * dx;
+        }
+        out[j] = -r.scale * Math.sqrt(r2);
+      }
+      break;
     case 'gaussian': {
       const twoVar = 2 * r.width * r.width;
       for (let j = 0; j < n; j++) {
@@ -73,12 +83,13 @@ export function rewardRangeBound(r: NormalizedReward, s: NormalizedSupport): num
     case 'gaussian':
       range = Math.abs(r.height);
       break;
-    case 'quadratic': {
-      // -scale |x - c|^2 with |x - c|^2 between 0 and its largest value over the box
+    case 'quadratic':
+    case 'abs': {
+      // -scale |x - c|^p (p = 2 or 1) with |x - c|^2 between 0 and its largest value over the box
       const box = boundingBox(s);
       let far = 0;
       for (let k = 0; k < box.lo.length; k++) far += Math.max(Math.abs(box.lo[k] - r.center[k]), Math.abs(box.hi[k] - r.center[k])) ** 2;
-      range = Math.abs(r.scale) * far;
+      range = Math.abs(r.scale) * (r.kind === 'abs' ? Math.sqrt(far) : far);
       break;
     }
     case 'linear': {

@@ -87,7 +87,10 @@ const ClipSchema = Type.Object(
   { min: Type.Optional(Num('lower clip')), max: Type.Optional(Num('upper clip')) },
   { additionalProperties: false, description: 'clamp applied after the reward formula' },
 );
-const clip = { clip: Type.Optional(ClipSchema) };
+const clip = {
+  clip: Type.Optional(ClipSchema),
+  beta: Type.Optional(Num("this reward's inverse temperature, replacing the run's beta for it", { exclusiveMinimum: 0 })),
+};
 
 export const RewardSchema = Type.Union(
   [
@@ -99,6 +102,15 @@ export const RewardSchema = Type.Union(
         ...clip,
       },
       { additionalProperties: false, description: 'r(x) = -scale ||x - center||^2' },
+    ),
+    Type.Object(
+      {
+        kind: Type.Literal('abs'),
+        center: VecSchema('optimum'),
+        scale: Type.Optional(Num('slope', { default: 1 })),
+        ...clip,
+      },
+      { additionalProperties: false, description: 'r(x) = -scale ||x - center|| (Euclidean norm)' },
     ),
     Type.Object(
       {
@@ -129,6 +141,32 @@ export const RewardSchema = Type.Union(
     ),
   ],
   { description: 'one reward function' },
+);
+
+const minSd = Num('added to every standard deviation (s^2 I on each covariance)', { exclusiveMinimum: 0, default: 1e-6 });
+
+export const ModelSchema = Type.Union(
+  [
+    Type.Object({ kind: Type.Literal('exact') }, { additionalProperties: false, description: 'Fit(D) = D: maximum likelihood over all distributions on X' }),
+    Type.Object(
+      { kind: Type.Literal('kernel'), bandwidth: Num('Gaussian kernel bandwidth h', { exclusiveMinimum: 0 }) },
+      { additionalProperties: false, description: "each atom's mass spread over X by a Gaussian kernel normalised on X" },
+    ),
+    Type.Object(
+      { kind: Type.Literal('gaussian'), minSd: Type.Optional(minSd) },
+      { additionalProperties: false, description: 'the maximum-likelihood Gaussian (full covariance) evaluated on X' },
+    ),
+    Type.Object(
+      {
+        kind: Type.Literal('mixture'),
+        components: Type.Integer({ minimum: 1, description: 'k, number of Gaussian components (at most the number of atoms)' }),
+        emSteps: Type.Optional(Type.Integer({ minimum: 1, description: 'EM steps per generation', default: 1 })),
+        minSd: Type.Optional(minSd),
+      },
+      { additionalProperties: false, description: 'a k-component Gaussian mixture fitted by weighted EM from the previous parameters' },
+    ),
+  ],
+  { description: 'the model family refitted every generation (needs a grid or points support unless exact)', default: { kind: 'exact' } },
 );
 
 export const RunConfigSchema = Type.Object(
@@ -163,9 +201,16 @@ export const RunConfigSchema = Type.Object(
     samples: Type.Optional(Type.Integer({ minimum: 1, description: 'N, curated samples per generation (sampled mode)', default: 10000 })),
     seed: Type.Optional(Type.Integer({ description: 'random seed (sampled mode)', default: 0 })),
     eps: Type.Optional(Num('basin width for the basin masses', { minimum: 0, default: 0.1 })),
-    tol: Type.Optional(Num('convergence threshold on the total-variation step', { minimum: 0, default: 1e-9 })),
+    tol: Type.Optional(Num("convergence threshold on the macro state's projected drift", { minimum: 0, default: 1e-6 })),
     recordEvery: Type.Optional(
       Type.Integer({ minimum: 1, description: 'record generations 0, k, 2k, ... and always T', default: 1 }),
+    ),
+    model: Type.Optional(ModelSchema),
+    retrain: Type.Optional(
+      Type.Union([Type.Literal('replace'), Type.Literal('accumulate')], {
+        description: 'train on the newest curated data only, or on every curated set so far with equal weight',
+        default: 'replace',
+      }),
     ),
   },
   { additionalProperties: false, description: 'one curated-retraining run (contract section 1)' },

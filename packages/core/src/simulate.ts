@@ -7,8 +7,8 @@ import { buildInit } from './init.ts';
 import { allRewardValues } from './rewards.ts';
 import { buildBasins, MetricsRecorder, type Basins } from './metrics.ts';
 import { ConvergenceTracker, DecayRegression, summarize } from './summary.ts';
-import { FiniteKStepper, InfiniteKStepper, type Stepper } from './dynamics-exact.ts';
-import { SampledStepper } from './dynamics-sampled.ts';
+import type { Stepper } from './dynamics-exact.ts';
+import { createStepper } from './dynamics-general.ts';
 import { GENERATOR_NAME } from './rng.ts';
 import { configAsRun } from './config-as-run.ts';
 import { CONTRACT, CORE_VERSION } from './version.ts';
@@ -41,14 +41,8 @@ interface MacroState {
   readonly outsideDomination: number | null;
 }
 
-function buildStepper(c: NormalizedConfig, p0: Float64Array, s: Float64Array[], recorder: MetricsRecorder): Stepper {
-  if (c.mode === 'sampled') return new SampledStepper(p0, s, c.weights, c.realFraction, c.K as number, c.samples, c.seed);
-  if (c.K === 'inf') {
-    const inf = new InfiniteKStepper(p0, s, c.weights, c.realFraction);
-    inf.fuseMetrics(recorder.fusedTargets());
-    return inf;
-  }
-  return new FiniteKStepper(p0, s, c.weights, c.realFraction, c.K);
+function buildStepper(c: NormalizedConfig, p0: Float64Array, s: Float64Array[], basins: Basins, recorder: MetricsRecorder): Stepper {
+  return createStepper(c, p0, s, basins, recorder);
 }
 
 /**
@@ -138,7 +132,7 @@ export function runNormalized(c: NormalizedConfig, options: SimulateOptions = {}
   const s = rewards.map((r, i) => r.map((x) => beta[i] * x));
   const basins = buildBasins(rewards, c.eps);
   const recorder = new MetricsRecorder(rewards, basins, p0);
-  const stepper = buildStepper(c, p0, s, recorder);
+  const stepper = buildStepper(c, p0, s, basins, recorder);
   const tracked = 'shareStep' in stepper;
   const observed = tracked ? null : new ObservedMacro(basins, stepper, s, c.weights);
   const macro = (observed ?? stepper) as unknown as MacroState;

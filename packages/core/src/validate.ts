@@ -6,6 +6,7 @@ import type {
   CostEstimate,
   NormalizedConfig,
   NormalizedInit,
+  NormalizedModel,
   NormalizedReward,
   NormalizedSupport,
   Clip,
@@ -31,13 +32,17 @@ export const DEFAULTS = {
   samples: 10000,
   seed: 0,
   eps: 0.1,
-  tol: 1e-9,
+  tol: 1e-6,
   recordEvery: 1,
+  model: { kind: 'exact' } as NormalizedModel,
+  retrain: 'replace' as const,
+  minSd: 1e-6,
+  emSteps: 1,
 };
 
 const ROOT_FIELDS = [
   'support', 'init', 'rewards', 'weights', 'q', 'K', 'beta', 'realFraction',
-  'iterations', 'mode', 'samples', 'seed', 'eps', 'tol', 'recordEvery',
+  'iterations', 'mode', 'samples', 'seed', 'eps', 'tol', 'recordEvery', 'model', 'retrain',
 ];
 
 interface NumRule {
@@ -360,13 +365,20 @@ function checkClip(c: Checker, value: unknown, path: string): Clip | undefined |
   return ok ? clip : null;
 }
 
+/**
+ * A reward with its own beta when it has one; `beta` is NaN otherwise and is
+ * resolved to the run's beta once that is parsed.
+ */
 function checkReward(c: Checker, value: unknown, path: string, si: SupportInfo | undefined): NormalizedReward | undefined {
-  const o = c.object(value, path, ['kind', 'center', 'scale', 'width', 'height', 'coef', 'bias', 'values', 'clip']);
+  const o = c.object(value, path, ['kind', 'center', 'scale', 'width', 'height', 'coef', 'bias', 'values', 'clip', 'beta']);
   if (!o) return undefined;
-  const kind = c.kind(o, path, ['quadratic', 'gaussian', 'linear', 'table'] as const);
+  const kind = c.kind(o, path, ['quadratic', 'abs', 'gaussian', 'linear', 'table'] as const);
   if (!kind) return undefined;
+  const beta = c.optNumber(o, 'beta', path, NaN, { exclusiveMin: 0 });
+  if (o.beta !== undefined && Number.isNaN(beta)) return undefined;
   const fields: Record<typeof kind, { req: string[]; opt: string[] }> = {
     quadratic: { req: ['center'], opt: ['scale'] },
+    abs: { req: ['center'], opt: ['scale'] },
     gaussian: { req: ['center', 'width'], opt: ['height'] },
     linear: { req: ['coef'], opt: ['bias'] },
     table: { req: ['values'], opt: [] },
@@ -386,9 +398,10 @@ function checkReward(c: Checker, value: unknown, path: string, si: SupportInfo |
   }
   if (f.req.some((key) => o[key] === undefined)) return undefined;
   const d = si?.d;
-  const withClip = <T extends object>(r: T): T & { clip?: Clip } => (clip ? { ...r, clip } : r);
+  const withClip = <T extends object>(r: T): T & { clip?: Clip; beta: number } => (clip ? { ...r, clip, beta } : { ...r, beta });
   switch (kind) {
-    case 'quadratic': {
+    case 'quadratic':
+    case 'abs': {
       const center = c.vector(o.center, `${path}/center`, d);
       const scale = c.optNumber(o, 'scale', path, 1);
       return center && !Number.isNaN(scale) ? withClip({ kind, center, scale }) : undefined;
@@ -407,6 +420,54 @@ function checkReward(c: Checker, value: unknown, path: string, si: SupportInfo |
     case 'table': {
       const values = c.table(o.values, `${path}/values`, si?.n);
       return values ? withClip({ kind, values: values.slice() }) : undefined;
+    }
+  }
+}
+
+function checkModel(c: Checker, value: unknown, si: SupportInfo | undefined): NormalizedModel | undefined {
+  if (value === undefined) return DEFAULTS.model;
+  const path = '/model';
+  const o = c.object(value, path, ['kind', 'bandwidth', 'minSd', 'components', 'emSteps']);
+  if (!o) return undefined;
+  const kind = c.kind(o, path, ['exact', 'kernel', 'gaussian', 'mixture'] as const);
+  if (!kind) return undefined;
+  const fields: Record<typeof kind, { req: string[]; opt: string[] }> = {
+    exact: { req: [], opt: [] },
+    kernel: { req: ['bandwidth'], opt: [] },
+    gaussian: { req: [], opt: ['minSd'] },
+    mixture: { req: ['components'], opt: ['emSteps', 'minSd'] },
+  };
+  const f = fields[kind];
+  for (const key of ['bandwidth', 'minSd', 'components', 'emSteps']) {
+    if (o[key] !== undefined && !f.req.includes(key) && !f.opt.includes(key)) c.add(`${path}/${key}`, `unknown field "${key}" for model kind "${kind}"`);
+  }
+  for (const key of f.req) if (o[key] === undefined) c.add(`${path}/${key}`, 'is required');
+  if (kind !== 'exact' && si?.support.kind === 'atoms') {
+    c.add(`${path}/kind`, `"${kind}" needs a support with coordinates (a grid or points; an atoms support allows only "exact")`);
+    return undefined;
+  }
+  if (f.req.some((key) => o[key] === undefined)) return undefined;
+  switch (kind) {
+    case 'exact':
+      return { kind };
+    case 'kernel': {
+      const bandwidth = c.number(o.bandwidth, `${path}/bandwidth`, { exclusiveMin: 0 });
+      return bandwidth === undefined ? undefined : { kind, bandwidth };
+    }
+    case 'gaussian': {
+      const minSd = c.optNumber(o, 'minSd', path, DEFAULTS.minSd, { exclusiveMin: 0 });
+      return Number.isNaN(minSd) ? undefined : { kind, minSd };
+    }
+    case 'mixture': {
+      const components = c.number(o.components, `${path}/components`, { integer: true, min: 1 });
+      const emSteps = c.optNumber(o, 'emSteps', path, DEFAULTS.emSteps, { integer: true, min: 1 });
+      const minSd = c.optNumber(o, 'minSd', path, DEFAULTS.minSd, { exclusiveMin: 0 });
+      if (components === undefined || Number.isNaN(emSteps) || Number.isNaN(minSd)) return undefined;
+      if (si && components > si.n) {
+        c.add(`${path}/components`, `must be at most the number of atoms: ${si.n} (got ${components})`);
+        return undefined;
+      }
+      return { kind, components, emSteps, minSd };
     }
   }
 }
@@ -505,6 +566,16 @@ export function validateConfig(input: unknown, opts: ValidateOptions = {}): Vali
   const weights = checkWeights(c, o, m);
   const K = checkK(c, o.K);
   const beta = c.optNumber(o, 'beta', '', DEFAULTS.beta, { min: 0 });
+  if (rewards && !Number.isNaN(beta)) for (const r of rewards) if (r && Number.isNaN(r.beta)) r.beta = beta;
+  const model = checkModel(c, o.model, si);
+  let retrain: 'replace' | 'accumulate' | undefined = DEFAULTS.retrain;
+  if (o.retrain !== undefined) {
+    if (o.retrain === 'replace' || o.retrain === 'accumulate') retrain = o.retrain;
+    else {
+      c.add('/retrain', `must be "replace" or "accumulate" (got ${show(o.retrain)})`);
+      retrain = undefined;
+    }
+  }
   const realFraction = c.optNumber(o, 'realFraction', '', DEFAULTS.realFraction, { min: 0, exclusiveMax: 1 });
   const iterations = c.optNumber(o, 'iterations', '', DEFAULTS.iterations, { integer: true, min: 0 });
   let mode: 'exact' | 'sampled' | undefined = DEFAULTS.mode;
@@ -520,9 +591,6 @@ export function validateConfig(input: unknown, opts: ValidateOptions = {}): Vali
   const eps = c.optNumber(o, 'eps', '', DEFAULTS.eps, { min: 0 });
   const tol = c.optNumber(o, 'tol', '', DEFAULTS.tol, { min: 0 });
   const recordEvery = c.optNumber(o, 'recordEvery', '', DEFAULTS.recordEvery, { integer: true, min: 1 });
-  if (mode === 'sampled' && K === 'inf') {
-    c.add('/K', o.K === undefined ? 'sampled mode needs a finite K (the default is "inf")' : 'sampled mode needs a finite K (got "inf")');
-  }
   if (c.issues.length > 0) return { ok: false, issues: c.issues };
 
   // Everything parsed: the remaining checks need the values over X.
@@ -541,6 +609,8 @@ export function validateConfig(input: unknown, opts: ValidateOptions = {}): Vali
     eps,
     tol,
     recordEvery,
+    model: model!,
+    retrain: retrain!,
     d: si!.d,
     n: si!.n,
     m: m!,

@@ -42,7 +42,9 @@ describe('validateConfig', () => {
     expect(v.ok).toBe(true);
     if (!v.ok) return;
     expect(v.config).toMatchObject({ d: 2, n: 20, m: 2, weights: [0.5, 0.5], K: 'inf', beta: 1, realFraction: 0, iterations: 200 });
-    expect(v.config).toMatchObject({ mode: 'exact', samples: 10000, seed: 0, eps: 0.1, tol: 1e-9, recordEvery: 1, init: { kind: 'uniform' } });
+    expect(v.config).toMatchObject({ mode: 'exact', samples: 10000, seed: 0, eps: 0.1, tol: 1e-6, recordEvery: 1, init: { kind: 'uniform' } });
+    expect(v.config).toMatchObject({ model: { kind: 'exact' }, retrain: 'replace' });
+    expect(v.config.rewards.map((r) => r.beta)).toEqual([1, 1]);
     expect(v.cost.seconds).toBeGreaterThan(0);
   });
 
@@ -68,7 +70,19 @@ describe('validateConfig', () => {
     ['q out of range', { ...good, q: 1 }, '/q', /must be < 1/],
     ['realFraction = 1', { ...good, realFraction: 1 }, '/realFraction', /must be < 1/],
     ['negative realFraction', { ...good, realFraction: -0.1 }, '/realFraction', /must be >= 0/],
-    ['sampled mode with K = inf', { ...good, mode: 'sampled' }, '/K', /sampled mode needs a finite K/],
+    ['per-reward beta 0', { ...good, rewards: [{ kind: 'quadratic', center: [0, 0], beta: 0 }] }, '/rewards/0/beta', /must be > 0 \(got 0\)/],
+    ['per-reward beta negative', { ...good, rewards: [{ kind: 'abs', center: [0, 0], beta: -1 }] }, '/rewards/0/beta', /must be > 0/],
+    ['abs reward on atoms', { support: { kind: 'atoms', n: 3 }, rewards: [{ kind: 'abs', center: 0 }] }, '/rewards/0/kind', /needs a support with coordinates/],
+    ['retrain misspelt', { ...good, retrain: 'acumulate' }, '/retrain', /must be "replace" or "accumulate" \(got "acumulate"\)/],
+    ['unknown model kind', { ...good, model: { kind: 'neural' } }, '/model/kind', /must be one of "exact", "kernel", "gaussian", "mixture"/],
+    ['model on an atoms support', { support: { kind: 'atoms', n: 3 }, rewards: [{ kind: 'table', values: [1, 2, 3] }], model: { kind: 'gaussian' } }, '/model/kind', /needs a support with coordinates/],
+    ['bandwidth 0', { ...good, model: { kind: 'kernel', bandwidth: 0 } }, '/model/bandwidth', /must be > 0 \(got 0\)/],
+    ['bandwidth missing', { ...good, model: { kind: 'kernel' } }, '/model/bandwidth', /is required/],
+    ['more mixture components than atoms', { ...good, model: { kind: 'mixture', components: 21 } }, '/model/components', /at most the number of atoms: 20 \(got 21\)/],
+    ['mixture components not an integer', { ...good, model: { kind: 'mixture', components: 1.5 } }, '/model/components', /must be an integer/],
+    ['mixture emSteps 0', { ...good, model: { kind: 'mixture', components: 2, emSteps: 0 } }, '/model/emSteps', /must be >= 1/],
+    ['minSd 0', { ...good, model: { kind: 'gaussian', minSd: 0 } }, '/model/minSd', /must be > 0/],
+    ['a field of another model kind', { ...good, model: { kind: 'gaussian', bandwidth: 1 } }, '/model/bandwidth', /unknown field "bandwidth" for model kind "gaussian"/],
     ['unknown mode', { ...good, mode: 'fast' }, '/mode', /"exact" or "sampled"/],
     ['atoms with a quadratic reward', { support: { kind: 'atoms', n: 3 }, rewards: [{ kind: 'quadratic', center: 0 }] }, '/rewards/0/kind', /table rewards/],
     ['atoms with a gaussian init', { support: { kind: 'atoms', n: 3 }, init: { kind: 'gaussian', mean: 0, sd: 1 }, rewards: [{ kind: 'table', values: [1, 2, 3] }] }, '/init/kind', /"uniform" or "table"/],
@@ -87,7 +101,7 @@ describe('validateConfig', () => {
     ['empty rewards', { ...good, rewards: [] }, '/rewards', /at least 1/],
     ['recordEvery = 0', { ...good, recordEvery: 0 }, '/recordEvery', /must be >= 1/],
     ['samples not an integer', { ...good, samples: 10.5 }, '/samples', /integer/],
-    ['wrong type', { ...good, iterations: '100' }, '/iterations', /must be a number \(got string\)/],
+    ['wrong type', { ...good, iterations: '100' }, '/iterations', /^must be a number \(got string "100"\)$/],
     ['gaussian reward with zero width', { ...good, rewards: [{ kind: 'gaussian', center: [0, 0], width: 0 }] }, '/rewards/0/width', /> 0/],
     ['reward overflowing to infinity', { ...good, rewards: [{ kind: 'quadratic', center: [0, 0], scale: 1e308 }] }, '/rewards/0', /non-finite/],
     ['root not an object', [1, 2], '', /must be an object \(got array\)/],
