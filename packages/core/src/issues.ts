@@ -45,6 +45,8 @@ export function show(value: unknown): string {
 
 export function typeName(value: unknown): string {
   if (value === null) return 'null';
+  // The text itself: YAML reads `[0.3 0.5]` as the one string "0.3 0.5", and seeing it says why.
+  if (typeof value === 'string') return `string ${show(value)}`;
   if (Array.isArray(value)) return 'array';
   return typeof value;
 }
