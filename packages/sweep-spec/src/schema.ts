@@ -4,6 +4,7 @@
 
 import { Type, type ObjectOptions, type Static, type TRecord, type TSchema, type TString } from '@sinclair/typebox';
 import { RunConfigSchema } from '@curation/core';
+import { RefineSchema } from './refine-schema.ts';
 
 /** Top-level fields of a RunConfig: a param whose first segment is one of these is a configuration path. */
 export const CONFIG_FIELDS: readonly string[] = Object.keys(RunConfigSchema.properties);
@@ -141,6 +142,7 @@ export const SweepSpecSchema = Type.Object(
         description: 'Configuration path (dotted) -> expression over the axis variables, applied after the axes.',
       }),
     ),
+    refine: Type.Optional(RefineSchema),
   },
   { additionalProperties: false, title: 'SweepSpec', description: 'A parameter sweep: a base RunConfig and axes that vary it.' },
 );
