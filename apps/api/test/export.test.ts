@@ -166,13 +166,20 @@ afterAll(async () => {
 
 const get = (url: string) => app.inject({ method: 'GET', url, headers: admin.headers });
 
+// Summary columns carry the field's one name: the same string as the stats metric and the plot value.
+const pair = (name: string) => [`${name}.0`, `${name}.1`];
 const EXPECTED_HEADER = [
-  'index', 'run_id', 'status', 'q', 'D', 'seed',
-  'converged', 'convergedAt', 'collapsed', 'survivingBasins', 'nashGap', 'basinShare.0', 'basinShare.1',
-  'final.t', 'final.entropy', 'final.effectiveSupport', 'final.outside', 'final.mass.0', 'final.mass.1',
-  'final.meanReward.0', 'final.meanReward.1', 'final.varReward.0', 'final.varReward.1', 'final.step',
-  'audit.disjoint', 'audit.initMass.0', 'audit.initMass.1', 'audit.crossGap.0', 'audit.crossGap.1',
-  'audit.leakage.0', 'audit.leakage.1', 'audit.inWindow', 'audit.interval.0', 'audit.interval.1', 'audit.inInterval',
+  'index', 'run_id', 'status', 'contract', 'core_version', 'q', 'D', 'seed',
+  ...[
+    'converged', 'convergedAt', 'collapsed', 'survivingBasins', 'nashGap', 'outsideDecayRate', ...pair('basinShare'),
+    'final.t', 'final.entropy', 'final.effectiveSupport', 'final.outside', 'final.step', 'final.shareStep',
+    ...pair('final.mass'), ...pair('final.meanReward'), ...pair('final.varReward'),
+    'audit.disjoint', ...pair('audit.initMass'), ...pair('audit.crossGap'), ...pair('audit.gapsExceed2eps'), 'audit.outsideGap',
+    ...pair('audit.leakage'), 'audit.inWindow', ...pair('audit.interval'), ...pair('audit.intervalB5'), ...pair('audit.intervalCorrected'),
+    'audit.outsideDomination', 'audit.largeK', 'audit.applies', 'audit.inInterval', 'audit.inIntervalB5', 'audit.inIntervalCorrected',
+    ...pair('audit.varianceBound'), ...pair('audit.varianceSlack'), 'audit.nash.premise', ...pair('audit.nash.gains'),
+    'audit.nash.utilities.0.0', 'audit.nash.utilities.0.1', 'audit.nash.utilities.1.0', 'audit.nash.utilities.1.1',
+  ].map((n) => `summary.${n}`),
   'error',
 ];
 
@@ -195,26 +202,29 @@ describe('GET /v1/sweeps/:id/runs.csv', () => {
       expect(row[col('index')]).toBe(String(f.index));
       expect(row[col('run_id')]).toBe(f.runId);
       expect(row[col('status')]).toBe(f.status);
+      // hand-made rows of core version "test" count as contract 1
+      expect(row[col('contract')]).toBe(f.status === 'succeeded' ? '1' : '');
+      expect(row[col('core_version')]).toBe(f.status === 'succeeded' ? 'test' : '');
       expect(Number(row[col('q')])).toBe(f.params.q);
       expect(Number(row[col('D')])).toBe(f.params.D);
       expect(Number(row[col('seed')])).toBe(f.params.seed);
       if (f.status === 'succeeded') {
         const s = f.summary;
         // full precision: the text parses back to the very same double
-        expect(Number(row[col('basinShare.0')])).toBe(s.basinShare[0]);
-        expect(Number(row[col('basinShare.1')])).toBe(s.basinShare[1]);
-        expect(Number(row[col('nashGap')])).toBe(s.nashGap);
-        expect(Number(row[col('final.mass.0')])).toBe(s.final.mass[0]);
-        expect(Number(row[col('final.meanReward.0')])).toBe(s.final.meanReward[0]);
-        expect(Number(row[col('final.step')])).toBe(s.final.step);
-        expect(Number(row[col('audit.leakage.0')])).toBe(s.audit.leakage[0]);
-        expect(Number(row[col('audit.interval.1')])).toBe(s.audit.interval[1]);
-        expect(row[col('converged')]).toBe(String(s.converged));
-        expect(row[col('audit.inInterval')]).toBe(String(s.audit.inInterval));
-        expect(row[col('convergedAt')]).toBe(s.convergedAt === null ? '' : String(s.convergedAt));
+        expect(Number(row[col('summary.basinShare.0')])).toBe(s.basinShare[0]);
+        expect(Number(row[col('summary.basinShare.1')])).toBe(s.basinShare[1]);
+        expect(Number(row[col('summary.nashGap')])).toBe(s.nashGap);
+        expect(Number(row[col('summary.final.mass.0')])).toBe(s.final.mass[0]);
+        expect(Number(row[col('summary.final.meanReward.0')])).toBe(s.final.meanReward[0]);
+        expect(Number(row[col('summary.final.step')])).toBe(s.final.step);
+        expect(Number(row[col('summary.audit.leakage.0')])).toBe(s.audit.leakage[0]);
+        expect(Number(row[col('summary.audit.interval.1')])).toBe(s.audit.interval[1]);
+        expect(row[col('summary.converged')]).toBe(String(s.converged));
+        expect(row[col('summary.audit.inInterval')]).toBe(String(s.audit.inInterval));
+        expect(row[col('summary.convergedAt')]).toBe(s.convergedAt === null ? '' : String(s.convergedAt));
         expect(row[col('error')]).toBe('');
       } else {
-        for (const name of ['converged', 'basinShare.0', 'final.t', 'audit.inInterval']) expect(row[col(name)]).toBe('');
+        for (const name of ['converged', 'basinShare.0', 'final.t', 'audit.inInterval']) expect(row[col(`summary.${name}`)]).toBe('');
         expect(row[col('error')]).toBe(f.error ?? '');
       }
     }
@@ -256,7 +266,11 @@ describe('GET /v1/sweeps/:id/runs.ndjson', () => {
     expect(lines).toHaveLength(small.fixtures.length);
     for (const [i, line] of lines.entries()) {
       const f = small.fixtures[i];
-      expect(line).toEqual({ index: f.index, runId: f.runId, status: f.status, params: f.params, summary: f.summary, error: f.error });
+      const ok = f.status === 'succeeded';
+      expect(line).toEqual({
+        index: f.index, runId: f.runId, status: f.status, params: f.params, summary: f.summary,
+        contract: ok ? 1 : null, coreVersion: ok ? 'test' : null, error: f.error,
+      });
     }
   });
 
@@ -267,7 +281,8 @@ describe('GET /v1/sweeps/:id/runs.ndjson', () => {
     expect(lines).toHaveLength(small.fixtures.length);
     for (const [i, line] of lines.entries()) {
       const f = small.fixtures[i];
-      expect(line.trajectory).toEqual(f.traj ?? null);
+      // stored without shareStep (a contract 1 core): decoded with shareStep null
+      expect(line.trajectory).toEqual(f.traj ? f.traj.map((r) => ({ ...r, shareStep: null })) : null);
     }
     expect(lines[0].trajectory[0].step).toBeNull();
     const ok = (await get(`/v1/sweeps/${small.id}/runs.ndjson?status=succeeded&trajectory=true`)).body.trimEnd().split('\n');
@@ -318,11 +333,11 @@ describe('a large export', () => {
     expect(chunks).toBeGreaterThan(1);
     const rows = parseCsv(body);
     expect(rows).toHaveLength(N + 1);
-    expect(rows[0].slice(0, 5)).toEqual(['index', 'run_id', 'status', 'q', 'seed']);
+    expect(rows[0].slice(0, 7)).toEqual(['index', 'run_id', 'status', 'contract', 'core_version', 'q', 'seed']);
     expect(rows.slice(1).every((r, i) => r[0] === String(i))).toBe(true);
     expect(rows.filter((r) => r[2] === 'failed')).toHaveLength(N / 1000);
     expect(rows[1000][rows[0].indexOf('error')]).toBe('x,y');
-    expect(Number(rows[12346][rows[0].indexOf('basinShare.0')])).toBe(12345 / N);
+    expect(Number(rows[12346][rows[0].indexOf('summary.basinShare.0')])).toBe(12345 / N);
   });
 
   it('streams the NDJSON export too', async () => {

@@ -136,7 +136,8 @@ describe('GET /v1/sweeps/:id/plot.svg with x and y: a heatmap', () => {
     }
     expect(cells.find((c) => c.x === 0.1 && c.y === 1)!.count).toBe(2); // index 1 is still queued
     expect(svg).toContain('class="colorbar"');
-    expect(svg).toMatch(/<title>mean of summary\.basinShare\.0 over seeds/);
+    // the label says which reward, then the one name; the title says which contract and core computed the cells
+    expect(svg).toMatch(/<title>mean of basin share \(reward 1\) \[summary\.basinShare\.0\] over seeds \([^)]*\): [^<]*; contract 1, core test</);
     expect(svg).toMatch(/class="axis-label"[^>]*>q</);
     expect(svg).toMatch(/class="axis-label"[^>]*>D</);
     expect(svg).not.toContain('<a ');
@@ -181,18 +182,18 @@ describe('GET /v1/sweeps/:id/plot.svg with only x: a line plot', () => {
     expectWellFormed(res.body);
     expect(res.body.match(/class="series"/g)).toHaveLength(1);
     expect(res.body).toContain('class="error-bar"');
-    expect(res.body).toMatch(/<title>mean of summary\.basinShare\.0 over seeds, error bars \+- sd/);
+    expect(res.body).toMatch(/<title>mean of basin share \(reward 1\) \[summary\.basinShare\.0\] over seeds, error bars \+- sd/);
   });
 
   it('plots other aggregates: the median with p10..p90 bars, the maximum without bars', async () => {
     const median = await get(`/v1/sweeps/${seeded.id}/plot.svg?x=D&agg=median&where=q=0.5`);
     expect(median.statusCode).toBe(200);
     expectWellFormed(median.body);
-    expect(median.body).toMatch(/<title>median of summary\.basinShare\.0 over seeds, error bars p10 to p90/);
+    expect(median.body).toMatch(/<title>median of basin share \(reward 1\) \[summary\.basinShare\.0\] over seeds, error bars p10 to p90/);
     expect(median.body).toContain('class="error-bar"');
     const max = await get(`/v1/sweeps/${seeded.id}/plot.svg?x=D&agg=max&logY=1`);
     expect(max.statusCode).toBe(200);
-    expect(max.body).toMatch(/<title>maximum of summary\.basinShare\.0 over seeds: three seeds/);
+    expect(max.body).toMatch(/<title>maximum of basin share \(reward 1\) \[summary\.basinShare\.0\] over seeds: three seeds; contract 1, core test</);
     expect(max.body).not.toContain('class="error-bar"');
   });
 
@@ -208,8 +209,8 @@ describe('GET /v1/sweeps/:id/plot.svg with only x: a line plot', () => {
 describe('sweep plot errors', () => {
   it('answers 400 for bad variables, metrics, aggregates and combinations, 404 for unknown sweeps', async () => {
     const cases: [string, RegExp][] = [
-      ['x=beta&y=D', /unknown groupBy variable "beta"/],
-      ['x=q&y=D&z=summary.nope', /unknown metric "summary.nope"/],
+      ['x=beta&y=D', /^x: unknown variable "beta"/],
+      ['x=q&y=D&z=summary.nope', /^z: unknown metric "summary.nope"/],
       ['x=q&y=q', /two different variables/],
       ['x=q&y=D&series=seed', /series is for line plots/],
       ['x=q&y=D&agg=mode', /agg/],
@@ -236,9 +237,9 @@ describe('GET /v1/runs/:id/plot.svg', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('image/svg+xml; charset=utf-8');
     expectWellFormed(res.body);
-    expect(res.body).toContain(`<title>run ${run.runId} (three seeds, index ${run.index}: q = 0.3, D = 2, seed = 1)</title>`);
+    expect(res.body).toContain(`<title>run ${run.runId} (three seeds, index ${run.index}: q = 0.3, D = 2, seed = 1); contract 1, core test</title>`);
     expect(res.body).toMatch(/log scale/);
-    expect(res.body).toContain('data-series="basin 1"');
+    expect(res.body).toContain('data-series="basin (reward 1)"');
     expect(res.body).toContain('data-series="entropy"');
     expect(res.body).toContain('data-series="step"');
   });

@@ -3,9 +3,8 @@
 // for 100 rows or 100,000 and no connection is held between chunks. The API streams
 // what they yield as CSV (RFC 4180) or NDJSON.
 import type pg from 'pg';
-import type { MetricsRow } from '@curation/core';
-import { decodeTrajectory } from './trajectory-codec.ts';
-import { specVariables, sweepMeta } from './stats.ts';
+import { decodeTrajectory, type StoredMetricsRow } from './trajectory-codec.ts';
+import { specVariables, summaryFields, sweepMeta } from './stats.ts';
 import { ALL_SWEEPS, teamCondition, visibleTeam, type RunStatus, type Visibility } from './sweeps.ts';
 
 type Queryable = Pick<pg.Pool, 'query'>;
@@ -22,6 +21,9 @@ export interface ExportRun {
   params: Record<string, unknown>;
   /** Null unless the run succeeded. */
   summary: Record<string, unknown> | null;
+  /** The contract and core version that computed the result (null unless the run succeeded). */
+  contract: number | null;
+  coreVersion: string | null;
   error: string | null;
   /** Raw encoded trajectory, only when asked for (and the run succeeded). */
   trajectory?: Buffer | null;
@@ -41,7 +43,9 @@ export async function* exportRuns(db: Queryable, sweepId: string, o: ExportOptio
   for (;;) {
     const { rows } = await db.query<ExportRun>(
       `SELECT r.index, r.id::text AS "runId", r.status, r.params, r.error,
-              CASE WHEN r.status = 'succeeded' THEN res.summary END AS summary${traj}
+              CASE WHEN r.status = 'succeeded' THEN res.summary END AS summary,
+              CASE WHEN r.status = 'succeeded' THEN res.contract END AS contract,
+              CASE WHEN r.status = 'succeeded' THEN res.core_version END AS "coreVersion"${traj}
          FROM runs r LEFT JOIN results res ON res.id = r.result_id
         WHERE r.sweep_id = $1 AND r.index > $2 AND ($3::text IS NULL OR r.status = $3)
         ORDER BY r.index
@@ -84,31 +88,16 @@ export async function exportLayout(db: Queryable, sweepId: string, vis: Visibili
   return { variables: meta.variables, m: m ?? 0, name: typeof spec?.name === 'string' ? spec.name : 'sweep' };
 }
 
-const FIXED = ['index', 'run_id', 'status'];
+/** Columns before the axis variables: which run, and which contract and core version computed it. */
+const FIXED = ['index', 'run_id', 'status', 'contract', 'core_version'];
 
-/** Summary columns: header name and path in the summary. */
-export function summaryColumnPaths(m: number): { name: string; path: (string | number)[] }[] {
-  const cols: { name: string; path: (string | number)[] }[] = [];
-  const one = (...path: (string | number)[]) => cols.push({ name: path.join('.'), path });
-  const vec = (prefix: string[], field: string) => {
-    for (let i = 0; i < m; i++) one(...prefix, field, i);
-  };
-  one('converged');
-  one('convergedAt');
-  one('collapsed');
-  one('survivingBasins');
-  one('nashGap');
-  vec([], 'basinShare');
-  for (const f of ['t', 'entropy', 'effectiveSupport', 'outside']) one('final', f);
-  for (const f of ['mass', 'meanReward', 'varReward']) vec(['final'], f);
-  one('final', 'step');
-  one('audit', 'disjoint');
-  for (const f of ['initMass', 'crossGap', 'leakage']) vec(['audit'], f);
-  one('audit', 'inWindow');
-  one('audit', 'interval', 0);
-  one('audit', 'interval', 1);
-  one('audit', 'inInterval');
-  return cols;
+/**
+ * Summary columns: header name and path in the summary. The header is the field's one
+ * name (`summary.basinShare.0`), the same string as the stats metric, the filter field
+ * and the plot value.
+ */
+export function summaryColumnPaths(m: number): { name: string; path: string[] }[] {
+  return summaryFields(m).map((f) => ({ name: f.name, path: f.path }));
 }
 
 /** Column name of each axis variable (prefixed `params.` if it would clash with a fixed column). */
@@ -134,11 +123,12 @@ export function csvField(v: unknown): string {
   return NEEDS_QUOTES.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function at(obj: unknown, path: (string | number)[]): unknown {
+/** The value at `path` of parsed JSON, reading own properties only. */
+function at(obj: unknown, path: string[]): unknown {
   let cur = obj;
   for (const k of path) {
-    if (cur === null || cur === undefined || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string | number, unknown>)[k];
+    if (cur === null || cur === undefined || typeof cur !== 'object' || !Object.hasOwn(cur, k)) return undefined;
+    cur = (cur as Record<string, unknown>)[k];
   }
   return cur;
 }
@@ -150,8 +140,8 @@ export function csvFormatter(layout: ExportLayout): { header: string; record: (r
   return {
     header: csvHeader(layout).map(csvField).join(',') + '\r\n',
     record(run) {
-      const f: string[] = [String(run.index), run.runId, run.status];
-      for (const v of vars) f.push(csvField(run.params?.[v]));
+      const f: string[] = [String(run.index), run.runId, run.status, csvField(run.contract), csvField(run.coreVersion)];
+      for (const v of vars) f.push(csvField(run.params && Object.hasOwn(run.params, v) ? run.params[v] : null));
       for (const p of paths) f.push(csvField(run.summary ? at(run.summary, p) : null));
       f.push(csvField(run.error));
       return f.join(',') + '\r\n';
@@ -183,8 +173,10 @@ export interface NdjsonRun {
   status: RunStatus;
   params: Record<string, unknown>;
   summary: Record<string, unknown> | null;
+  contract: number | null;
+  coreVersion: string | null;
   error: string | null;
-  trajectory?: MetricsRow[] | null;
+  trajectory?: StoredMetricsRow[] | null;
 }
 
 /** NDJSON lines (one JSON object per run), one string per chunk of runs; `trajectory` decoded when asked for. */
@@ -194,7 +186,8 @@ export async function* ndjsonChunks(db: Queryable, sweepId: string, o: ExportOpt
   let n = 0;
   for await (const run of exportRuns(db, sweepId, o)) {
     const line: NdjsonRun = {
-      index: run.index, runId: run.runId, status: run.status, params: run.params, summary: run.summary, error: run.error,
+      index: run.index, runId: run.runId, status: run.status, params: run.params, summary: run.summary,
+      contract: run.contract, coreVersion: run.coreVersion, error: run.error,
     };
     if (o.trajectory) line.trajectory = run.trajectory ? decodeTrajectory(run.trajectory) : null;
     buf += JSON.stringify(line) + '\n';
@@ -223,8 +216,11 @@ export interface RunTrajectory {
   /** The keys of params in the sweep's axis order. */
   variables: string[];
   status: RunStatus;
+  /** The contract and core version that computed the trajectory (null unless the run succeeded). */
+  contract: number | null;
+  coreVersion: string | null;
   /** Decoded trajectory, null unless the run succeeded. */
-  trajectory: MetricsRow[] | null;
+  trajectory: StoredMetricsRow[] | null;
 }
 
 const MAX_BIGINT = 9223372036854775807n;
@@ -235,6 +231,8 @@ export async function runTrajectory(db: Queryable, runId: string, vis: Visibilit
   const { rows } = await db.query<Omit<RunTrajectory, 'trajectory' | 'variables'> & { trajectory: Buffer | null; axes: unknown }>(
     `SELECT r.id::text AS id, r.sweep_id AS "sweepId", s.name AS "sweepName", r.index, r.params, r.status,
             s.spec -> 'axes' AS axes,
+            CASE WHEN r.status = 'succeeded' THEN res.contract END AS contract,
+            CASE WHEN r.status = 'succeeded' THEN res.core_version END AS "coreVersion",
             CASE WHEN r.status = 'succeeded' THEN res.trajectory END AS trajectory
        FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN results res ON res.id = r.result_id
       WHERE r.id = $1::bigint AND ${teamCondition('$2', 's.team_id')}`,
@@ -242,7 +240,7 @@ export async function runTrajectory(db: Queryable, runId: string, vis: Visibilit
   );
   if (!rows.length) return null;
   const { axes, trajectory, ...row } = rows[0];
-  const variables = specVariables({ axes }).filter((v) => row.params && v in row.params);
+  const variables = specVariables({ axes }).filter((v) => row.params && Object.hasOwn(row.params, v));
   for (const k of Object.keys(row.params ?? {})) if (!variables.includes(k)) variables.push(k);
   return { ...row, variables, trajectory: trajectory ? decodeTrajectory(trajectory) : null };
 }

@@ -1,7 +1,9 @@
 // Results: one row per (config_hash, core_version), shared by every run (of any
 // sweep) that asked for the same configuration. Inserts are ON CONFLICT DO NOTHING
 // and followed by a read, so two workers computing the same configuration at once
-// both end up linked to the single stored row.
+// both end up linked to the single stored row. The key holds the core version, and the
+// contract is its major number (a generated column), so a result computed under one
+// contract is never reused for another.
 import type pg from 'pg';
 import type { Summary } from '@curation/core';
 
@@ -10,6 +12,8 @@ type Queryable = Pick<pg.Pool, 'query'>;
 export interface NewResult {
   configHash: string;
   coreVersion: string;
+  /** The output's `contract`, when the core reports it: must be the major number of coreVersion. */
+  contract?: number;
   gitRevision: string;
   /** The normalised configuration. */
   config: unknown;
@@ -20,8 +24,24 @@ export interface NewResult {
   durationMs: number;
 }
 
-/** The filterable summary fields, as stored in their own columns. */
+/** The contract a core version implements: its major number (1 for a version that has none). */
+export function contractOf(coreVersion: string): number {
+  const m = /^([0-9]{1,9})\./.exec(coreVersion);
+  return m ? Number(m[1]) : 1;
+}
+
+type Loose = Record<string, unknown> | null | undefined;
+const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
+
+/**
+ * The filterable summary fields, as stored in their own columns. Contract 2 fields are
+ * read defensively (null when the summary has none, as in contract 1 summaries).
+ */
 export function summaryColumns(s: Summary) {
+  const x = s as unknown as Record<string, unknown>;
+  const audit = x.audit as Loose;
+  const final = x.final as Loose;
   return {
     converged: s.converged,
     convergedAt: s.convergedAt,
@@ -29,8 +49,14 @@ export function summaryColumns(s: Summary) {
     nashGap: s.nashGap,
     basinShare0: s.basinShare[0] ?? null,
     survivingBasins: s.survivingBasins,
-    inInterval: s.audit ? s.audit.inInterval : null,
+    inInterval: audit ? bool(audit.inInterval) : null,
     finalEntropy: s.final.entropy,
+    outsideDecayRate: num(x.outsideDecayRate),
+    auditApplies: audit ? bool(audit.applies) : null,
+    inIntervalB5: audit ? bool(audit.inIntervalB5) : null,
+    inIntervalCorrected: audit ? bool(audit.inIntervalCorrected) : null,
+    outsideDomination: audit ? num(audit.outsideDomination) : null,
+    finalOutside: final ? num(final.outside) : null,
   };
 }
 
@@ -67,6 +93,9 @@ export async function insertResults(db: Queryable, results: NewResult[]): Promis
   if (results.length === 0) return ids;
   const byVersion = new Map<string, NewResult[]>();
   for (const r of results) {
+    if (r.contract !== undefined && r.contract !== contractOf(r.coreVersion)) {
+      throw new Error(`result of ${r.configHash}: contract ${r.contract} but core version ${r.coreVersion} (the contract is the core's major number)`);
+    }
     const list = byVersion.get(r.coreVersion) ?? [];
     // The same configuration twice in one batch would make ON CONFLICT touch a row twice.
     if (!list.some((o) => o.configHash === r.configHash)) list.push(r);
@@ -78,6 +107,8 @@ export async function insertResults(db: Queryable, results: NewResult[]): Promis
       trajOffset: [] as number[], trajLength: [] as number[], gen: [] as (string | null)[], converged: [] as boolean[], convergedAt: [] as (number | null)[],
       collapsed: [] as boolean[], nashGap: [] as (number | null)[], share0: [] as (number | null)[],
       surviving: [] as number[], inInterval: [] as (boolean | null)[], entropy: [] as number[], duration: [] as number[],
+      decay: [] as (number | null)[], applies: [] as (boolean | null)[], inB5: [] as (boolean | null)[],
+      inCorrected: [] as (boolean | null)[], domination: [] as (number | null)[], outside: [] as (number | null)[],
     };
     let trajBytes = 0;
     for (const r of list) {
@@ -101,6 +132,12 @@ export async function insertResults(db: Queryable, results: NewResult[]): Promis
       cols.inInterval.push(s.inInterval);
       cols.entropy.push(s.finalEntropy);
       cols.duration.push(r.durationMs);
+      cols.decay.push(s.outsideDecayRate);
+      cols.applies.push(s.auditApplies);
+      cols.inB5.push(s.inIntervalB5);
+      cols.inCorrected.push(s.inIntervalCorrected);
+      cols.domination.push(s.outsideDomination);
+      cols.outside.push(s.finalOutside);
     }
     // unnest over typed arrays: one statement and one round trip for the whole batch,
     // with a fixed parameter count whatever the batch size. The trajectories travel as
@@ -112,19 +149,23 @@ export async function insertResults(db: Queryable, results: NewResult[]): Promis
     const { rows: inserted } = await db.query<{ id: string; config_hash: string }>(
       `INSERT INTO results (config_hash, core_version, git_revision, config, summary, trajectory, generator,
                             converged, converged_at, collapsed, nash_gap, basin_share0, surviving_basins,
-                            in_interval, final_entropy, duration_ms)
+                            in_interval, final_entropy, duration_ms, outside_decay_rate, audit_applies,
+                            in_interval_b5, in_interval_corrected, outside_domination, final_outside)
        SELECT u.hash, $1, u.rev, u.config::jsonb, u.summary::jsonb, substring($6::bytea FROM u.traj_offset + 1 FOR u.traj_length), u.gen, u.converged, u.converged_at,
-              u.collapsed, u.nash_gap, u.share0, u.surviving, u.in_interval, u.entropy, u.duration
+              u.collapsed, u.nash_gap, u.share0, u.surviving, u.in_interval, u.entropy, u.duration, u.decay, u.applies,
+              u.in_b5, u.in_corrected, u.domination, u.outside
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $17::int[], $18::int[], $7::text[], $8::boolean[],
                      $9::int[], $10::boolean[], $11::float8[], $12::float8[], $13::int[], $14::boolean[],
-                     $15::float8[], $16::float8[])
+                     $15::float8[], $16::float8[], $19::float8[], $20::boolean[], $21::boolean[], $22::boolean[],
+                     $23::float8[], $24::float8[])
               AS u(hash, rev, config, summary, traj_offset, traj_length, gen, converged, converged_at, collapsed, nash_gap, share0,
-                   surviving, in_interval, entropy, duration)
+                   surviving, in_interval, entropy, duration, decay, applies, in_b5, in_corrected, domination, outside)
        ON CONFLICT (config_hash, core_version) DO NOTHING
        RETURNING id, config_hash`,
       [coreVersion, cols.hash, cols.rev, cols.config, cols.summary, blob, cols.gen, cols.converged,
         cols.convergedAt, cols.collapsed, cols.nashGap, cols.share0, cols.surviving, cols.inInterval,
-        cols.entropy, cols.duration, cols.trajOffset, cols.trajLength],
+        cols.entropy, cols.duration, cols.trajOffset, cols.trajLength, cols.decay, cols.applies, cols.inB5,
+        cols.inCorrected, cols.domination, cols.outside],
     );
     for (const r of inserted) ids.set(r.config_hash, r.id);
     // Rows someone else stored first (the same configuration computed twice at once).

@@ -1,5 +1,6 @@
-// Trajectory of one run: basin masses and "outside", entropy, and step (log axis),
-// as three stacked panels sharing the generation axis.
+// Trajectory of one run: basin masses and "outside", entropy, and the steps (log axis),
+// as three stacked panels sharing the generation axis. Basin i is named after its
+// reward, "basin (reward i+1)", as every label of the service names per-reward quantities.
 
 import { seriesColor } from './color.ts';
 import { legendWidth, renderLegend, renderPanel, tickLabelWidth, type PanelSeries } from './panel.ts';
@@ -12,12 +13,14 @@ export interface TrajectoryRow {
   mass: number[];
   outside: number;
   step: number | null;
+  /** Contract 2: the largest change of a basin mass or the outside mass; absent or null before. */
+  shareStep?: number | null;
 }
 
 export interface TrajectoryPlotInput {
   title: string;
   rows: TrajectoryRow[];
-  /** default "basin 1", "basin 2", ... */
+  /** default "basin (reward 1)", "basin (reward 2)", ... */
   basinNames?: string[];
   width?: number;
   height?: number;
@@ -45,7 +48,7 @@ export function trajectoryPlotSvg(input: TrajectoryPlotInput): string {
   const m = Math.max(0, extent(rows.map((r) => (Array.isArray(r.mass) ? r.mass.length : 0)))[1]);
   const names = Array.from({ length: m }, (_, i) => {
     const given = input.basinNames?.[i];
-    return given !== undefined && given !== null && String(given) !== '' ? String(given) : `basin ${i + 1}`;
+    return given !== undefined && given !== null && String(given) !== '' ? String(given) : `basin (reward ${i + 1})`;
   });
   const massSeries: PanelSeries[] = names.map((name, i) => ({
     name,
@@ -80,10 +83,21 @@ export function trajectoryPlotSvg(input: TrajectoryPlotInput): string {
     markerSize: MARKER_SIZE,
     points: rows.map((r) => ({ x: r.t, y: num(r.step) })),
   };
+  const shareSeries: PanelSeries = {
+    name: 'share step',
+    color: seriesColor(0),
+    marker: 'square',
+    dash: '6 4',
+    showMarkers,
+    markerSize: MARKER_SIZE,
+    points: rows.map((r) => ({ x: r.t, y: num(r.shareStep) })),
+  };
+  const hasShare = shareSeries.points.some((p) => p.y !== null);
+  const stepPanel = hasShare ? [stepSeries, shareSeries] : [stepSeries];
 
   const massValues = [0, 1, ...massSeries.flatMap((s) => s.points.map((p) => p.y).filter((v): v is number => v !== null))];
   const entropyValues = entropySeries.points.map((p) => p.y).filter((v): v is number => v !== null);
-  const stepValues = stepSeries.points.map((p) => p.y).filter((v): v is number => v !== null && v > 0);
+  const stepValues = stepPanel.flatMap((s) => s.points.map((p) => p.y)).filter((v): v is number => v !== null && v > 0);
 
   // layout
   const titleArea = 42;
@@ -127,8 +141,10 @@ export function trajectoryPlotSvg(input: TrajectoryPlotInput): string {
       ...common,
       top: tops[2],
       yScale: yStep,
-      series: [stepSeries],
-      title: 'Step: total variation between consecutive generations (log scale)',
+      series: stepPanel,
+      title: hasShare
+        ? 'Step: total variation (solid) and share step (dashed) between consecutive generations (log scale)'
+        : 'Step: total variation between consecutive generations (log scale)',
       showXTickLabels: true,
       xLabel: 'generation t',
       note: stepValues.length === 0 ? 'no positive step' : undefined,

@@ -37,10 +37,10 @@ describe('trajectoryPlotSvg', () => {
     expect(textContent(root.children[0])).toBe(input.title);
   });
 
-  it('names basins "basin i" by default and escapes given names', () => {
+  it('names basins after their reward by default ("basin (reward i)", index 0 is reward 1) and escapes given names', () => {
     const rows = exampleTrajectory().rows.map((r) => ({ ...r, mass: [...r.mass, 0.01] }));
     const root = checkSvg(trajectoryPlotSvg({ title: 'a & b', rows, basinNames: ['<left>'] }));
-    expect(byClass(root, 'series').slice(0, 4).map((g) => g.attrs['data-series'])).toEqual(['<left>', 'basin 2', 'basin 3', 'outside']);
+    expect(byClass(root, 'series').slice(0, 4).map((g) => g.attrs['data-series'])).toEqual(['<left>', 'basin (reward 2)', 'basin (reward 3)', 'outside']);
     expect(allText(root)).toContain('<left>');
   });
 
@@ -50,7 +50,22 @@ describe('trajectoryPlotSvg', () => {
     }));
     const svg = trajectoryPlotSvg({ title: 'long run', rows });
     checkSvg(svg);
-    expect(svg).toContain('basin 2');
+    expect(svg).toContain('basin (reward 2)');
+  });
+
+  it('draws the share step (contract 2) next to the step, dashed, when the rows have it', () => {
+    const rows = exampleTrajectory().rows.map((r) => ({ ...r, shareStep: r.step === null ? null : r.step / 100 }));
+    const root = checkSvg(trajectoryPlotSvg({ title: 'x', rows }));
+    const panels = byClass(root, 'panel');
+    expect(byClass(panels[2], 'series').map((g) => g.attrs['data-series'])).toEqual(['step', 'share step']);
+    expect(textContent(byClass(root, 'panel-title')[2])).toMatch(/share step \(dashed\)/);
+    // the log axis covers both: its lowest decade is at or below the smallest share step
+    const ticks = byClass(panels[2], 'y-tick').map((e) => Number(e.attrs['data-value']));
+    const least = Math.min(...rows.map((r) => r.shareStep).filter((v): v is number => v !== null && v > 0));
+    expect(Math.min(...ticks)).toBeLessThanOrEqual(least * 10);
+    // rows without it (contract 1) keep the one-series panel
+    const old = checkSvg(trajectoryPlotSvg(exampleTrajectory()));
+    expect(byClass(byClass(old, 'panel')[2], 'series').map((g) => g.attrs['data-series'])).toEqual(['step']);
   });
 
   it('handles degenerate inputs', () => {

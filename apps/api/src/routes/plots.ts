@@ -5,13 +5,15 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { heatmapSvg, linePlotSvg, trajectoryPlotSvg, type Category, type HeatmapCell, type LinePoint } from '@curation/plots';
-import { parseWhere, runTrajectory, sweepMeta, sweepStats, type MetricStats, type StatsGroup } from '@curation/db';
+import {
+  parseWhere, requireMetric, requireVariable, runTrajectory, sweepMeta, sweepStats, type MetricStats, type StatsGroup, type SweepStats,
+} from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { visibilityOf } from '../auth.ts';
-import { ListParam, SweepIdParam, asApiError, badRequest, errorReplies, type ResultsRouteOptions } from './stats.ts';
+import { ContractParam, ListParam, SweepIdParam, asApiError, badRequest, errorReplies, type ResultsRouteOptions } from './stats.ts';
 
-export const AGGREGATES = ['mean', 'median', 'min', 'max', 'count', 'std'] as const;
+export const AGGREGATES = ['mean', 'median', 'min', 'max', 'count', 'std', 'meanSquare', 'rms'] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
 
 const DEFAULT_Z = 'summary.basinShare.0';
@@ -33,6 +35,7 @@ const SweepPlotQuery = Type.Object({
   series: Type.Optional(Type.String({ minLength: 1, description: 'line plot only: one line per value of this axis variable' })),
   where: Type.Optional(ListParam('filters as in /stats, e.g. seed<10;summary.converged=true')),
   logY: Type.Optional(Type.Unsafe<string>({ type: 'string', enum: ['0', '1', 'true', 'false'], description: 'line plot only: log y axis' })),
+  contract: ContractParam,
   width: Size('width'),
   height: Size('height'),
 });
@@ -68,16 +71,31 @@ function aggregateOf(m: MetricStats | undefined, agg: Aggregate): number | null 
     case 'max': return m.max;
     case 'count': return m.count;
     case 'std': return m.std;
+    case 'meanSquare': return m.meanSquare;
+    case 'rms': return m.rms;
   }
 }
 
-const AGG_WORDS: Record<Aggregate, string> = {
-  mean: 'mean', median: 'median', min: 'minimum', max: 'maximum', count: 'number of runs with', std: 'standard deviation',
-};
+const AGG_WORDS = new Map<Aggregate, string>([
+  ['mean', 'mean'], ['median', 'median'], ['min', 'minimum'], ['max', 'maximum'], ['count', 'number of runs with'],
+  ['std', 'standard deviation'], ['meanSquare', 'mean square'], ['rms', 'root mean square'],
+]);
 
-const LINE_BARS: Record<Aggregate, string> = {
-  mean: ', error bars +- sd', median: ', error bars p10 to p90', min: '', max: '', count: '', std: '',
-};
+const LINE_BARS = new Map<Aggregate, string>([['mean', ', error bars +- sd'], ['median', ', error bars p10 to p90']]);
+
+/** "contract 2, core 2.0.0" and the runs of other contracts left out, for a plot's title. */
+export function provenance(stats: Pick<SweepStats, 'contract' | 'coreVersions' | 'otherContracts'>): string {
+  if (stats.contract === null) return 'no results';
+  const core = stats.coreVersions.length ? `, core ${stats.coreVersions.join(' + ')}` : '';
+  const left = stats.otherContracts.map((o) => `${o.runs} run${o.runs === 1 ? '' : 's'} of contract ${o.contract} left out`);
+  return `contract ${stats.contract}${core}${left.length ? ` (${left.join(', ')})` : ''}`;
+}
+
+/** `mean of basin share (reward 1) [summary.basinShare.0]`: the label, then the one name. */
+function valueTitle(agg: Aggregate, z: string, label: string): string {
+  const what = label === z ? z : `${label} [${z}]`;
+  return `${AGG_WORDS.get(agg)} ${agg === 'count' ? what : `of ${what}`}`;
+}
 
 function sendSvg(reply: FastifyReply, svg: string) {
   return reply.header('content-type', SVG_TYPE).send(svg);
@@ -114,13 +132,19 @@ export default async function plotRoutes(fastify: FastifyInstance, opts: Results
       const meta = await sweepMeta(pool, id, visibility);
       if (!meta) throw notFound('sweep', id);
       const sweepName = typeof (meta.spec as { name?: unknown })?.name === 'string' ? (meta.spec as { name: string }).name : id;
+      // Each parameter checked by its own name, so a 400 says which one is wrong.
+      requireVariable(q.x, meta.variables, 'x');
+      if (q.y !== undefined) requireVariable(q.y, meta.variables, 'y');
+      if (q.series !== undefined) requireVariable(q.series, meta.variables, 'series');
+      const zField = requireMetric(z, 'z');
+      const { contract } = q;
 
       if (q.y !== undefined) {
         if (q.series !== undefined) throw badRequest('series is for line plots (x only); a heatmap has x and y');
         if (q.logY !== undefined) throw badRequest('logY is for line plots (x only)');
         if (q.y === q.x) throw badRequest(`x and y are both ${JSON.stringify(q.x)}: a heatmap needs two different variables`);
         const agg: Aggregate = q.agg ?? 'mean';
-        const stats = await sweepStats(pool, id, { groupBy: [q.x, q.y], metrics: [z], where, visibility });
+        const stats = await sweepStats(pool, id, { groupBy: [q.x, q.y], metrics: [z], where, contract, visibility });
         if (!stats) throw notFound('sweep', id);
         const cells: HeatmapCell[] = stats.groups.map((g) => ({
           x: category(g.key[q.x]),
@@ -133,7 +157,7 @@ export default async function plotRoutes(fastify: FastifyInstance, opts: Results
         const perCell = [...new Set(stats.groups.map((g) => g.n))];
         const runs = perCell.length === 1 ? `${perCell[0]} run${perCell[0] === 1 ? '' : 's'} per cell` : 'runs per cell vary';
         const svg = heatmapSvg({
-          title: `${AGG_WORDS[agg]} ${agg === 'count' ? z : `of ${z}`} over seeds (${runs}): ${sweepName}`,
+          title: `${valueTitle(agg, z, zField.label)} over seeds (${runs}): ${sweepName}; ${provenance(stats)}`,
           xLabel: q.x,
           yLabel: q.y,
           zLabel: `${agg}(${z})`,
@@ -150,7 +174,7 @@ export default async function plotRoutes(fastify: FastifyInstance, opts: Results
       const agg: Aggregate = q.agg ?? 'mean';
       if (q.series === q.x) throw badRequest(`x and series are both ${JSON.stringify(q.x)}`);
       const groupBy = q.series !== undefined ? [q.series, q.x] : [q.x];
-      const stats = await sweepStats(pool, id, { groupBy, metrics: [z], where, visibility });
+      const stats = await sweepStats(pool, id, { groupBy, metrics: [z], where, contract, visibility });
       if (!stats) throw notFound('sweep', id);
       const bad = stats.groups.find((g) => typeof g.key[q.x] !== 'number');
       if (bad) {
@@ -175,7 +199,7 @@ export default async function plotRoutes(fastify: FastifyInstance, opts: Results
         }),
       }));
       const svg = linePlotSvg({
-        title: `${AGG_WORDS[agg]} ${agg === 'count' ? z : `of ${z}`} over seeds${LINE_BARS[agg]}: ${sweepName}`,
+        title: `${valueTitle(agg, z, zField.label)} over seeds${LINE_BARS.get(agg) ?? ''}: ${sweepName}; ${provenance(stats)}`,
         xLabel: q.x,
         yLabel: agg === 'mean' ? z : `${agg}(${z})`,
         series,
@@ -204,7 +228,7 @@ export default async function plotRoutes(fastify: FastifyInstance, opts: Results
     if (!run.trajectory) throw new ApiError(404, `run ${JSON.stringify(id)} has no trajectory yet (status ${run.status})`);
     const params = run.variables.map((k) => `${k} = ${short(run.params[k])}`).join(', ');
     const svg = trajectoryPlotSvg({
-      title: `run ${run.id} (${run.sweepName}, index ${run.index}${params ? `: ${params}` : ''})`,
+      title: `run ${run.id} (${run.sweepName}, index ${run.index}${params ? `: ${params}` : ''}); contract ${run.contract}, core ${run.coreVersion}`,
       rows: run.trajectory,
       width: request.query.width,
       height: request.query.height,

@@ -1,11 +1,16 @@
 // Aggregates over results, computed in Postgres (packages/db/src/stats.ts):
 //   GET /sweeps/:id/stats?groupBy=q,D&metrics=summary.basinShare.0,summary.nashGap&where=q>=0.3
 //   GET /stats?tag=c4            one line per sweep with the tag (a team's history)
+//   GET /sweeps/:id/fields       the names a person types: axis variables and summary fields, with labels
+//
+// Every reply aggregates the results of one model contract (the newest the sweep has, or
+// ?contract=) and says which: results of two contracts are never aggregated together.
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { Type, type TSchema } from '@sinclair/typebox';
 import {
-  FILTER_OPS, StatsQueryError, SUMMARY_FIELD_HELP, parseWhere, sweepStats, sweepsByTag, type PrismaClient,
+  FILTER_OPS, StatsQueryError, SUMMARY_FIELD_HELP, exportLayout, isUuid, parseWhere, summaryFields, sweepStats, sweepsByTag,
+  type PrismaClient,
 } from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
 import { ApiError, notFound } from '../errors.ts';
@@ -39,10 +44,16 @@ export function listOf(v: string | string[] | undefined): string[] {
 
 export const SweepIdParam = Type.Object({ id: Type.String({ description: 'sweep id (uuid); anything else is a 404' }) });
 
-/** StatsQueryError (the caller's mistake) -> 400; anything else unchanged. */
+/** StatsQueryError (the caller's mistake) -> 400 naming the parameter; anything else unchanged. */
 export function asApiError(err: unknown): unknown {
-  return err instanceof StatsQueryError ? new ApiError(400, err.message) : err;
+  if (!(err instanceof StatsQueryError)) return err;
+  return new ApiError(400, err.message, err.param ? [{ path: `/querystring/${err.param}`, message: err.reason }] : undefined);
 }
+
+export const ContractParam = Type.Optional(Type.Integer({
+  minimum: 1,
+  description: 'aggregate the results of this model contract; default the newest contract among the runs (the reply says which, and counts the runs of other contracts it left out)',
+}));
 
 export const badRequest = (message: string) => new ApiError(400, message);
 
@@ -59,6 +70,7 @@ const StatsQuery = Type.Object({
   groupBy: Type.Optional(ListParam('comma-separated axis variables to group by (or repeated); none: one group of all succeeded runs')),
   metrics: Type.Optional(ListParam(METRICS_HELP)),
   where: Type.Optional(ListParam(WHERE_HELP)),
+  contract: ContractParam,
 });
 
 const N = Nullable(Type.Number());
@@ -71,7 +83,15 @@ const MetricStatsSchema = Type.Object({
   median: N,
   p90: N,
   max: N,
+  meanSquare: Nullable(Type.Number({ description: 'mean of the squares (e.g. mean squared Nash gap)' })),
+  rms: Nullable(Type.Number({ description: 'root mean square, sqrt(meanSquare)' })),
 });
+
+const CoreVersions = Type.Array(Type.String(), { description: 'the core versions that computed the aggregated results' });
+const OtherContractsSchema = Type.Array(
+  Type.Object({ contract: Type.Integer(), runs: Type.Integer(), coreVersions: Type.Array(Type.String()) }),
+  { description: 'succeeded runs of other contracts, left out (never aggregated with this one)' },
+);
 
 const Scalar = Type.Union([Type.Number(), Type.Boolean(), Type.String(), Type.Null()]);
 const FilterSchema = Type.Object({ field: Type.String(), op: Type.String(), value: Scalar });
@@ -81,6 +101,8 @@ const StatsGroupSchema = Type.Object({
   n: Type.Integer({ description: 'succeeded runs in the group (replicates/seeds fall inside a group)' }),
   runId: Nullable(Type.String({ description: 'the run, when the group holds exactly one' })),
   firstRunId: Type.String({ description: "the group's first stored run (lowest id), to show for the group" }),
+  contract: Type.Integer({ description: 'the model contract of the aggregated results' }),
+  coreVersions: CoreVersions,
   metrics: Type.Record(Type.String(), MetricStatsSchema),
   collapsedRate: N,
   convergedRate: N,
@@ -94,6 +116,9 @@ const StatsReply = Type.Object({
   metrics: Type.Array(Type.String()),
   where: Type.Array(FilterSchema),
   variables: Type.Array(Type.String({ description: "the sweep's axis variables" })),
+  contract: Nullable(Type.Integer({ description: 'the model contract every group aggregates (null when no run matched)' })),
+  coreVersions: CoreVersions,
+  otherContracts: OtherContractsSchema,
   groups: Type.Array(StatsGroupSchema, { description: 'ordered by the group values (numeric order for numbers)' }),
 });
 
@@ -101,6 +126,7 @@ const TagQuery = Type.Object({
   tag: Type.String({ minLength: 1, description: 'sweeps carrying this tag' }),
   metrics: Type.Optional(ListParam(`extra summary fields to average per sweep (mean, sd); any of ${SUMMARY_FIELD_HELP}`)),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200, description: 'at most this many sweeps, oldest first' })),
+  contract: ContractParam,
 });
 
 const TagSweepSchema = Type.Object({
@@ -111,12 +137,26 @@ const TagSweepSchema = Type.Object({
   total: Type.Integer(),
   succeeded: Type.Integer(),
   failed: Type.Integer(),
+  contract: Nullable(Type.Integer({ description: 'the model contract the rates and metrics aggregate (null: no succeeded run)' })),
+  coreVersions: CoreVersions,
+  otherContracts: OtherContractsSchema,
   collapsedRate: N,
   convergedRate: N,
   inIntervalRate: N,
   meanNashGap: N,
   meanConvergedAt: N,
-  metrics: Type.Record(Type.String(), Type.Object({ count: Type.Integer(), mean: N, std: N })),
+  metrics: Type.Record(Type.String(), Type.Object({ count: Type.Integer(), mean: N, std: N, meanSquare: N, rms: N })),
+});
+
+const FieldSchema = Type.Object({
+  name: Type.String({ description: 'the one name of the quantity: stats metric, where field, plot value and CSV column' }),
+  label: Type.String({ description: 'human-facing label; a per-reward field names its reward (index 0 is reward 1)' }),
+  kind: Type.Union([Type.Literal('number'), Type.Literal('boolean'), Type.Literal('variable')]),
+});
+const FieldsReply = Type.Object({
+  m: Type.Integer({ description: 'rewards per run (the length of basinShare)' }),
+  variables: Type.Array(Type.String(), { description: 'axis variables (and derived parameters): groupBy, where, x, y, series' }),
+  fields: Type.Array(FieldSchema),
 });
 
 const TagReply = Type.Object({ tag: Type.String(), sweeps: Type.Array(TagSweepSchema) });
@@ -132,7 +172,9 @@ export default async function statsRoutes(fastify: FastifyInstance, opts: Result
       description:
         'For each group and metric: count, mean, sample sd, min, p10, median, p90, max; per group the rates of ' +
         'collapsed, converged and audit.inInterval and the mean convergedAt. Seeds fall inside a group, so this is ' +
-        'the mean and spread over seeds. Computed in Postgres.',
+        'the mean and spread over seeds; meanSquare and rms give e.g. the mean squared Nash gap. Only the results of ' +
+        'one model contract are aggregated (`contract`, the newest by default); the reply names it with the core ' +
+        'versions, and counts the left-out runs of other contracts in otherContracts. Computed in Postgres.',
       params: SweepIdParam,
       querystring: StatsQuery,
       response: { 200: StatsReply, ...errorReplies(400, 404) },
@@ -143,7 +185,7 @@ export default async function statsRoutes(fastify: FastifyInstance, opts: Result
     const metrics = q.metrics === undefined ? DEFAULT_METRICS : listOf(q.metrics);
     try {
       const where = parseWhere(q.where);
-      const stats = await sweepStats(pool, id, { groupBy: listOf(q.groupBy), metrics, where, visibility: visibilityOf(request) });
+      const stats = await sweepStats(pool, id, { groupBy: listOf(q.groupBy), metrics, where, contract: q.contract, visibility: visibilityOf(request) });
       if (!stats) throw notFound('sweep', id);
       return stats;
     } catch (err) {
@@ -155,17 +197,43 @@ export default async function statsRoutes(fastify: FastifyInstance, opts: Result
     schema: {
       tags: ['results'],
       summary: 'Compare the sweeps that share a tag',
-      description: 'One line per sweep with the tag, oldest first: counts, rates of collapsed/converged/inInterval, mean nashGap and convergedAt.',
+      description:
+        'One line per sweep with the tag, oldest first: counts, rates of collapsed/converged/inInterval, mean nashGap and convergedAt, ' +
+        "over the results of one model contract per sweep (`contract`, else the sweep's newest), named in each line.",
       querystring: TagQuery,
       response: { 200: TagReply, ...errorReplies(400) },
     },
   }, async (request) => {
     const q = request.query;
     try {
-      const sweeps = await sweepsByTag(pool, q.tag, { metrics: listOf(q.metrics), limit: q.limit, visibility: visibilityOf(request) });
+      const sweeps = await sweepsByTag(pool, q.tag, { metrics: listOf(q.metrics), limit: q.limit, contract: q.contract, visibility: visibilityOf(request) });
       return { tag: q.tag, sweeps: sweeps.map((s) => ({ ...s, createdAt: s.createdAt.toISOString() })) };
     } catch (err) {
       throw asApiError(err);
     }
+  });
+
+  app.get('/sweeps/:id/fields', {
+    schema: {
+      tags: ['results'],
+      summary: 'The names of a sweep\'s quantities, with labels',
+      description:
+        'Axis variables, then every summary field of a run with this sweep\'s number of rewards: the strings that stats ' +
+        'metrics, where filters, plot values and CSV columns all use, each with its human-facing label.',
+      params: SweepIdParam,
+      response: { 200: FieldsReply, ...errorReplies(404) },
+    },
+  }, async (request) => {
+    const { id } = request.params;
+    const layout = isUuid(id) ? await exportLayout(pool, id, visibilityOf(request)) : null;
+    if (!layout) throw notFound('sweep', id);
+    return {
+      m: layout.m,
+      variables: layout.variables,
+      fields: [
+        ...layout.variables.map((v) => ({ name: v, label: v, kind: 'variable' as const })),
+        ...summaryFields(layout.m).map((f) => ({ name: f.name, label: f.label, kind: f.kind })),
+      ],
+    };
   });
 }
