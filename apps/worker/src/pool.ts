@@ -19,7 +19,7 @@ export interface ComputePool {
    * each run (counted in the thread). Tasks of a lower `order` start first; equal
    * orders start in submission order.
    */
-  simulate(configs: RunConfig[], flag: StopFlag, timeoutMs: number, order?: number): Promise<TaskOutput[]>;
+  simulate(configs: RunConfig[], flag: StopFlag, timeoutMs: number, order?: number, beforeStart?: BeforeStart): Promise<TaskOutput[]>;
   /** An order for the tasks of a job starting now: after those of every job started before. */
   nextOrder(): number;
   /** Answers waiting tasks whose flag is set without starting them (a cancel must not wait behind other jobs). */
@@ -27,10 +27,19 @@ export interface ComputePool {
   destroy(): Promise<void>;
 }
 
+/**
+ * Called when a task is about to be handed to a thread (not when it is queued): the
+ * configurations to run after all (the worker claims the task's runs here, so a run
+ * shows `running` only once a thread is about to compute it); an empty list skips the
+ * task, which then answers [].
+ */
+export type BeforeStart = () => Promise<RunConfig[]>;
+
 interface Waiting {
   order: number;
   input: TaskInput;
   flag: StopFlag;
+  beforeStart?: BeforeStart;
   resolve: (out: TaskOutput[]) => void;
   reject: (err: unknown) => void;
 }
@@ -64,7 +73,10 @@ export function createComputePool(size: number): ComputePool {
     while (inPiscina < inPiscinaMax && waiting.length && !destroyed) {
       const t = waiting.shift()!;
       inPiscina++;
-      piscina.run(t.input).then(t.resolve, t.reject).finally(() => {
+      const run = t.beforeStart
+        ? t.beforeStart().then((configs) => (configs.length ? piscina.run({ ...t.input, configs }) : []))
+        : piscina.run(t.input);
+      run.then(t.resolve, t.reject).finally(() => {
         inPiscina--;
         pump();
       });
@@ -73,10 +85,10 @@ export function createComputePool(size: number): ComputePool {
 
   return {
     size,
-    simulate(configs, flag, timeoutMs, order = Number.MAX_SAFE_INTEGER) {
+    simulate(configs, flag, timeoutMs, order = Number.MAX_SAFE_INTEGER, beforeStart) {
       if (destroyed) return Promise.reject(new Error('compute pool destroyed'));
       return new Promise<TaskOutput[]>((resolve, reject) => {
-        const t: Waiting = { order, input: { configs, flag: flag.buffer, timeoutMs }, flag, resolve, reject };
+        const t: Waiting = { order, input: { configs, flag: flag.buffer, timeoutMs }, flag, beforeStart, resolve, reject };
         // Behind every task of the same or a lower order (so equal orders keep their
         // submission order). Few tasks wait at a time, a few jobs' worth: a scan is cheap.
         let k = waiting.length;

@@ -16,6 +16,12 @@ export interface WorkerSettings {
   lockDurationMs: number;
   stalledIntervalMs: number;
   maxStalledCount: number;
+  /** RESULT_CACHE_SCOPE: `team` (a run reuses only results its own team's runs produced) or `global`. */
+  cacheScope: 'team' | 'global';
+  /** WORKER_DEAD_AFTER_MS: a worker whose heartbeat is older is dead (its running runs are requeued). */
+  deadAfterMs: number;
+  /** RECONCILE_INTERVAL_MS: between two passes of the reconciler (0: never in this process). */
+  reconcileIntervalMs: number;
   logLevel: string;
 }
 
@@ -23,11 +29,16 @@ export const DEFAULTS = {
   jobsPerThread: 2,
   runTimeoutSeconds: 600,
   shutdownGraceSeconds: 30,
-  lockDurationMs: 60_000,
-  stalledIntervalMs: 30_000,
+  // The main thread only does I/O and renews the lock every lockDuration/2, so a short
+  // lock is safe; a job of a dead worker then comes back within lock + stall check.
+  lockDurationMs: 20_000,
+  stalledIntervalMs: 10_000,
   // A job is only failed for stalling after several worker deaths in a row: a host
   // that is killed (deploy, OOM, spot reclaim) should not cost anyone their runs.
   maxStalledCount: 5,
+  cacheScope: 'team' as 'team' | 'global',
+  deadAfterMs: 10_000,
+  reconcileIntervalMs: 5000,
 };
 
 function num(env: NodeJS.ProcessEnv, name: string, fallback: number, opts: { integer?: boolean; min?: number } = {}): number {
@@ -53,6 +64,16 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettin
     lockDurationMs,
     stalledIntervalMs: num(env, 'WORKER_STALLED_INTERVAL_MS', DEFAULTS.stalledIntervalMs, { integer: true, min: 500 }),
     maxStalledCount: num(env, 'WORKER_MAX_STALLED_COUNT', DEFAULTS.maxStalledCount, { integer: true, min: 0 }),
+    cacheScope: cacheScope(env.RESULT_CACHE_SCOPE),
+    deadAfterMs: num(env, 'WORKER_DEAD_AFTER_MS', DEFAULTS.deadAfterMs, { integer: true, min: 500 }),
+    reconcileIntervalMs: num(env, 'RECONCILE_INTERVAL_MS', DEFAULTS.reconcileIntervalMs, { integer: true, min: 0 }),
     logLevel: env.LOG_LEVEL || 'info',
   };
+}
+
+function cacheScope(raw: string | undefined): 'team' | 'global' {
+  if (raw === undefined || raw.trim() === '') return DEFAULTS.cacheScope;
+  const v = raw.trim().toLowerCase();
+  if (v !== 'team' && v !== 'global') throw new Error(`RESULT_CACHE_SCOPE must be "team" or "global" (got "${raw}")`);
+  return v;
 }

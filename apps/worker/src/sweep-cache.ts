@@ -6,13 +6,19 @@ import { compileSweep } from '@curation/sweep-spec';
 
 export type CompiledSweep = ReturnType<typeof compileSweep>;
 
+export interface SweepInfo {
+  compiled: CompiledSweep;
+  /** The submitting team (null for sweeps from before teams): the result cache's scope. */
+  teamId: string | null;
+}
+
 export class SweepCache {
-  private readonly entries = new Map<string, Promise<CompiledSweep | undefined>>();
+  private readonly entries = new Map<string, Promise<SweepInfo | undefined>>();
 
   constructor(private readonly db: Pick<pg.Pool, 'query'>, private readonly max = 64) {}
 
   /** undefined when the sweep no longer exists. */
-  get(sweepId: string): Promise<CompiledSweep | undefined> {
+  get(sweepId: string): Promise<SweepInfo | undefined> {
     let hit = this.entries.get(sweepId);
     if (hit) {
       // Re-insert: Map iteration order is insertion order, so the oldest is first.
@@ -26,9 +32,9 @@ export class SweepCache {
     return hit;
   }
 
-  private async load(sweepId: string): Promise<CompiledSweep | undefined> {
-    const { rows } = await this.db.query<{ spec: unknown }>('SELECT spec FROM sweeps WHERE id = $1', [sweepId]);
+  private async load(sweepId: string): Promise<SweepInfo | undefined> {
+    const { rows } = await this.db.query<{ spec: unknown; team_id: string | null }>('SELECT spec, team_id FROM sweeps WHERE id = $1', [sweepId]);
     if (!rows[0]) return undefined;
-    return compileSweep(rows[0].spec as Parameters<typeof compileSweep>[0]);
+    return { compiled: compileSweep(rows[0].spec as Parameters<typeof compileSweep>[0]), teamId: rows[0].team_id };
   }
 }

@@ -5,14 +5,15 @@
 // keeps the job locks renewed).
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Worker, WaitingError, type Job } from 'bullmq';
+import { Queue, Worker, WaitingError, type Job } from 'bullmq';
 import pino, { type Logger } from 'pino';
-import { createPool, failUnfinishedRuns, finishSweepIfDone, isDatabaseUnavailable } from '@curation/db';
+import { createPool, DEAD_AFTER_MS, failUnfinishedRuns, finishSweepIfDone, heartbeat, isDatabaseUnavailable, removeWorker } from '@curation/db';
 import { assertNoEviction, createRedis, RUNS_QUEUE, type RunBatchJob } from '@curation/queue';
 import { startCancelListener } from './cancel-listener.ts';
 import { gitRevision } from './git-revision.ts';
 import { createComputePool } from './pool.ts';
 import { processJob, type JobDeps, type JobReport } from './process-job.ts';
+import { Reconciler } from './reconciler.ts';
 import { waitForDatabase } from './db-outage.ts';
 import { DEFAULTS } from './settings.ts';
 import { InFlight } from './stop-flag.ts';
@@ -34,10 +35,17 @@ export interface StartWorkerOptions {
   maxStalledCount?: number;
   /** How often sweeps with runs in hand are re-checked for a cancel in Postgres. */
   cancelPollMs?: number;
+  /** RESULT_CACHE_SCOPE (default team). */
+  cacheScope?: 'team' | 'global';
+  /** WORKER_DEAD_AFTER_MS: a worker whose heartbeat is older is dead; heartbeats every fifth of it. */
+  deadAfterMs?: number;
+  /** RECONCILE_INTERVAL_MS; 0 = this process never reconciles. */
+  reconcileIntervalMs?: number;
 }
 
 export interface RunningWorker {
   readonly id: string;
+  readonly reconciler: Reconciler | undefined;
   /** Graceful: stop taking jobs, let jobs in hand finish within the grace period, then hand the rest back. */
   close(): Promise<void>;
 }
@@ -64,7 +72,15 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
 
   // Enough connections for every job in hand to store while the cancel poll runs.
   const jobsInHand = concurrency * (opts.jobsPerThread ?? DEFAULTS.jobsPerThread);
-  const db = createPool(opts.databaseUrl, jobsInHand + 2);
+  const db = createPool(opts.databaseUrl, jobsInHand + 3);
+  const deadAfterMs = opts.deadAfterMs ?? DEAD_AFTER_MS;
+  // Registered before taking any job: a claim names this worker, and a worker without a
+  // heartbeat is taken for dead.
+  await heartbeat(db, id);
+  const beat = setInterval(() => {
+    heartbeat(db, id).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'heartbeat failed'));
+  }, Math.max(100, Math.floor(deadAfterMs / 5)));
+  beat.unref();
   const pool = createComputePool(concurrency);
   const inFlight = new InFlight(() => pool.dropStopped());
   const deps: JobDeps = {
@@ -75,6 +91,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     runTimeoutMs: (opts.runTimeoutSeconds ?? DEFAULTS.runTimeoutSeconds) * 1000,
     gitRevision: gitRevision(),
     logger,
+    cacheScope: opts.cacheScope ?? DEFAULTS.cacheScope,
+    deadAfterMs,
   };
   const cancels = await startCancelListener({
     redisUrl: opts.redisUrl, prefix: opts.prefix, pool: db, inFlight, logger, pollMs: opts.cancelPollMs,
@@ -144,7 +162,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       // these runs would stay `queued` with no job left to run them.
       for (let attempt = 0; ; attempt++) {
         try {
-          await failUnfinishedRuns(db, job.data.sweepId, job.data.indexes, reason);
+          await failUnfinishedRuns(db, job.data.sweepId, job.data.indexes, reason, id, deadAfterMs);
           await finishSweepIfDone(db, job.data.sweepId);
           return;
         } catch (e) {
@@ -155,11 +173,27 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     })().catch((e: unknown) => logger.error({ jobId: job.id, err: (e as Error).message }, 'could not mark the runs of a failed job'));
   });
   await worker.waitUntilReady();
+
+  const reconcileMs = opts.reconcileIntervalMs ?? DEFAULTS.reconcileIntervalMs;
+  let producer: Queue<RunBatchJob> | undefined;
+  let reconciler: Reconciler | undefined;
+  if (reconcileMs > 0) {
+    // Its own connection that fails fast: a pass during a Redis outage gives up and the next one tries again.
+    const conn = createRedis(opts.redisUrl);
+    conn.on('error', () => {});
+    producer = new Queue<RunBatchJob>(RUNS_QUEUE, { connection: conn, prefix: opts.prefix });
+    producer.on('error', () => {});
+    reconciler = new Reconciler({
+      databaseUrl: opts.databaseUrl, db, queue: producer, sweeps: deps.sweeps, logger, intervalMs: reconcileMs, deadAfterMs,
+    });
+    reconciler.start();
+  }
   logger.info({ workerId: id, threads: pool.size, jobsInHand, prefix: opts.prefix }, 'worker started');
 
   let closing: Promise<void> | undefined;
   return {
     id,
+    reconciler,
     close() {
       closing ??= (async () => {
         logger.info({ jobsInHand: inFlight.size, graceSeconds: graceMs / 1000 }, 'worker closing');
@@ -168,9 +202,14 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
           inFlight.stopAll('shutdown');
         }, graceMs);
         try {
+          await reconciler?.close();
           await worker.close();
         } finally {
           clearTimeout(grace);
+          clearInterval(beat);
+          // Every run in hand was finished or handed back: nothing of ours stays `running`.
+          await removeWorker(db, id).catch(() => {});
+          await producer?.close().catch(() => {});
           await cancels.close();
           await pool.destroy();
           await db.end();

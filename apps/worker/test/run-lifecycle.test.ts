@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { simulate } from '@curation/core';
 import {
-  cancelRunsIfSweepCancelled, claimRuns, createPool, decodeTrajectory, encodeTrajectory, finishSweepIfDone, insertResults, requeueRuns,
-  type NewResult,
+  cancelRunsIfSweepCancelled, claimRuns, createPool, decodeTrajectory, encodeTrajectory, finishRunsFailed, finishRunsSucceeded,
+  finishSweepIfDone, heartbeat, insertResults, openRuns, releaseRunsOfDeadWorkers, requeueRuns, type NewResult,
 } from '@curation/db';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/services.ts';
 import { insertSweep, runStatuses, smallSpec, sweepRow } from './helpers.ts';
@@ -16,25 +16,58 @@ describe('run lifecycle statements', () => {
 
   it('claims queued or orphaned running runs only, and starts the sweep once', async () => {
     const { id } = await insertSweep(db, smallSpec({ name: 'claim' }));
-    expect(await claimRuns(db, id, [0, 1], 'w1')).toEqual({ sweepStatus: 'queued', indexes: [0, 1] });
+    expect(await claimRuns(db, id, [0, 1], 'w1')).toEqual({ sweepStatus: 'queued', indexes: [0, 1], attempts: [1, 1] });
     const s = await sweepRow(db, id);
     expect(s.status).toBe('running');
     await db.query(`UPDATE runs SET status = 'succeeded' WHERE sweep_id = $1 AND index = 0`, [id]);
     await db.query(`UPDATE runs SET status = 'failed' WHERE sweep_id = $1 AND index = 2`, [id]);
-    // 0 done, 1 orphaned running (reclaimed), 2 failed (left alone), 3 queued.
-    expect(await claimRuns(db, id, [0, 1, 2, 3], 'w2')).toEqual({ sweepStatus: 'running', indexes: [1, 3] });
+    // 0 done, 1 orphaned running (w1 has no heartbeat: reclaimed), 2 failed (left alone), 3 queued.
+    expect(await claimRuns(db, id, [0, 1, 2, 3], 'w2')).toEqual({ sweepStatus: 'running', indexes: [1, 3], attempts: [2, 1] });
     expect((await sweepRow(db, id)).started_at).toEqual(s.started_at);
-    expect(await requeueRuns(db, id, [1, 3])).toBe(2);
+    // Keyed on the claim: w1's old claim of 1 hands nothing back.
+    expect(await requeueRuns(db, id, 'w1', [{ index: 1, attempt: 1 }])).toBe(0);
+    expect(await requeueRuns(db, id, 'w2', [{ index: 1, attempt: 2 }, { index: 3, attempt: 1 }])).toBe(2);
     expect(await runStatuses(db, id)).toEqual({ 0: 'succeeded', 1: 'queued', 2: 'failed', 3: 'queued' });
   });
 
   it('claims nothing in a cancelled or deleted sweep, and says which', async () => {
     const { id } = await insertSweep(db, smallSpec({ name: 'claim-cancelled' }));
     await db.query(`UPDATE sweeps SET status = 'cancelled' WHERE id = $1`, [id]);
-    expect(await claimRuns(db, id, [0, 1], 'w1')).toEqual({ sweepStatus: 'cancelled', indexes: [] });
+    expect(await claimRuns(db, id, [0, 1], 'w1')).toEqual({ sweepStatus: 'cancelled', indexes: [], attempts: [] });
     expect(await runStatuses(db, id)).toEqual({ 0: 'queued', 1: 'queued', 2: 'queued', 3: 'queued' });
     expect((await sweepRow(db, id)).started_at).toBeNull();
-    expect(await claimRuns(db, '00000000-0000-0000-0000-000000000000', [0], 'w1')).toEqual({ sweepStatus: undefined, indexes: [] });
+    expect(await claimRuns(db, '00000000-0000-0000-0000-000000000000', [0], 'w1')).toEqual({ sweepStatus: undefined, indexes: [], attempts: [] });
+  });
+
+  it('leaves runs of a live worker alone, and lets a stale claim write nothing', async () => {
+    const { id } = await insertSweep(db, smallSpec({ name: 'keyed' }));
+    await heartbeat(db, 'live-w');
+    await heartbeat(db, 'other');
+    expect((await claimRuns(db, id, [0, 1], 'live-w')).indexes).toEqual([0, 1]);
+    // Another worker (a redelivered duplicate job) neither sees nor takes them.
+    expect((await openRuns(db, id, [0, 1, 2], 'other')).indexes).toEqual([2]);
+    expect((await claimRuns(db, id, [0, 1, 2], 'other')).indexes).toEqual([2]);
+    // The claimant itself may take them again (its job processed again after an outage).
+    expect(await claimRuns(db, id, [0], 'live-w')).toMatchObject({ indexes: [0], attempts: [2] });
+    // Once its heartbeat is old, it is dead: the reconciler puts its runs back to queued...
+    await db.query(`UPDATE workers SET heartbeat_at = now() - interval '1 minute' WHERE id = 'live-w'`);
+    const released = await releaseRunsOfDeadWorkers(db, 10_000);
+    expect(released.filter((r) => r.sweepId === id).map((r) => r.index).sort()).toEqual([0, 1]);
+    expect(await runStatuses(db, id)).toMatchObject({ 0: 'queued', 1: 'queued', 2: 'running' });
+    // ... another worker takes them over and finishes one...
+    await heartbeat(db, 'new-w');
+    const taken = await claimRuns(db, id, [0, 1], 'new-w');
+    expect(taken).toMatchObject({ indexes: [0, 1], attempts: [3, 2] });
+    expect(await finishRunsFailed(db, id, 'new-w', [{ index: 0, attempt: 3, error: 'theirs' }])).toBe(1);
+    // ... and the stale worker, back to life, writes nothing over it, nor over the run still in hand.
+    expect(await finishRunsFailed(db, id, 'live-w', [{ index: 0, attempt: 2, error: 'stale' }, { index: 1, attempt: 1, error: 'stale' }])).toBe(0);
+    expect(await finishRunsSucceeded(db, id, 'live-w', [{ index: 1, attempt: 1, resultId: '1', configHash: 'x', durationMs: 1, reused: false }])).toBe(0);
+    expect(await requeueRuns(db, id, 'live-w', [{ index: 1, attempt: 1 }])).toBe(0);
+    const { rows } = await db.query('SELECT index, status, error, worker, attempts FROM runs WHERE sweep_id = $1 AND index < 2 ORDER BY index', [id]);
+    expect(rows).toEqual([
+      { index: 0, status: 'failed', error: 'theirs', worker: 'new-w', attempts: 3 },
+      { index: 1, status: 'running', error: null, worker: 'new-w', attempts: 2 },
+    ]);
   });
 
   it('cancels runs only while the sweep is cancelled (a retry in between wins)', async () => {

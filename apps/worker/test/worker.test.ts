@@ -34,6 +34,9 @@ describe('worker', () => {
   async function newWorker(over: Partial<Parameters<typeof startWorker>[0]> = {}) {
     const w = await startWorker({
       databaseUrl: tdb.url, redisUrl: redis.url, prefix: redis.prefix, concurrency: 2, cancelPollMs: 300,
+      // These tests share one database across several queue prefixes: a reconciler would
+      // see another prefix's runs as carried by no job (reconciler.test.ts tests it alone).
+      reconcileIntervalMs: 0,
       logger: silentLogger(), ...over,
     });
     extra.push(w);

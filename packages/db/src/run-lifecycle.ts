@@ -1,43 +1,80 @@
-// Run and sweep state transitions done by workers (docs/service-design.md, "Running").
-// Every transition is one conditional statement, so a duplicate delivery, a stalled
-// job redelivered to a second worker or a retry can never store a run twice or move
-// a finished run backwards: whoever loses the race updates zero rows.
+// Run and sweep state transitions done by workers (docs/service-design.md, "Running"
+// and "Recovery"). Every transition is one conditional statement, so a duplicate
+// delivery, a stalled job redelivered to a second worker or a retry can never store a
+// run twice or move a finished run backwards: whoever loses the race updates zero rows.
+//
+// A claim is keyed: it records the claiming worker and bumps `attempts`, and every later
+// write for that run (finish, hand-back) names both. A worker that was stopped (SIGSTOP,
+// a long GC pause, a partition) while another took its runs over finds its claim gone
+// and writes nothing.
 import type pg from 'pg';
 
 type Queryable = Pick<pg.Pool, 'query'>;
+
+/** A worker whose heartbeat is older than this is taken for dead: its `running` runs are computed by nobody. */
+export const DEAD_AFTER_MS = 10_000;
+
+/** SQL condition: the run `r` may be claimed by worker `$w` (placeholder) with dead-after `$d` (ms, placeholder). */
+const CLAIMABLE = (w: string, d: string) => `(r.status = 'queued' OR (r.status = 'running' AND (r.worker = ${w} OR NOT EXISTS (
+  SELECT 1 FROM workers wk WHERE wk.id = r.worker AND wk.heartbeat_at > now() - make_interval(secs => ${d}::float8 / 1000)))))`;
+
+export interface OpenRuns {
+  /** The sweep's status; undefined: the sweep is gone. */
+  sweepStatus: string | undefined;
+  /** Of the asked indexes, those this worker may claim (queued, or running for itself or for a dead worker), ascending. */
+  indexes: number[];
+}
+
+/**
+ * Read-only: what of `indexes` is left to do for `workerId`. Runs another live worker
+ * is computing are not (they are finished by that worker, or taken over once it dies).
+ */
+export async function openRuns(db: Queryable, sweepId: string, indexes: number[], workerId: string, deadAfterMs = DEAD_AFTER_MS): Promise<OpenRuns> {
+  const { rows } = await db.query<{ sweep_status: string | null; indexes: number[] }>(
+    `SELECT (SELECT status FROM sweeps WHERE id = $1) AS sweep_status,
+            coalesce((SELECT array_agg(r.index ORDER BY r.index) FROM runs r
+                       WHERE r.sweep_id = $1 AND r.index = ANY($2::int[]) AND ${CLAIMABLE('$3', '$4')}), '{}') AS indexes`,
+    [sweepId, indexes, workerId, deadAfterMs],
+  );
+  return { sweepStatus: rows[0].sweep_status ?? undefined, indexes: rows[0].indexes };
+}
 
 export interface Claim {
   /** The sweep's status as the claim found it (before a first claim starts it); undefined: the sweep is gone. */
   sweepStatus: string | undefined;
   /** The claimed indexes, ascending. None when the sweep is cancelled or gone. */
   indexes: number[];
+  /** The attempt number of each claimed run (aligned with indexes): the key of every later write. */
+  attempts: number[];
 }
 
 /**
- * Claims the runs of `indexes` that are queued, or running on behalf of a worker that
- * died (its job was redelivered), unless the sweep is cancelled or gone, and marks the
- * sweep started on its first claim. The sweep's status comes back with the claim, so
- * a job costs one round trip before its work instead of two.
+ * Claims the runs of `indexes` that are queued, or running on behalf of this worker or
+ * of a dead one (no heartbeat within deadAfterMs), unless the sweep is cancelled or
+ * gone, and marks the sweep started on its first claim. The sweep's status comes back
+ * with the claim. Workers claim right before computing (per pool task), so `running`
+ * means a thread has it in hand.
  */
-export async function claimRuns(db: Queryable, sweepId: string, indexes: number[], workerId: string): Promise<Claim> {
-  const { rows } = await db.query<{ sweep_status: string | null; indexes: number[] }>(
+export async function claimRuns(db: Queryable, sweepId: string, indexes: number[], workerId: string, deadAfterMs = DEAD_AFTER_MS): Promise<Claim> {
+  const { rows } = await db.query<{ sweep_status: string | null; indexes: number[]; attempts: number[] }>(
     `WITH s AS (SELECT status FROM sweeps WHERE id = $1),
      claimed AS (
-       UPDATE runs SET status = 'running', attempts = attempts + 1, started_at = now(), finished_at = NULL,
-                       error = NULL, worker = $3
-        WHERE sweep_id = $1 AND index = ANY($2::int[]) AND status IN ('queued', 'running')
+       UPDATE runs r SET status = 'running', attempts = r.attempts + 1, started_at = now(), finished_at = NULL,
+                         error = NULL, worker = $3, reused = false, duration_ms = NULL
+        WHERE r.sweep_id = $1 AND r.index = ANY($2::int[]) AND ${CLAIMABLE('$3', '$4')}
           AND EXISTS (SELECT 1 FROM s WHERE s.status <> 'cancelled')
-        RETURNING index
+        RETURNING r.index, r.attempts
      ), started AS (
        UPDATE sweeps SET status = 'running', started_at = COALESCE(started_at, now())
         WHERE id = $1 AND status = 'queued' AND EXISTS (SELECT 1 FROM claimed)
         RETURNING 1
      )
      SELECT (SELECT status FROM s) AS sweep_status,
-            COALESCE((SELECT array_agg(index ORDER BY index) FROM claimed), '{}') AS indexes`,
-    [sweepId, indexes, workerId],
+            COALESCE((SELECT array_agg(index ORDER BY index) FROM claimed), '{}') AS indexes,
+            COALESCE((SELECT array_agg(attempts ORDER BY index) FROM claimed), '{}') AS attempts`,
+    [sweepId, indexes, workerId, deadAfterMs],
   );
-  return { sweepStatus: rows[0].sweep_status ?? undefined, indexes: rows[0].indexes };
+  return { sweepStatus: rows[0].sweep_status ?? undefined, indexes: rows[0].indexes, attempts: rows[0].attempts };
 }
 
 /** Of `sweepIds`, those that are cancelled (or gone): the worker's fallback when a pub/sub message is missed. */
@@ -51,31 +88,42 @@ export async function stoppedSweeps(db: Queryable, sweepIds: string[]): Promise<
   return rows.map((r) => r.id);
 }
 
-export interface RunSuccess { index: number; resultId: string; configHash: string }
+export interface RunSuccess {
+  index: number;
+  /** The claim's attempt number. */
+  attempt: number;
+  resultId: string;
+  configHash: string;
+  /** This run's own compute time; null when it was served from a stored result. */
+  durationMs: number | null;
+  reused: boolean;
+}
 
-/** Links finished runs to their results. Only runs still `running` move (a cancel that won stays cancelled). */
-export async function finishRunsSucceeded(db: Queryable, sweepId: string, runs: RunSuccess[]): Promise<number> {
+/** Links finished runs to their results. Only runs still held by this claim move (a cancel or a takeover that won stays). */
+export async function finishRunsSucceeded(db: Queryable, sweepId: string, workerId: string, runs: RunSuccess[]): Promise<number> {
   if (runs.length === 0) return 0;
   const res = await db.query(
     `UPDATE runs r SET status = 'succeeded', result_id = u.result_id, config_hash = u.config_hash,
-                       finished_at = now(), error = NULL
-       FROM unnest($2::int[], $3::bigint[], $4::text[]) AS u(index, result_id, config_hash)
-      WHERE r.sweep_id = $1 AND r.index = u.index AND r.status = 'running'`,
-    [sweepId, runs.map((r) => r.index), runs.map((r) => r.resultId), runs.map((r) => r.configHash)],
+                       finished_at = now(), error = NULL, reused = u.reused, duration_ms = u.duration_ms
+       FROM unnest($3::int[], $4::int[], $5::bigint[], $6::text[], $7::boolean[], $8::float8[])
+            AS u(index, attempt, result_id, config_hash, reused, duration_ms)
+      WHERE r.sweep_id = $1 AND r.index = u.index AND r.status = 'running' AND r.worker = $2 AND r.attempts = u.attempt`,
+    [sweepId, workerId, runs.map((r) => r.index), runs.map((r) => r.attempt), runs.map((r) => r.resultId),
+      runs.map((r) => r.configHash), runs.map((r) => r.reused), runs.map((r) => r.durationMs)],
   );
   return res.rowCount ?? 0;
 }
 
-export interface RunFailure { index: number; error: string; configHash?: string | null }
+export interface RunFailure { index: number; attempt: number; error: string; configHash?: string | null }
 
-export async function finishRunsFailed(db: Queryable, sweepId: string, runs: RunFailure[]): Promise<number> {
+export async function finishRunsFailed(db: Queryable, sweepId: string, workerId: string, runs: RunFailure[]): Promise<number> {
   if (runs.length === 0) return 0;
   const res = await db.query(
     `UPDATE runs r SET status = 'failed', error = u.error, config_hash = COALESCE(u.config_hash, r.config_hash),
                        result_id = NULL, finished_at = now()
-       FROM unnest($2::int[], $3::text[], $4::text[]) AS u(index, error, config_hash)
-      WHERE r.sweep_id = $1 AND r.index = u.index AND r.status = 'running'`,
-    [sweepId, runs.map((r) => r.index), runs.map((r) => r.error), runs.map((r) => r.configHash ?? null)],
+       FROM unnest($3::int[], $4::int[], $5::text[], $6::text[]) AS u(index, attempt, error, config_hash)
+      WHERE r.sweep_id = $1 AND r.index = u.index AND r.status = 'running' AND r.worker = $2 AND r.attempts = u.attempt`,
+    [sweepId, workerId, runs.map((r) => r.index), runs.map((r) => r.attempt), runs.map((r) => r.error), runs.map((r) => r.configHash ?? null)],
   );
   return res.rowCount ?? 0;
 }
@@ -102,24 +150,30 @@ export async function cancelRunsIfSweepCancelled(db: Queryable, sweepId: string,
   return rows[0]?.cancelled === 'cancelled' ? rows[0].n : null;
 }
 
-/** Shutdown hand-back: the runs go back to `queued` for whichever worker gets the job next. */
-export async function requeueRuns(db: Queryable, sweepId: string, indexes: number[]): Promise<number> {
-  if (indexes.length === 0) return 0;
+export interface HeldRun { index: number; attempt: number }
+
+/** Shutdown hand-back: runs this claim still holds go back to `queued` for whichever worker gets the job next. */
+export async function requeueRuns(db: Queryable, sweepId: string, workerId: string, runs: HeldRun[]): Promise<number> {
+  if (runs.length === 0) return 0;
   const res = await db.query(
-    `UPDATE runs SET status = 'queued', started_at = NULL, worker = NULL
-      WHERE sweep_id = $1 AND index = ANY($2::int[]) AND status = 'running'`,
-    [sweepId, indexes],
+    `UPDATE runs r SET status = 'queued', started_at = NULL, worker = NULL
+       FROM unnest($3::int[], $4::int[]) AS u(index, attempt)
+      WHERE r.sweep_id = $1 AND r.index = u.index AND r.status = 'running' AND r.worker = $2 AND r.attempts = u.attempt`,
+    [sweepId, workerId, runs.map((r) => r.index), runs.map((r) => r.attempt)],
   );
   return res.rowCount ?? 0;
 }
 
-/** A job that used up its attempts: whatever it did not finish becomes `failed` with the reason. */
-export async function failUnfinishedRuns(db: Queryable, sweepId: string, indexes: number[], reason: string): Promise<number> {
+/**
+ * A job that used up its attempts: whatever it did not finish becomes `failed` with the
+ * reason, except runs another live worker is computing (a duplicate job of theirs).
+ */
+export async function failUnfinishedRuns(db: Queryable, sweepId: string, indexes: number[], reason: string, workerId = '', deadAfterMs = DEAD_AFTER_MS): Promise<number> {
   if (indexes.length === 0) return 0;
   const res = await db.query(
-    `UPDATE runs SET status = 'failed', error = $3, finished_at = now()
-      WHERE sweep_id = $1 AND index = ANY($2::int[]) AND status IN ('queued', 'running')`,
-    [sweepId, indexes, reason],
+    `UPDATE runs r SET status = 'failed', error = $3, finished_at = now()
+      WHERE r.sweep_id = $1 AND r.index = ANY($2::int[]) AND ${CLAIMABLE('$4', '$5')}`,
+    [sweepId, indexes, reason, workerId, deadAfterMs],
   );
   return res.rowCount ?? 0;
 }
@@ -129,6 +183,7 @@ export async function failUnfinishedRuns(db: Queryable, sweepId: string, indexes
  * when several workers finish the last runs together, the row lock makes the others
  * re-check `status IN ('queued','running')` and update nothing. Returns the new
  * status, or undefined when the sweep is not finished (or someone else finished it).
+ * An adaptive sweep (spec.refine) finishes only once the refiner has set refine_done.
  */
 export async function finishSweepIfDone(db: Queryable, sweepId: string): Promise<string | undefined> {
   const { rows } = await db.query<{ status: string }>(
@@ -137,9 +192,119 @@ export async function finishSweepIfDone(db: Queryable, sweepId: string): Promise
                           THEN 'failed' ELSE 'succeeded' END,
             finished_at = now()
       WHERE s.id = $1 AND s.status IN ('queued', 'running') AND s.enqueued >= s.total
+        AND (s.refine_done OR NOT s.spec ? 'refine')
         AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.sweep_id = s.id AND r.status IN ('queued', 'running'))
       RETURNING s.status`,
     [sweepId],
   );
   return rows[0]?.status;
+}
+
+// ---- the result cache ----
+
+/**
+ * Which stored results a run may reuse (RESULT_CACHE_SCOPE): `team`, only results one
+ * of its own team's runs is linked to (a team learns nothing of what others computed);
+ * `global`, any stored result.
+ */
+export type CacheScope = { team: string | null } | 'global';
+
+/** hash -> result id for the hashes stored under `coreVersion` that `scope` may reuse. */
+export async function findReusableResults(db: Queryable, coreVersion: string, hashes: string[], scope: CacheScope): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  if (hashes.length === 0) return found;
+  const unique = [...new Set(hashes)];
+  const { rows } = scope === 'global'
+    ? await db.query<{ id: string; config_hash: string }>(
+      'SELECT id, config_hash FROM results WHERE core_version = $1 AND config_hash = ANY($2::text[])',
+      [coreVersion, unique])
+    : await db.query<{ id: string; config_hash: string }>(
+      `SELECT res.id, res.config_hash FROM results res
+        WHERE res.core_version = $1 AND res.config_hash = ANY($2::text[])
+          AND EXISTS (SELECT 1 FROM runs r JOIN sweeps s ON s.id = r.sweep_id
+                       WHERE r.result_id = res.id AND s.team_id IS NOT DISTINCT FROM $3::uuid)`,
+      [coreVersion, unique, scope.team]);
+  for (const r of rows) found.set(r.config_hash, r.id);
+  return found;
+}
+
+// ---- worker liveness and the reconciler (docs/service-design.md, "Recovery") ----
+
+/** Records that the worker is alive (also its first registration). */
+export async function heartbeat(db: Queryable, workerId: string): Promise<void> {
+  await db.query(
+    `INSERT INTO workers (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
+    [workerId],
+  );
+}
+
+/** A worker that shut down cleanly (its runs were handed back) leaves the table. */
+export async function removeWorker(db: Queryable, workerId: string): Promise<void> {
+  await db.query('DELETE FROM workers WHERE id = $1', [workerId]);
+}
+
+/** Of `workerIds`, those with a heartbeat within deadAfterMs. */
+export async function liveWorkers(db: Queryable, workerIds: string[], deadAfterMs = DEAD_AFTER_MS): Promise<Set<string>> {
+  if (workerIds.length === 0) return new Set();
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM workers WHERE id = ANY($1::text[]) AND heartbeat_at > now() - make_interval(secs => $2::float8 / 1000)`,
+    [workerIds, deadAfterMs],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+export interface RunRef { sweepId: string; index: number }
+
+/**
+ * Runs `running` on behalf of a dead worker: back to `queued` in open sweeps,
+ * `cancelled` in cancelled ones. Keyed on the dead worker's claim, so a run taken over
+ * meanwhile is left alone. Returns the requeued runs.
+ */
+export async function releaseRunsOfDeadWorkers(db: Queryable, deadAfterMs = DEAD_AFTER_MS): Promise<RunRef[]> {
+  const { rows } = await db.query<{ sweep_id: string; index: number; status: string }>(
+    `WITH dead AS (
+       SELECT r.id, s.status AS sweep_status FROM runs r JOIN sweeps s ON s.id = r.sweep_id
+        WHERE s.status IN ('queued', 'running', 'cancelled') AND r.status = 'running'
+          AND NOT EXISTS (SELECT 1 FROM workers wk WHERE wk.id = r.worker
+                           AND wk.heartbeat_at > now() - make_interval(secs => $1::float8 / 1000))
+        FOR UPDATE OF r SKIP LOCKED
+     )
+     UPDATE runs r SET status = CASE WHEN d.sweep_status = 'cancelled' THEN 'cancelled' ELSE 'queued' END,
+                       started_at = CASE WHEN d.sweep_status = 'cancelled' THEN r.started_at END,
+                       finished_at = CASE WHEN d.sweep_status = 'cancelled' THEN now() END,
+                       worker = CASE WHEN d.sweep_status = 'cancelled' THEN r.worker END
+       FROM dead d WHERE r.id = d.id AND r.status = 'running'
+     RETURNING r.sweep_id, r.index, r.status`,
+    [deadAfterMs],
+  );
+  return rows.filter((r) => r.status === 'queued').map((r) => ({ sweepId: r.sweep_id, index: r.index }));
+}
+
+/** The queued runs of every queued or running sweep, by sweep (indexes ascending). */
+export async function queuedRunsOfOpenSweeps(db: Queryable): Promise<Map<string, number[]>> {
+  const { rows } = await db.query<{ sweep_id: string; indexes: number[] }>(
+    `SELECT r.sweep_id, array_agg(r.index ORDER BY r.index) AS indexes
+       FROM sweeps s JOIN runs r ON r.sweep_id = s.id
+      WHERE s.status IN ('queued', 'running') AND r.status = 'queued'
+      GROUP BY r.sweep_id`,
+  );
+  return new Map(rows.map((r) => [r.sweep_id, r.indexes]));
+}
+
+/** Open sweeps fully enqueued with nothing queued or running: their last worker died before finishing them. */
+export async function finishIdleSweeps(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT s.id FROM sweeps s
+      WHERE s.status IN ('queued', 'running') AND s.enqueued >= s.total
+        AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.sweep_id = s.id AND r.status IN ('queued', 'running'))`,
+  );
+  const done: string[] = [];
+  for (const r of rows) if (await finishSweepIfDone(db, r.id)) done.push(r.id);
+  return done;
+}
+
+/** Forgets workers silent for a day (their runs were released long ago). */
+export async function pruneWorkers(db: Queryable): Promise<number> {
+  const res = await db.query(`DELETE FROM workers WHERE heartbeat_at < now() - interval '1 day'`);
+  return res.rowCount ?? 0;
 }

@@ -9,8 +9,23 @@ export interface RunBatchJob {
   indexes: number[];
 }
 
-/** Deterministic job id: a re-enqueue of the same batch (resumed submission) is a no-op in BullMQ. */
-export function batchJobId(sweepId: string, firstIndex: number, generation = 0): string {
+/** Name of every run job. */
+export const RUN_JOB_NAME = 'run-batch';
+
+/** BullMQ options of run jobs added by the workers' reconciler (the API's submissions use the same). */
+export const RUN_JOB_DEFAULTS = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: true,
+  removeOnFail: { count: 1000 },
+} as const;
+
+/**
+ * Deterministic job id: a re-enqueue of the same batch (resumed submission) is a no-op
+ * in BullMQ. The sweep id comes first, so the reconciler finds a sweep's jobs by id.
+ * Generations: 0 for the submission, a retry's timestamp, `r<pass>` for the reconciler.
+ */
+export function batchJobId(sweepId: string, firstIndex: number, generation: number | string = 0): string {
   return `${sweepId}:${generation}:${firstIndex}`;
 }
 
