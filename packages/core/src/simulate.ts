@@ -5,9 +5,8 @@ import { ConfigError, SimulationCancelled } from './issues.ts';
 import { buildSupport, type SupportPoints } from './support.ts';
 import { buildInit } from './init.ts';
 import { allRewardValues } from './rewards.ts';
-import { buildBasins, MetricsRecorder, type Basins } from './metrics.ts';
+import { buildBasins, MetricsRecorder } from './metrics.ts';
 import { ConvergenceTracker, DecayRegression, summarize } from './summary.ts';
-import type { Stepper } from './dynamics-exact.ts';
 import { createStepper } from './dynamics-general.ts';
 import { GENERATOR_NAME } from './rng.ts';
 import { configAsRun } from './config-as-run.ts';
@@ -30,99 +29,6 @@ export function rewardBetas(c: NormalizedConfig): number[] {
   });
 }
 
-/**
- * The per-generation macro state the summary needs (section 4's shareStep, the
- * outside mass for the decay rate, and the audit's B.4 maximum), read after
- * every advance().
- */
-interface MacroState {
-  readonly shareStep: number;
-  readonly outside: number;
-  readonly outsideDomination: number | null;
-}
-
-function buildStepper(c: NormalizedConfig, p0: Float64Array, s: Float64Array[], basins: Basins, recorder: MetricsRecorder): Stepper {
-  return createStepper(c, p0, s, basins, recorder);
-}
-
-/**
- * Computes the macro state from p after each generation for a stepper that does
- * not track it itself: one pass over X for the masses, and one over X per reward
- * for the normalisers of the B.4 multiplier before each step.
- */
-class ObservedMacro implements MacroState {
-  shareStep = 0;
-  outside = 0;
-  outsideDomination: number | null = null;
-  private readonly classMass: Float64Array;
-  private readonly prev: Float64Array;
-  private readonly cur: Float64Array;
-  private readonly E: Float64Array[];
-  private readonly outsideAtoms: Int32Array;
-
-  constructor(
-    private readonly basins: Basins,
-    private readonly stepper: Stepper,
-    s: Float64Array[],
-    private readonly weights: number[],
-  ) {
-    const m = basins.m;
-    this.classMass = new Float64Array(basins.classRewards.length);
-    this.prev = new Float64Array(m + 1);
-    this.cur = new Float64Array(m + 1);
-    const outside: number[] = [];
-    for (let j = 0; j < basins.classOf.length; j++) if (basins.classRewards[basins.classOf[j]].length === 0) outside.push(j);
-    this.outsideAtoms = Int32Array.from(outside);
-    // Exponentials shifted by the maximum score over X: the multiplier does not depend on the shift.
-    this.E = s.map((si) => {
-      let mx = -Infinity;
-      for (const v of si) if (v > mx) mx = v;
-      return si.map((v) => Math.exp(v - mx));
-    });
-    this.macro(stepper.p, this.prev);
-  }
-
-  private macro(p: Float64Array, into: Float64Array): void {
-    const b = this.basins;
-    const cm = this.classMass.fill(0);
-    for (let j = 0; j < p.length; j++) cm[b.classOf[j]] += p[j];
-    into.fill(0);
-    for (let k = 0; k < cm.length; k++) {
-      const rs = b.classRewards[k];
-      if (rs.length === 0) into[b.m] += cm[k];
-      for (const i of rs) into[i] += cm[k];
-    }
-  }
-
-  /** Before advance(): the B.4 multiplier under the current p. */
-  before(): void {
-    if (this.outsideAtoms.length === 0) return;
-    const p = this.stepper.p;
-    let best = this.outsideDomination ?? -Infinity;
-    const coef = this.E.map((e, i) => {
-      let z = 0;
-      for (let j = 0; j < p.length; j++) z += p[j] * e[j];
-      return this.weights[i] / z;
-    });
-    for (const j of this.outsideAtoms) {
-      let w = 0;
-      for (let i = 0; i < coef.length; i++) w += coef[i] * this.E[i][j];
-      if (w > best) best = w;
-    }
-    this.outsideDomination = best;
-  }
-
-  /** After advance(). */
-  after(): void {
-    this.macro(this.stepper.p, this.cur);
-    let d = 0;
-    for (let i = 0; i < this.cur.length; i++) d = Math.max(d, Math.abs(this.cur[i] - this.prev[i]));
-    this.shareStep = d;
-    this.outside = this.cur[this.basins.m];
-    this.prev.set(this.cur);
-  }
-}
-
 /** Runs an already validated configuration (no budget check). */
 export function runNormalized(c: NormalizedConfig, options: SimulateOptions = {}): RunOutput {
   const sp = buildSupport(c.support);
@@ -132,10 +38,9 @@ export function runNormalized(c: NormalizedConfig, options: SimulateOptions = {}
   const s = rewards.map((r, i) => r.map((x) => beta[i] * x));
   const basins = buildBasins(rewards, c.eps);
   const recorder = new MetricsRecorder(rewards, basins, p0);
-  const stepper = buildStepper(c, p0, s, basins, recorder);
-  const tracked = 'shareStep' in stepper;
-  const observed = tracked ? null : new ObservedMacro(basins, stepper, s, c.weights);
-  const macro = (observed ?? stepper) as unknown as MacroState;
+  // Every stepper tracks the macro state and the B.4 maximum as it goes: the summary
+  // needs them at every generation, not only the recorded ones.
+  const stepper = createStepper(c, p0, s, basins, recorder);
 
   const T = c.iterations;
   const first = recorder.row(p0, 0, null);
@@ -148,12 +53,10 @@ export function runNormalized(c: NormalizedConfig, options: SimulateOptions = {}
   for (let t = 1; t <= T; t++) {
     if (shouldStop && shouldStop()) throw new SimulationCancelled(t - 1);
     const record = t % c.recordEvery === 0 || t === T;
-    observed?.before();
     const step = stepper.advance(record);
-    observed?.after();
-    const shareStep = macro.shareStep;
+    const shareStep = stepper.shareStep;
     convergence.push(shareStep);
-    if (decay.wants(t)) decay.add(t, macro.outside);
+    if (decay.wants(t)) decay.add(t, stepper.outside);
     if (record) {
       const row = stepper.fusedRecording ? recorder.finish(stepper.p, t, step) : recorder.row(stepper.p, t, step);
       row.shareStep = shareStep;
@@ -172,7 +75,7 @@ export function runNormalized(c: NormalizedConfig, options: SimulateOptions = {}
     outsideDecayRate: decay.slope(),
     audit:
       c.m === 2
-        ? { rewards, basins, p0, p: stepper.p, eps: c.eps, beta, K: c.K, outsideDomination: T === 0 ? null : macro.outsideDomination }
+        ? { rewards, basins, p0, p: stepper.p, eps: c.eps, beta, K: c.K, outsideDomination: T === 0 ? null : stepper.outsideDomination }
         : null,
   });
   const out: RunOutput = {
