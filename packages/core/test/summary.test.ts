@@ -487,3 +487,53 @@ function rewardAt(r: Record<string, unknown>, x: number): number {
   if (clip?.max !== undefined) v = Math.min(v, clip.max);
   return v;
 }
+
+describe('config as run (section 7)', () => {
+  const configs: [string, Record<string, unknown>][] = [
+    ['three rewards, weights off 1 by rounding, per-reward beta, clip', {
+      support: { kind: 'points', points: [[0, 0], [1, 0], [0, 1], [1, 1], [0.5, 0.5]] },
+      init: { kind: 'mixture', components: [{ mean: [0, 0], sd: 0.5, weight: 1 }, { mean: [1, 1], sd: 0.7, weight: 2 }] },
+      rewards: [
+        { kind: 'abs', center: [0, 0], beta: 2.5 },
+        { kind: 'linear', coef: [1, -1], clip: { max: 0.5 } },
+        { kind: 'gaussian', center: [1, 1], width: 0.4 },
+      ],
+      weights: [0.1, 0.2, 0.7000000001],
+      K: 3,
+      iterations: 7,
+    }],
+    ['atoms, sampled', { support: { kind: 'atoms', n: 5 }, init: { kind: 'table', values: [1, 2, 3, 4, 5] }, rewards: [{ kind: 'table', values: [0, 1, 0, 2, 1] }], mode: 'sampled', K: 4, samples: 500, seed: 7, iterations: 5 }],
+    ['kernel model, accumulate, real data', { support: { kind: 'grid', min: [-2], max: [2], n: [30] }, rewards: [{ kind: 'quadratic', center: -1 }, { kind: 'quadratic', center: 1 }], q: 0.3, model: { kind: 'kernel', bandwidth: 0.2 }, retrain: 'accumulate', realFraction: 0.05, iterations: 6 }],
+  ];
+
+  for (const [name, config] of configs) {
+    it(`${name}: every default filled in, fed back gives the same output`, () => {
+      const out = JSON.parse(JSON.stringify(simulate(config, { includeDistribution: true })));
+      const c = out.config;
+      expect(Object.keys(c)).toEqual(['support', 'init', 'rewards', 'weights', 'K', 'beta', 'realFraction', 'iterations', 'mode', 'samples', 'seed', 'eps', 'tol', 'recordEvery', 'model', 'retrain']);
+      expect(c).not.toHaveProperty('q');
+      for (const r of c.rewards) expect(Object.keys(r).at(-1)).toBe('beta');
+      expect(c.weights.reduce((a: number, b: number) => a + b, 0)).toBeCloseTo(1, 15);
+      const again = JSON.parse(JSON.stringify(simulate(c, { includeDistribution: true })));
+      expect(again).toEqual(out);
+    });
+  }
+
+  it('resolves each reward\'s beta and the run defaults', () => {
+    const out = simulate({ support: { kind: 'atoms', n: 2 }, rewards: [{ kind: 'table', values: [0, 1], beta: 3 }, { kind: 'table', values: [1, 0] }], q: 0.25, beta: 0.5, iterations: 1 });
+    expect(out.config).toMatchObject({
+      rewards: [{ kind: 'table', values: [0, 1], beta: 3 }, { kind: 'table', values: [1, 0], beta: 0.5 }],
+      weights: [0.25, 0.75],
+      K: 'inf',
+      realFraction: 0,
+      mode: 'exact',
+      samples: 10000,
+      seed: 0,
+      eps: 0.1,
+      tol: 1e-6,
+      recordEvery: 1,
+      model: { kind: 'exact' },
+      retrain: 'replace',
+    });
+  });
+});
