@@ -190,6 +190,7 @@ export type ActionReply = Sweep & { affected?: number };
 export interface MetricStats {
   count: number; mean: number | null; std: number | null; min: number | null;
   p10: number | null; median: number | null; p90: number | null; max: number | null;
+  meanSquare?: number | null; rms?: number | null;
 }
 export interface StatsGroup {
   key: Record<string, unknown>;
@@ -207,6 +208,10 @@ export interface StatsReply {
   metrics: string[];
   where?: unknown[];
   variables?: string[];
+  /** The model contract the groups aggregate, its core versions, and the runs of other contracts left out. */
+  contract: number | null;
+  coreVersions?: string[];
+  otherContracts?: { contract: number; runs: number; coreVersions?: string[] }[];
   groups: StatsGroup[];
 }
 
