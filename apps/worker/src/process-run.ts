@@ -12,8 +12,10 @@ export type PreparedRun =
 
 export function prepareRun(sweep: CompiledSweep, index: number): PreparedRun {
   try {
-    if (!Number.isInteger(index) || index < 0 || index >= sweep.total) {
-      return { index, ok: false, error: `index ${index} is outside the sweep (0..${sweep.total - 1})` };
+    // An adaptive sweep's total grows stage by stage; any point of its lattice is valid.
+    const size = sweep.refine ? sweep.refine.lattice.capacity : sweep.total;
+    if (!Number.isInteger(index) || index < 0 || index >= size) {
+      return { index, ok: false, error: `index ${index} is outside the sweep (0..${size - 1})` };
     }
     // The API already refused configurations over MAX_COST_SECONDS (the worker's limit
     // is the run timeout) and checked every reward's values; `simulate` checks those again.

@@ -189,6 +189,8 @@ describe('status, list, cancel, retry', () => {
     const body = JSON.parse(s.stdout);
     expect(body).toMatchObject({ id: doneId, status: 'succeeded', counts: { total: 6, succeeded: 6 } });
     const t = await sweep(['status', doneId]);
+    expect(t.stdout).toMatch(/^core\s+contract \d+, core \S+ \(the API's, at submission\)$/m);
+    expect(t.stdout).toMatch(/^results\s+contract \d+, core \d+\.\d+\.\d+$/m);
     expect(t.stdout).toMatch(/^status\s+succeeded$/m);
     expect(t.stdout).toMatch(/^progress\s+6\/6 done \(100%\)$/m);
 
@@ -314,11 +316,14 @@ describe('stats, export, plot', () => {
     const r = await sweep(['stats', doneId, '--group-by', 'q,D', '--metric', 'summary.basinShare.0']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const lines = r.stdout.trimEnd().split('\n');
+    // First which results: one contract, its core version; then the table.
+    const [provenance, ...lines] = r.stdout.trimEnd().split('\n');
+    expect(provenance).toMatch(/^contract \d+, core \d+\.\d+\.\d+$/);
     expect(lines).toHaveLength(1 + 6);
     const header = lines[0].trim().split(/\s+/);
     expect(header.slice(0, 3)).toEqual(['q', 'D', 'n']);
-    expect(header).toContain('mean(basinShare.0)');
+    // the metric's one name, as typed in --metric, the API and the CSV
+    expect(header).toContain('mean(summary.basinShare.0)');
     // Every column is right-aligned numbers: all lines have the same length and the
     // header's column ends line up with each row's.
     const ends = (l: string) => [...l.matchAll(/\S+/g)].map((m) => m.index! + m[0].length);

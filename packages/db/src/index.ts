@@ -10,3 +10,4 @@ export * from './run-queries.ts';
 export * from './stats.ts';
 export * from './export.ts';
 export * from './teams.ts';
+export * from './refine.ts';

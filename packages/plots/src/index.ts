@@ -7,3 +7,4 @@ export { niceTicks, niceNum, logTicks, linearScale, logScale, tickLabels, type S
 export { formatNumber, formatTicks, formatCategory, escapeXml, textWidth, truncate } from './format.ts';
 export { viridis, VIRIDIS_STOPS, PALETTE, seriesColor, luminance, textColorOn } from './color.ts';
 export { emptySvg, svgDocument } from './svg.ts';
+export { refinedPlotSvg, type RefinedPlotInput, type RefinedCell } from './refined.ts';

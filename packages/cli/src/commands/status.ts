@@ -1,8 +1,8 @@
 // `sweep status ID` and `sweep list` : one sweep in detail, or a table of sweeps.
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { ApiClient, addApiOptions, runApiCommand, type ApiFlags, type Sweep, type SweepPage } from '../api-client.ts';
-import { formatDuration, formatTable } from '../format.ts';
+import { ApiClient, addApiOptions, runApiCommand, type ApiFlags, type StatsReply, type Sweep, type SweepPage } from '../api-client.ts';
+import { contractOf, formatDuration, formatTable, provenanceText } from '../format.ts';
 import { followSweep } from '../follow.ts';
 
 interface StatusFlags extends ApiFlags { json?: boolean; follow?: boolean }
@@ -12,7 +12,8 @@ const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
 const done = (s: Sweep) => s.counts.succeeded + s.counts.failed + s.counts.cancelled;
 
-export function describeSweep(s: Sweep): string {
+/** `results`: which contract and core computed the stored results (from the stats reply), when known. */
+export function describeSweep(s: Sweep, results?: string): string {
   const c = s.counts;
   const pct = c.total ? Math.floor((100 * done(s)) / c.total) : 100;
   const rows: [string, string][] = [
@@ -26,6 +27,8 @@ export function describeSweep(s: Sweep): string {
     ['started', s.startedAt ?? '-'],
     ['finished', s.finishedAt ?? '-'],
     ['eta', formatDuration(s.etaSeconds)],
+    ['core', s.coreVersion ? `contract ${contractOf(s.coreVersion)}, core ${s.coreVersion} (the API's, at submission)` : '-'],
+    ...(results ? [['results', results] as [string, string]] : []),
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
@@ -35,7 +38,17 @@ export async function runStatus(id: string, flags: StatusFlags): Promise<number>
   const client = ApiClient.fromFlags(flags);
   if (flags.follow) return followSweep(client, id);
   const sweep = await client.get<Sweep>(`/sweeps/${encodeURIComponent(id)}`);
-  process.stdout.write(flags.json ? `${JSON.stringify(sweep, null, 2)}\n` : describeSweep(sweep));
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(sweep, null, 2)}\n`);
+    return 0;
+  }
+  // Which contract and core computed the results: the stats reply names them (no metrics: one cheap group).
+  let results: string | undefined;
+  if (sweep.counts.succeeded > 0) {
+    const st = await client.get<StatsReply>(`/sweeps/${encodeURIComponent(sweep.id)}/stats`, { metrics: '' }).catch(() => null);
+    if (st) results = provenanceText(st);
+  }
+  process.stdout.write(describeSweep(sweep, results));
   return 0;
 }
 

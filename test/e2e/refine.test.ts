@@ -1,0 +1,112 @@
+// An adaptive sweep through the real API and a real worker on the real model: the
+// service adds exactly the points the refinement rule asks for, stage by stage, and
+// the boundary it reports is the one the same rule gives on outcomes computed here.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simulate } from '@curation/core';
+import { compileSweep, readOutcome, type CompiledSweep, type PointValues } from '@curation/sweep-spec';
+import { setup, spawnWorker, submit, waitStatus, type Env } from './support.ts';
+
+/** Minority basin survival over q x K at finite K (K = round(k)): the boundary lies near q K = 1. */
+export function qkSpec(name: string) {
+  return {
+    name,
+    base: {
+      support: { kind: 'grid', min: -6, max: 6, n: 41 },
+      rewards: [{ kind: 'quadratic', center: -2 }, { kind: 'quadratic', center: 2 }],
+      q: 0.1, K: 2, beta: 3, iterations: 100, eps: 0.5,
+    },
+    derive: { K: 'round(k)' },
+    refine: {
+      axes: [{ param: 'q', min: 0.05, max: 0.4, scale: 'log' }, { param: 'k', min: 2, max: 32, scale: 'log' }],
+      start: 4,
+      finest: 16,
+      budget: 250,
+      outcome: { verdict: 'summary.collapsed' },
+    },
+  };
+}
+
+type Refined = CompiledSweep & { refine: NonNullable<CompiledSweep['refine']> };
+
+/** The rule driven in-process with the core: the run indexes of every stage. */
+function driveInProcess(compiled: Refined): number[] {
+  const plan = compiled.refine;
+  const lat = plan.lattice;
+  const values: PointValues = new Map();
+  const all: number[] = [];
+  let keys = lat.startKeys();
+  while (keys.length) {
+    for (const key of keys) {
+      const i = lat.runIndex(key, 0);
+      all.push(i);
+      const out = simulate(compiled.configAt(i) as Parameters<typeof simulate>[0]);
+      values.set(key, plan.aggregate([readOutcome(out.summary, plan.outcome.segs)]));
+    }
+    keys = plan.nextStage(values, values.size).keys;
+  }
+  return all.sort((a, b) => a - b);
+}
+
+describe('e2e: adaptive sweep', () => {
+  let env: Env;
+  beforeAll(async () => { env = await setup(); });
+  afterAll(async () => { await env?.close(); });
+
+  it('refines toward the q x K boundary stage by stage and reports it', async () => {
+    const spec = qkSpec('e2e-refine');
+    await spawnWorker(env);
+    const { id, total } = await submit(env, spec);
+    expect(total).toBe(25); // the starting grid
+    const done = await waitStatus(env, id, ['succeeded', 'failed'], 180_000);
+    const errors = await env.pool.query('SELECT index, error FROM runs WHERE sweep_id = $1 AND error IS NOT NULL LIMIT 3', [id]);
+    expect(errors.rows).toEqual([]);
+    expect(done.status).toBe('succeeded');
+
+    const { rows } = await env.pool.query<{ index: number; stage: number; cell: number[]; status: string }>(
+      'SELECT index, stage, cell, status FROM runs WHERE sweep_id = $1 ORDER BY index', [id]);
+    const state = (await env.pool.query('SELECT total, enqueued, refine_stage, refine_done FROM sweeps WHERE id = $1', [id])).rows[0];
+    expect(state.refine_done).toBe(true);
+    expect(state.refine_stage).toBeGreaterThanOrEqual(2);
+    expect(state.total).toBe(rows.length);
+    expect(done.counts).toMatchObject({ total: rows.length, succeeded: rows.length });
+    expect(rows.every((r) => r.status === 'succeeded' && r.stage !== null && r.cell.length === 2)).toBe(true);
+    expect(rows.length).toBeLessThan(17 * 17);
+
+    // Exactly the points the rule picks on outcomes computed here with the core.
+    const compiled = compileSweep(spec) as Refined;
+    expect(rows.map((r) => r.index)).toEqual(driveInProcess(compiled));
+    const lat = compiled.refine.lattice;
+    for (const r of rows) expect(lat.coords(lat.runPoint(r.index).key)).toEqual(r.cell);
+
+    const b = await env.request('GET', `/v1/sweeps/${id}/boundary`);
+    expect(b.statusCode).toBe(200);
+    const body = b.json();
+    expect(body).toMatchObject({ id, done: true, runs: rows.length, budget: 250, finest: 16, fullGrid: 289 });
+    expect(body.polylines.length).toBeGreaterThan(0);
+    // The boundary separates survival (large q K) from collapse (small q K): near q K = 1.
+    for (const line of body.polylines) {
+      for (const [q, k] of line) {
+        expect(q).toBeGreaterThanOrEqual(0.05);
+        expect(q).toBeLessThanOrEqual(0.4);
+        expect(q * k).toBeGreaterThan(0.4);
+        expect(q * k).toBeLessThan(2.5);
+      }
+    }
+    expect(body.cells.every((c: { boundary: boolean }) => c.boundary)).toBe(true);
+    const svg = await env.request('GET', `/v1/sweeps/${id}/boundary.svg`);
+    expect(svg.statusCode).toBe(200);
+    expect(svg.headers['content-type']).toMatch(/image\/svg\+xml/);
+    expect(svg.body).toContain('<path');
+
+    // An ordinary sweep has no boundary.
+    const plain = await submit(env, { name: 'plain', base: spec.base, derive: spec.derive, axes: [{ param: 'k', values: [4] }] });
+    expect((await env.request('GET', `/v1/sweeps/${plain.id}/boundary`)).statusCode).toBe(409);
+  }, 240_000);
+
+  it('refuses a refine block that cannot work, with the path', async () => {
+    const spec = qkSpec('bad');
+    const res = await env.request('POST', '/v1/sweeps', { ...spec, refine: { ...spec.refine, budget: 10 } });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().issues[0]).toMatchObject({ path: '/refine/budget' });
+  });
+});
