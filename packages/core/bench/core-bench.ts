@@ -1,7 +1,7 @@
 // Speed of the exact dynamics, in ns per atom per reward per generation.
 // Run: node --import tsx packages/core/bench/core-bench.ts
 // The C.4 geometry: grid over [-12, 12], rewards -(x -+ D/2)^2, D = 4, q = 0.3.
-import { runNormalized, validateConfig, type RunConfig } from '../src/index.ts';
+import { estimateCost, runNormalized, validateConfig, type RunConfig } from '../src/index.ts';
 
 function c4(n: number, T: number, extra: Partial<RunConfig>): RunConfig {
   return {
@@ -56,9 +56,62 @@ export async function runCoreBench(): Promise<Record<string, number>> {
     const verdict = target === undefined ? '' : `${target} ${ns <= target ? 'ok' : 'MISSED'}`;
     console.log(`${name.padEnd(34)}${ns.toFixed(3).padStart(12)}          ${verdict}`);
   }
+  Object.assign(results, runFamilyBench());
   return results;
 }
 
 const TARGETS: Record<string, number> = { inf_m2_n4001_record1: 5, inf_m2_n4001_record10: 1.5 };
+
+/** The model families of contract 2.2 (and retrain accumulate) on two geometries, K = inf, m = 2, recordEvery 10. */
+function familyCases(): { geometry: string; name: string; config: RunConfig }[] {
+  const geometries: { geometry: string; base: RunConfig; T: number }[] = [
+    { geometry: 'n4001_d1', base: c4(4001, 200, { recordEvery: 10 }), T: 200 },
+    {
+      geometry: 'grid101x101',
+      base: {
+        support: { kind: 'grid', min: [-12, -12], max: [12, 12], n: [101, 101] },
+        rewards: [{ kind: 'quadratic', center: [-2, 0] }, { kind: 'quadratic', center: [2, 0] }],
+        q: 0.3,
+        iterations: 100,
+        recordEvery: 10,
+      },
+      T: 100,
+    },
+  ];
+  const models: { name: string; extra: Partial<RunConfig> }[] = [
+    { name: 'K=inf step (exact, replace)', extra: {} },
+    { name: 'exact, accumulate', extra: { retrain: 'accumulate' } },
+    { name: 'kernel h=0.1', extra: { model: { kind: 'kernel', bandwidth: 0.1 } } },
+    { name: 'kernel h=0.5', extra: { model: { kind: 'kernel', bandwidth: 0.5 } } },
+    { name: 'gaussian', extra: { model: { kind: 'gaussian' } } },
+    { name: 'mixture k=2 e=1', extra: { model: { kind: 'mixture', components: 2 } } },
+    { name: 'mixture k=4 e=2', extra: { model: { kind: 'mixture', components: 4, emSteps: 2 } } },
+    { name: 'sampled K=inf N=10000', extra: { mode: 'sampled', samples: 10000 } },
+  ];
+  return geometries.flatMap(({ geometry, base }) => models.map(({ name, extra }) => ({ geometry, name, config: { ...base, ...extra } })));
+}
+
+/** Median ns per atom per generation of each model family, next to the cost estimate's figure. */
+export function runFamilyBench(repeats = 3): Record<string, number> {
+  const results: Record<string, number> = {};
+  console.log('\nmodel family (K = inf, m = 2)        geometry       ns/atom/gen   estimate');
+  for (const { geometry, name, config } of familyCases()) {
+    const v = validateConfig(config, { maxCostSeconds: Infinity });
+    if (!v.ok) throw new Error(`bench config ${name} is invalid: ${JSON.stringify(v.issues)}`);
+    const { n, iterations } = v.config;
+    runNormalized({ ...v.config, iterations: 5 });
+    const times: number[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const t0 = process.hrtime.bigint();
+      runNormalized(v.config);
+      times.push(Number(process.hrtime.bigint() - t0));
+    }
+    const ns = median(times) / (n * iterations);
+    const estimate = (estimateCost(v.config).seconds * 1e9) / (n * iterations);
+    results[`${geometry} ${name}`] = ns;
+    console.log(`${name.padEnd(37)}${geometry.padEnd(14)}${ns.toFixed(1).padStart(12)}${estimate.toFixed(1).padStart(11)}`);
+  }
+  return results;
+}
 
 if (import.meta.url === `file://${process.argv[1]}`) await runCoreBench();

@@ -2,7 +2,7 @@
 export * from './types.ts';
 export { RunConfigSchema } from './schema.ts';
 export { validateConfig, DEFAULTS, MAX_ATOMS, MAX_SAMPLES, type ValidationResult, type ValidateOptions } from './validate.ts';
-export { estimateCost, DEFAULT_MAX_COST_SECONDS } from './cost.ts';
+export { estimateCost, estimateMemoryBytes, DEFAULT_MAX_COST_SECONDS } from './cost.ts';
 export { normalizeForHash, normalizedFields } from './normalize.ts';
 export { ConfigError, SimulationCancelled, formatIssues } from './issues.ts';
 export { simulate, runNormalized, type SimulateAllOptions } from './simulate.ts';

@@ -135,14 +135,22 @@ class GridKernelFitter implements Fitter {
     for (let b = 0; b < total; b += block) {
       for (let x = 0; x < n; x++) {
         const ob = b + x * stride;
+        const y0 = x - W < 0 ? 0 : x - W;
+        const y1 = x + W > n - 1 ? n - 1 : x + W;
+        // Row x of the band, indexed by y: band[rowAt + y] = g(a_x - a_y).
+        const rowAt = x * width + W - x;
+        if (stride === 1) {
+          let acc = 0;
+          if (band) for (let y = y0; y <= y1; y++) acc += band[rowAt + y] * into[b + y];
+          else for (let y = y0; y <= y1; y++) acc += byOffset![y > x ? y - x : x - y] * into[b + y];
+          dst[ob] = acc;
+          continue;
+        }
         for (let r = 0; r < stride; r++) dst[ob + r] = 0;
-        const y0 = Math.max(0, x - W);
-        const y1 = Math.min(n - 1, x + W);
         for (let y = y0; y <= y1; y++) {
-          const g = band ? band[x * width + (y - x) + W] : byOffset![Math.abs(y - x)];
+          const g = band ? band[rowAt + y] : byOffset![y > x ? y - x : x - y];
           const ib = b + y * stride;
-          if (stride === 1) dst[ob] += g * into[ib];
-          else for (let r = 0; r < stride; r++) dst[ob + r] += g * into[ib + r];
+          for (let r = 0; r < stride; r++) dst[ob + r] += g * into[ib + r];
         }
       }
     }
