@@ -5,6 +5,8 @@ import { SpecError, pointer, pointerToken, type SpecIssue } from './errors.ts';
 import { CONFIG_FIELDS, PARAM_PATTERN } from './schema.ts';
 import { CONSTANT_NAMES, ExprError, type ExprValue, allFinite, compileExpression, type Evaluator, type ExprScope } from './expr.ts';
 import { pointRng, streamKey } from './prng.ts';
+import { didYouMean } from './suggest.ts';
+import { checkRefineSize, parseRefine, refineAxisDefs, withRefine, type RefinePlan } from './refine.ts';
 import { cloneJson, isFiniteNumber, isPlainObject, isSafeInt, show, tidy, typeName } from './values.ts';
 
 export interface CompiledSweep {
@@ -12,13 +14,17 @@ export interface CompiledSweep {
   total: number;
   /** Axis variable names, in axis order (inside zip in member order, inside random sorted by name). */
   variables: string[];
+  /** The configuration paths the axes, then derive, set (dotted, as written in the spec). */
+  paths: string[];
+  /** Adaptive sweeps only: `total` is the starting grid, and indexes up to the lattice's capacity are valid. */
+  refine?: RefinePlan;
   /** The axis variables of configuration i: name -> value. */
   paramsAt(i: number): Record<string, unknown>;
   /** Configuration i: a deep copy of base with the axis config paths, then the derive paths, set. */
   configAt(i: number): unknown;
 }
 
-const TOP_FIELDS = ['name', 'tags', 'description', 'base', 'axes', 'derive'];
+const TOP_FIELDS = ['name', 'tags', 'description', 'base', 'axes', 'derive', 'refine'];
 const SIMPLE_KINDS = ['values', 'linspace', 'logspace', 'replicates'] as const;
 const AXIS_KINDS = [...SIMPLE_KINDS, 'zip', 'random'] as const;
 const DISTRIBUTIONS = ['uniform', 'loguniform', 'choice', 'randint'] as const;
@@ -62,7 +68,8 @@ type Issues = SpecIssue[];
 function unknownKeys(obj: Record<string, unknown>, allowed: readonly string[], at: string, issues: Issues): void {
   for (const k of Object.keys(obj)) {
     if (!allowed.includes(k)) {
-      issues.push({ path: at + '/' + pointerToken(k), message: `unknown field '${k}' (allowed here: ${allowed.join(', ')})` });
+      const hint = didYouMean(k, allowed) || ` (allowed here: ${allowed.join(', ')})`;
+      issues.push({ path: at + '/' + pointerToken(k), message: `unknown field ${JSON.stringify(k)}${hint}` });
     }
   }
 }
@@ -284,13 +291,22 @@ function axisKind(obj: Record<string, unknown>, allowed: readonly string[], at: 
   if (kinds.length === 1) {
     issues.push({ path: `${at}/${kinds[0]}`, message: `'${kinds[0]}' is not allowed here (allowed: ${allowed.join(', ')})` });
   } else if (kinds.length === 0) {
-    const simple = SIMPLE_KINDS.join(', ');
-    issues.push({
-      path: at,
-      message: allowed.includes('zip')
-        ? `an axis needs a param with one of ${simple}, or a zip or random block`
-        : `a zip member needs a param with one of ${simple}`,
-    });
+    // A misspelt kind ("linespace") is the likely cause: name it first, with the fix.
+    const misspelt = Object.keys(obj).filter((k) => k !== 'param');
+    const named = misspelt.filter((k) => didYouMean(k, allowed) !== '');
+    for (const k of named) {
+      issues.push({ path: `${at}/${pointerToken(k)}`, message: `unknown axis kind ${JSON.stringify(k)}${didYouMean(k, allowed)}` });
+    }
+    if (named.length === 0) {
+      const simple = SIMPLE_KINDS.join(', ');
+      const found = misspelt.length ? `; found ${misspelt.map((k) => JSON.stringify(k)).join(', ')}` : '';
+      issues.push({
+        path: at,
+        message: allowed.includes('zip')
+          ? `an axis needs a param with one of ${simple}, or a zip or random block${found}`
+          : `a zip member needs a param with one of ${simple}${found}`,
+      });
+    }
   } else {
     issues.push({ path: at, message: `an axis must have exactly one of ${allowed.join(', ')}; found ${kinds.join(', ')}` });
   }
@@ -324,6 +340,10 @@ function parseRandom(r: unknown, at: string, axis: number, issues: Issues): { le
         continue;
       }
       const keys = Object.keys(dist);
+      if (keys.length === 1 && !(DISTRIBUTIONS as readonly string[]).includes(keys[0]) && didYouMean(keys[0], DISTRIBUTIONS)) {
+        issues.push({ path: `${pAt}/${pointerToken(keys[0])}`, message: `unknown distribution ${JSON.stringify(keys[0])}${didYouMean(keys[0], DISTRIBUTIONS)}` });
+        continue;
+      }
       if (keys.length !== 1 || !(DISTRIBUTIONS as readonly string[]).includes(keys[0])) {
         issues.push({ path: pAt, message: `a distribution must have exactly one of ${DISTRIBUTIONS.join(', ')}; found ${keys.length ? keys.join(', ') : 'none'}` });
         continue;
@@ -442,13 +462,35 @@ function parseAxis(a: unknown, k: number, issues: Issues): { length: number; var
  * Throws SpecError listing every problem found.
  */
 export function compileSweep(spec: unknown): CompiledSweep {
-  const issues: Issues = [];
   if (!isPlainObject(spec)) {
     throw new SpecError([{ path: '', message: `a sweep specification must be an object { name, base, axes, derive }, got ${typeName(spec)}` }]);
   }
-  unknownKeys(spec, TOP_FIELDS, '', issues);
+  const issues: Issues = [];
+  checkHeader(spec, issues);
+  const base = checkBase(spec.base, issues);
+  const parsed = parseAxes(spec.axes, issues);
+  const { axes } = parsed;
+  const refine = spec.refine === undefined ? undefined : parseRefine(spec.refine, issues, checkParamName);
+  const axesOk = parsed.axesOk && refine !== null;
+  // Refine axes first: the full index of a lattice point is then its key x (configurations per point) + combination.
+  if (refine) axes.unshift(...refineAxisDefs(refine).map((a) => ({ length: a.length, vars: a.vars.map((v) => ({ ...v, slot: -1, segs: null })) })));
+  const vars = collectVariables(axes, base, issues);
+  const { derives, deriveOk, used } = parseDerive(spec.derive, vars, base, axesOk, issues);
+  checkNesting(vars, derives, issues);
+  if (axesOk && deriveOk) checkFreeVariablesUsed(vars, used, issues);
+  const total = axes.reduce((t, a) => t * a.length, 1);
+  if (axesOk && total > Number.MAX_SAFE_INTEGER) {
+    issues.push({ path: '/axes', message: `the axes multiply to more than 2^53 configurations (${total.toExponential(3)})` });
+  }
+  if (refine && axesOk) checkRefineSize(refine, total / axes.slice(0, refine.axes.length).reduce((t, a) => t * a.length, 1), issues);
+  if (issues.length > 0) throw new SpecError(issues);
+  const compiled = build(base as Record<string, unknown>, axes, vars, derives, total);
+  return refine ? withRefine(compiled, refine) : compiled;
+}
 
-  // name, tags, description
+/** name, tags, description, and no unknown top-level field. */
+function checkHeader(spec: Record<string, unknown>, issues: Issues): void {
+  unknownKeys(spec, TOP_FIELDS, '', issues);
   if (typeof spec.name !== 'string' || spec.name.length === 0 || spec.name.length > 200) {
     issues.push({
       path: '/name',
@@ -464,35 +506,44 @@ export function compileSweep(spec: unknown): CompiledSweep {
   if (spec.description !== undefined && typeof spec.description !== 'string') {
     issues.push({ path: '/description', message: `description must be a string, got ${typeName(spec.description)}` });
   }
+}
 
-  // base
-  const base = spec.base;
-  let baseOk = false;
-  if (base === undefined) issues.push({ path: '/base', message: 'base (the RunConfig every configuration starts from) is required' });
-  else if (!isPlainObject(base)) issues.push({ path: '/base', message: `base must be an object (a RunConfig), got ${typeName(base)}` });
-  else {
-    const before = issues.length;
-    checkJsonValue(base, '/base', 0, issues, new Set());
-    baseOk = issues.length === before;
+/** base, when it is a JSON object (its fields are checked per configuration by validateSweep), else null. */
+function checkBase(base: unknown, issues: Issues): Record<string, unknown> | null {
+  if (base === undefined) {
+    issues.push({ path: '/base', message: 'base (the RunConfig every configuration starts from) is required' });
+    return null;
   }
+  if (!isPlainObject(base)) {
+    issues.push({ path: '/base', message: `base must be an object (a RunConfig), got ${typeName(base)}` });
+    return null;
+  }
+  const before = issues.length;
+  checkJsonValue(base, '/base', 0, issues, new Set());
+  return issues.length === before ? base : null;
+}
 
-  // axes
+function parseAxes(list: unknown, issues: Issues): { axes: AxisDef[]; axesOk: boolean } {
   const axes: AxisDef[] = [];
-  let axesOk = true;
-  if (spec.axes !== undefined) {
-    if (!Array.isArray(spec.axes)) {
-      issues.push({ path: '/axes', message: `axes must be a list, got ${typeName(spec.axes)}` });
-      axesOk = false;
-    } else {
-      spec.axes.forEach((a, k) => {
-        const parsed = parseAxis(a, k, issues);
-        if (parsed) axes.push({ length: parsed.length, vars: parsed.vars.map((v) => ({ ...v, slot: -1, segs: null })) });
-        else axesOk = false;
-      });
-    }
+  if (list === undefined) return { axes, axesOk: true };
+  if (!Array.isArray(list)) {
+    issues.push({ path: '/axes', message: `axes must be a list, got ${typeName(list)}` });
+    return { axes, axesOk: false };
   }
+  let axesOk = true;
+  list.forEach((a, k) => {
+    const parsed = parseAxis(a, k, issues);
+    if (parsed) axes.push({ length: parsed.length, vars: parsed.vars.map((v) => ({ ...v, slot: -1, segs: null })) });
+    else axesOk = false;
+  });
+  return { axes, axesOk };
+}
 
-  // variables: unique names, configuration paths vs free variables
+/**
+ * The axis variables in axis order, each given its slot; a param may be varied by one
+ * axis only; a configuration path must exist in base (all but its last part).
+ */
+function collectVariables(axes: AxisDef[], base: Record<string, unknown> | null, issues: Issues): VarDef[] {
   const vars: VarDef[] = [];
   const byName = new Map<string, VarDef>();
   for (const axis of axes) {
@@ -508,8 +559,8 @@ export function compileSweep(spec: unknown): CompiledSweep {
       const segs = toSegments(v.name);
       if (CONFIG_FIELD_SET.has(segs[0] as string)) {
         v.segs = segs;
-        if (baseOk) {
-          const err = checkPathInBase(base as Record<string, unknown>, v.name, segs);
+        if (base) {
+          const err = checkPathInBase(base, v.name, segs);
           if (err) issues.push({ path: v.at, message: err });
         }
       } else if (CONSTANT_NAMES.includes(v.name)) {
@@ -517,55 +568,61 @@ export function compileSweep(spec: unknown): CompiledSweep {
       }
     }
   }
+  return vars;
+}
 
-  // derive
+function parseDerive(
+  derive: unknown, vars: VarDef[], base: Record<string, unknown> | null, axesOk: boolean, issues: Issues,
+): { derives: DeriveDef[]; deriveOk: boolean; used: Set<number> } {
   const derives: DeriveDef[] = [];
-  let deriveOk = true;
   const used = new Set<number>();
-  if (spec.derive !== undefined) {
-    if (!isPlainObject(spec.derive)) {
-      issues.push({ path: '/derive', message: `derive must be an object { "config.path": "expression" }, got ${typeName(spec.derive)}` });
+  if (derive === undefined) return { derives, deriveOk: true, used };
+  if (!isPlainObject(derive)) {
+    issues.push({ path: '/derive', message: `derive must be an object { "config.path": "expression" }, got ${typeName(derive)}` });
+    return { derives, deriveOk: false, used };
+  }
+  const byName = new Map(vars.map((v) => [v.name, v]));
+  const scope: ExprScope = {
+    lookup: (name) => byName.get(name)?.slot,
+    isNumeric: (slot) => vars[slot].numeric,
+    names: () => vars.map((v) => v.name),
+  };
+  let deriveOk = true;
+  for (const key of Object.keys(derive)) {
+    const at = pointer('derive', key);
+    const src = derive[key];
+    const before = issues.length;
+    if (!checkParamName(key, at, issues)) { deriveOk = false; continue; }
+    const segs = toSegments(key);
+    if (!CONFIG_FIELD_SET.has(segs[0] as string)) {
+      issues.push({ path: at, message: `derive sets configuration fields: '${segs[0]}' is not one${didYouMean(String(segs[0]), CONFIG_FIELDS) || ` (fields: ${CONFIG_FIELDS.join(', ')})`}` });
+    } else if (base) {
+      const err = checkPathInBase(base, key, segs);
+      if (err) issues.push({ path: at, message: err });
+    }
+    const axisVar = byName.get(key);
+    if (axisVar) issues.push({ path: at, message: `'${key}' is also varied by ${axisVar.at}; set it either by an axis or by derive` });
+    if (typeof src !== 'string' || src.trim() === '') {
+      issues.push({ path: at, message: `a derive expression must be a non-empty string, got ${typeof src === 'string' ? 'an empty string' : typeName(src)}` });
       deriveOk = false;
-    } else {
-      const scope: ExprScope = {
-        lookup: (name) => byName.get(name)?.slot,
-        isNumeric: (slot) => vars[slot].numeric,
-        names: () => vars.map((v) => v.name),
-      };
-      for (const key of Object.keys(spec.derive)) {
-        const at = pointer('derive', key);
-        const src = spec.derive[key];
-        const before = issues.length;
-        if (!checkParamName(key, at, issues)) { deriveOk = false; continue; }
-        const segs = toSegments(key);
-        if (!CONFIG_FIELD_SET.has(segs[0] as string)) {
-          issues.push({ path: at, message: `derive sets configuration fields: '${segs[0]}' is not one (fields: ${CONFIG_FIELDS.join(', ')})` });
-        } else if (baseOk) {
-          const err = checkPathInBase(base as Record<string, unknown>, key, segs);
-          if (err) issues.push({ path: at, message: err });
-        }
-        const axisVar = byName.get(key);
-        if (axisVar) issues.push({ path: at, message: `'${key}' is also varied by ${axisVar.at}; set it either by an axis or by derive` });
-        if (typeof src !== 'string' || src.trim() === '') {
-          issues.push({ path: at, message: `a derive expression must be a non-empty string, got ${typeof src === 'string' ? 'an empty string' : typeName(src)}` });
-          deriveOk = false;
-          continue;
-        }
-        if (!axesOk) continue; // unknown variables would be reported for axes that failed to parse
-        try {
-          const c = compileExpression(src, scope);
-          for (const s of c.slots) used.add(s);
-          if (issues.length === before) derives.push({ key, at, segs, evaluate: c.evaluate });
-        } catch (e) {
-          if (!(e instanceof ExprError)) throw e;
-          issues.push({ path: at, message: `${e.message} in ${JSON.stringify(src)}` });
-          deriveOk = false;
-        }
-      }
+      continue;
+    }
+    if (!axesOk) continue; // unknown variables would be reported for axes that failed to parse
+    try {
+      const c = compileExpression(src, scope);
+      for (const s of c.slots) used.add(s);
+      if (issues.length === before) derives.push({ key, at, segs, evaluate: c.evaluate });
+    } catch (e) {
+      if (!(e instanceof ExprError)) throw e;
+      issues.push({ path: at, message: `${e.message} in ${JSON.stringify(src)}` });
+      deriveOk = false;
     }
   }
+  return { derives, deriveOk, used };
+}
 
-  // overlapping configuration paths (one inside another) would depend on the order of application
+/** One configuration path inside another would make the result depend on the order of application. */
+function checkNesting(vars: VarDef[], derives: DeriveDef[], issues: Issues): void {
   const targets: { name: string; at: string; segs: Segment[] }[] = [];
   for (const v of vars) if (v.segs) targets.push({ name: v.name, at: v.at, segs: v.segs });
   for (const d of derives) targets.push({ name: d.key, at: d.at, segs: d.segs });
@@ -576,29 +633,20 @@ export function compileSweep(spec: unknown): CompiledSweep {
       }
     }
   }
+}
 
-  // free variables must be used by derive
-  if (axesOk && deriveOk) {
-    for (const v of vars) {
-      if (v.segs === null && !used.has(v.slot) && !CONSTANT_NAMES.includes(v.name)) {
-        issues.push({
-          path: v.at,
-          message:
-            `'${v.name}' is not a configuration field (its first part is not one of ${CONFIG_FIELDS.join(', ')}), ` +
-            `so it is a free variable, and no derive expression uses it (a typo?)`,
-        });
-      }
+/** A free variable no derive expression reads is most likely a misspelt configuration field. */
+function checkFreeVariablesUsed(vars: VarDef[], used: Set<number>, issues: Issues): void {
+  for (const v of vars) {
+    if (v.segs === null && !used.has(v.slot) && !CONSTANT_NAMES.includes(v.name)) {
+      const first = v.name.split('.')[0];
+      const hint = didYouMean(first, CONFIG_FIELDS) || ` (a typo? configuration fields: ${CONFIG_FIELDS.join(', ')})`;
+      issues.push({
+        path: v.at,
+        message: `'${v.name}' is not a configuration field, so it is a free variable, and no derive expression uses it${hint}`,
+      });
     }
   }
-
-  let total = 1;
-  for (const a of axes) total *= a.length;
-  if (axesOk && total > Number.MAX_SAFE_INTEGER) {
-    issues.push({ path: '/axes', message: `the axes multiply to more than 2^53 configurations (${total.toExponential(3)})` });
-  }
-
-  if (issues.length > 0) throw new SpecError(issues);
-  return build(base as Record<string, unknown>, axes, vars, derives, total);
 }
 
 function build(base: Record<string, unknown>, axes: AxisDef[], vars: VarDef[], derives: DeriveDef[], total: number): CompiledSweep {
@@ -632,6 +680,7 @@ function build(base: Record<string, unknown>, axes: AxisDef[], vars: VarDef[], d
   return {
     total,
     variables: vars.map((v) => v.name),
+    paths: [...configVars.map((v) => v.name), ...derives.map((d) => d.key)],
     paramsAt(i: number): Record<string, unknown> {
       check(i);
       const vals = fill(i);

@@ -3,6 +3,8 @@
 import { DEFAULT_MAX_COST_SECONDS, validateConfig } from '@curation/core';
 import { SpecError, type SpecIssue } from './errors.ts';
 import { compileSweep, type CompiledSweep } from './compile.ts';
+import { configFieldsAt } from './fields.ts';
+import { didYouMean } from './suggest.ts';
 
 export interface SweepLimits {
   /** Most configurations a sweep may expand to. */
@@ -23,6 +25,20 @@ const MAX_TRACKED_GROUPS = 10_000;
 
 interface Group { path: string; message: string; first: number; count: number }
 
+/** JSON pointer -> its reference tokens ("" -> []). */
+function tokens(path: string): string[] {
+  return path === '' ? [] : path.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+const isPrefix = (a: readonly string[], b: readonly string[]) => a.length <= b.length && a.every((s, i) => s === b[i]);
+
+/** Adds "did you mean" to the core's `unknown field "x"`, from the fields the schema allows there. */
+function withSuggestion(message: string, path: string, config: () => unknown): string {
+  const m = /^unknown field "(.*)"$/.exec(message);
+  if (!m) return message;
+  return message + didYouMean(m[1], configFieldsAt(config(), tokens(path).slice(0, -1)));
+}
+
 /** Groups identical (path, message) pairs across configurations. */
 class IssueGroups {
   private groups = new Map<string, Group>();
@@ -38,14 +54,27 @@ class IssueGroups {
     else this.untracked++;
   }
 
-  report(): SpecIssue[] {
+  /**
+   * A problem found in every configuration at a path no axis or derive sets comes
+   * from base: it is reported once, at its place in base (`/base/iteration`), without
+   * a configuration index. Every other problem keeps the configuration's path and the
+   * index of the first configuration that has it.
+   */
+  report(compiled: CompiledSweep): SpecIssue[] {
     const all = [...this.groups.values()];
     const show = all.length + (this.untracked > 0 ? 1 : 0) > MAX_REPORTED_ISSUES ? all.slice(0, MAX_REPORTED_ISSUES - 1) : all;
-    const out: SpecIssue[] = show.map((g) => ({
-      path: g.path,
-      index: g.first,
-      message: g.count === 1 ? g.message : `${g.message} (in ${g.count} configurations, first index ${g.first})`,
-    }));
+    const set = compiled.paths.map((p) => p.split('.'));
+    const out: SpecIssue[] = show.map((g) => {
+      const message = withSuggestion(g.message, g.path, () => compiled.configAt(g.first));
+      const segs = tokens(g.path);
+      const fromBase = g.count === compiled.total && !set.some((t) => isPrefix(t, segs) || isPrefix(segs, t));
+      if (fromBase) return { path: `/base${g.path}`, message };
+      return {
+        path: g.path,
+        index: g.first,
+        message: g.count === 1 ? message : `${message} (in ${g.count} configurations, first index ${g.first})`,
+      };
+    });
     if (show.length < all.length || this.untracked > 0) {
       const hidden = all.length - show.length;
       out.push({
@@ -61,8 +90,9 @@ class IssueGroups {
  * Compiles a sweep, refuses it when it expands to more than `limits.maxConfigs`
  * configurations, then validates every configuration with the core's
  * validateConfig. Never throws for a bad specification: problems come back as
- * issues (configuration problems carry the configuration's index; identical
- * ones are collapsed, at most 20 are reported).
+ * issues (configuration problems carry the configuration's index, or point into
+ * base when base alone causes them; identical ones are collapsed, at most 20 are
+ * reported; an unknown field comes with the closest allowed name).
  */
 export function validateSweep(spec: unknown, limits: SweepLimits = DEFAULT_LIMITS): ValidateSweepResult {
   let compiled: CompiledSweep;
@@ -110,6 +140,6 @@ export function validateSweep(spec: unknown, limits: SweepLimits = DEFAULT_LIMIT
       for (const is of r.issues) groups.add(is.path, is.message, i);
     }
   }
-  if (groups.any) return { ok: false, issues: groups.report() };
+  if (groups.any) return { ok: false, issues: groups.report(compiled) };
   return { ok: true, compiled, cost: { maxSeconds, totalSeconds, perConfig } };
 }

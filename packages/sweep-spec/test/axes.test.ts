@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { compileSweep, SpecError, type SpecIssue } from '../src/index.ts';
+import { CONFIG_FIELDS, compileSweep, SpecError, type SpecIssue } from '../src/index.ts';
 import { baseConfig, naiveExpand, spec, withPath } from './helpers.ts';
 
 function issuesOf(s: unknown): SpecIssue[] {
@@ -327,10 +327,12 @@ describe('params: configuration paths and free variables', () => {
 
   test('unused free variable refused (likely a typo)', () => {
     expect(issuesOf(spec({ axes: [{ param: 'Q', values: [0.1] }] }))).toEqual([
+      { path: '/axes/0/param', message: `'Q' is not a configuration field, so it is a free variable, and no derive expression uses it (did you mean "q"?)` },
+    ]);
+    expect(issuesOf(spec({ axes: [{ param: 'Dist', values: [0.1] }] }))).toEqual([
       {
         path: '/axes/0/param',
-        message:
-          "'Q' is not a configuration field (its first part is not one of support, init, rewards, weights, q, K, beta, realFraction, iterations, mode, samples, seed, eps, tol, recordEvery), so it is a free variable, and no derive expression uses it (a typo?)",
+        message: `'Dist' is not a configuration field, so it is a free variable, and no derive expression uses it (a typo? configuration fields: ${CONFIG_FIELDS.join(', ')})`,
       },
     ]);
     // inside random and zip too
@@ -369,7 +371,7 @@ describe('structure', () => {
       extra: 1,
     });
     expect(iss).toEqual([
-      { path: '/extra', message: "unknown field 'extra' (allowed here: name, tags, description, base, axes, derive)" },
+      { path: '/extra', message: 'unknown field "extra" (allowed here: name, tags, description, base, axes, derive, refine)' },
       { path: '/name', message: 'name must be a string of 1 to 200 characters, got 0 characters' },
       { path: '/tags/1', message: 'a tag must be a string of 1 to 100 characters, got the number 3' },
       { path: '/base', message: 'base must be an object (a RunConfig), got an array' },

@@ -85,7 +85,7 @@ describe('validateSweep', () => {
 
   test('unused free variable refused', () => {
     expect(issues(validateSweep(spec({ axes: [{ param: 'D', values: [1] }] }), DEFAULT_LIMITS))).toEqual([
-      { path: '/axes/0/param', message: expect.stringMatching(/^'D' is not a configuration field .* no derive expression uses it \(a typo\?\)$/) },
+      { path: '/axes/0/param', message: expect.stringMatching(/^'D' is not a configuration field, so it is a free variable, and no derive expression uses it \(a typo\? configuration fields: support, .*\)$/) },
     ]);
   });
 
