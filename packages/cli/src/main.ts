@@ -8,6 +8,7 @@ import { registerActions } from './commands/actions.ts';
 import { registerStats } from './commands/stats.ts';
 import { registerExport } from './commands/export.ts';
 import { registerPlot } from './commands/plot.ts';
+import { registerBoundary } from './commands/boundary.ts';
 import { registerAdmin } from './commands/admin.ts';
 import { EXIT_USAGE } from './exit-codes.ts';
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerStats(program);
   registerExport(program);
   registerPlot(program);
+  registerBoundary(program);
   registerAdmin(program);
   return program;
 }
