@@ -69,6 +69,7 @@ describe('e2e: adaptive sweep', () => {
     expect(state.refine_stage).toBeGreaterThanOrEqual(2);
     expect(state.total).toBe(rows.length);
     expect(done.counts).toMatchObject({ total: rows.length, succeeded: rows.length });
+    expect((done as unknown as { refine: unknown }).refine).toEqual({ stage: state.refine_stage, done: true, budget: 250 });
     expect(rows.every((r) => r.status === 'succeeded' && r.stage !== null && r.cell.length === 2)).toBe(true);
     expect(rows.length).toBeLessThan(17 * 17);
 
@@ -97,6 +98,15 @@ describe('e2e: adaptive sweep', () => {
     expect(svg.statusCode).toBe(200);
     expect(svg.headers['content-type']).toMatch(/image\/svg\+xml/);
     expect(svg.body).toContain('<path');
+
+    // The export says which stage added each run and where it lies on the lattice.
+    const csv = (await env.request('GET', `/v1/sweeps/${id}/runs.csv`)).body.split('\r\n');
+    const header = csv[0].split(',');
+    expect(header.slice(0, 7)).toEqual(['index', 'run_id', 'status', 'contract', 'core_version', 'stage', 'cell']);
+    const last = rows[rows.length - 1];
+    expect(csv[rows.length]).toContain(`,${last.stage},"[${last.cell.join(',')}]",`);
+    const nd = (await env.request('GET', `/v1/sweeps/${id}/runs.ndjson`)).body.trim().split('\n').map((l) => JSON.parse(l));
+    expect(nd[0]).toMatchObject({ index: 0, stage: 0, cell: [0, 0] });
 
     // An ordinary sweep has no boundary.
     const plain = await submit(env, { name: 'plain', base: spec.base, derive: spec.derive, axes: [{ param: 'k', values: [4] }] });

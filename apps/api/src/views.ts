@@ -39,6 +39,7 @@ export function sweepView(s: SweepRow, byStatus: StatusCounts | undefined): Swee
     startedAt: iso(s.startedAt),
     finishedAt: iso(s.finishedAt),
     etaSeconds: etaSeconds(s, counts),
+    ...(s.refine ? { refine: s.refine } : {}),
   };
 }
 

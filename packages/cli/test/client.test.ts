@@ -345,7 +345,8 @@ describe('stats, export, plot', () => {
     expect(r.stdout).toBe('');
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
     expect(lines).toHaveLength(6 + 1);
-    expect(lines[0]).toMatch(/^index,run_id,status,q,D,/);
+    // which contract and core computed each row, then the axis variables, then the fields' one names
+    expect(lines[0]).toMatch(/^index,run_id,status,contract,core_version,q,D,summary\.converged,/);
     expect(existsSync(`${file}.part`)).toBe(false);
     const n = await sweep(['export', doneId, '--format', 'ndjson']);
     expect(n.code).toBe(0);

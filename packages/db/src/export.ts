@@ -27,6 +27,9 @@ export interface ExportRun {
   error: string | null;
   /** Raw encoded trajectory, only when asked for (and the run succeeded). */
   trajectory?: Buffer | null;
+  /** Adaptive sweeps: the stage that added the run and its point on the finest lattice (null otherwise). */
+  stage?: number | null;
+  cell?: number[] | null;
 }
 
 export interface ExportOptions {
@@ -42,7 +45,7 @@ export async function* exportRuns(db: Queryable, sweepId: string, o: ExportOptio
   let after = -1;
   for (;;) {
     const { rows } = await db.query<ExportRun>(
-      `SELECT r.index, r.id::text AS "runId", r.status, r.params, r.error,
+      `SELECT r.index, r.id::text AS "runId", r.status, r.params, r.error, r.stage, r.cell,
               CASE WHEN r.status = 'succeeded' THEN res.summary END AS summary,
               CASE WHEN r.status = 'succeeded' THEN res.contract END AS contract,
               CASE WHEN r.status = 'succeeded' THEN res.core_version END AS "coreVersion"${traj}
@@ -67,6 +70,8 @@ export interface ExportLayout {
   m: number;
   /** The sweep's name (for file names). */
   name: string;
+  /** An adaptive (refine) sweep: its runs carry stage and cell columns. */
+  refine?: boolean;
 }
 
 /** What the export of a sweep looks like, or null when the sweep does not exist or is not visible to `vis`. */
@@ -85,7 +90,8 @@ export async function exportLayout(db: Queryable, sweepId: string, vis: Visibili
   );
   if (rows.length && rows[0].m !== null) m = rows[0].m;
   if (m === null && Array.isArray(spec?.base?.rewards)) m = spec.base.rewards.length;
-  return { variables: meta.variables, m: m ?? 0, name: typeof spec?.name === 'string' ? spec.name : 'sweep' };
+  const refine = spec !== null && typeof spec === 'object' && 'refine' in spec;
+  return { variables: meta.variables, m: m ?? 0, name: typeof spec?.name === 'string' ? spec.name : 'sweep', refine };
 }
 
 /** Columns before the axis variables: which run, and which contract and core version computed it. */
@@ -107,7 +113,8 @@ function variableColumns(variables: string[], m: number): string[] {
 }
 
 export function csvHeader(layout: ExportLayout): string[] {
-  return [...FIXED, ...variableColumns(layout.variables, layout.m), ...summaryColumnPaths(layout.m).map((c) => c.name), 'error'];
+  const refine = layout.refine ? ['stage', 'cell'] : [];
+  return [...FIXED, ...refine, ...variableColumns(layout.variables, layout.m), ...summaryColumnPaths(layout.m).map((c) => c.name), 'error'];
 }
 
 // ------------------------------------------------------------------ CSV (RFC 4180)
@@ -141,6 +148,7 @@ export function csvFormatter(layout: ExportLayout): { header: string; record: (r
     header: csvHeader(layout).map(csvField).join(',') + '\r\n',
     record(run) {
       const f: string[] = [String(run.index), run.runId, run.status, csvField(run.contract), csvField(run.coreVersion)];
+      if (layout.refine) f.push(csvField(run.stage), csvField(run.cell));
       for (const v of vars) f.push(csvField(run.params && Object.hasOwn(run.params, v) ? run.params[v] : null));
       for (const p of paths) f.push(csvField(run.summary ? at(run.summary, p) : null));
       f.push(csvField(run.error));
@@ -189,6 +197,7 @@ export async function* ndjsonChunks(db: Queryable, sweepId: string, o: ExportOpt
       index: run.index, runId: run.runId, status: run.status, params: run.params, summary: run.summary,
       contract: run.contract, coreVersion: run.coreVersion, error: run.error,
     };
+    if (run.stage !== null && run.stage !== undefined) Object.assign(line, { stage: run.stage, cell: run.cell });
     if (o.trajectory) line.trajectory = run.trajectory ? decodeTrajectory(run.trajectory) : null;
     buf += JSON.stringify(line) + '\n';
     if (++n % chunk === 0) {
