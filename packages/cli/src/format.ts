@@ -55,3 +55,23 @@ export function formatDuration(seconds: number | null | undefined): string {
 export function formatRate(perSecond: number | null): string {
   return perSecond === null || !Number.isFinite(perSecond) ? '-' : formatNumber(perSecond);
 }
+
+/** The contract a core version implements: its major number (as the service labels results). */
+export function contractOf(coreVersion: string): number {
+  const m = /^([0-9]+)\./.exec(coreVersion);
+  return m ? Number(m[1]) : 1;
+}
+
+export interface Provenance {
+  contract: number | null;
+  coreVersions?: string[];
+  otherContracts?: { contract: number; runs: number }[];
+}
+
+/** "contract 2, core 2.0.0 (3 runs of contract 1 left out)": which results a reply aggregates. */
+export function provenanceText(p: Provenance): string {
+  if (p.contract === null || p.contract === undefined) return 'no results yet';
+  const core = p.coreVersions?.length ? `, core ${p.coreVersions.join(' + ')}` : '';
+  const left = (p.otherContracts ?? []).map((o) => `${o.runs} run${o.runs === 1 ? '' : 's'} of contract ${o.contract} left out`);
+  return `contract ${p.contract}${core}${left.length ? ` (${left.join(', ')})` : ''}`;
+}

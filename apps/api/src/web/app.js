@@ -8,19 +8,40 @@ const POLL_ACTIVE_MS = 1000;
 const POLL_IDLE_MS = 10000;
 const ACTIVE = new Set(['queued', 'running']);
 
-const METRICS = [
-  ['summary.basinShare.0', 'basin share 0'],
-  ['summary.basinShare.1', 'basin share 1'],
+// The value choices when GET /v1/sweeps/:id/fields cannot be read. Normally the server
+// lists every field of the sweep with its label: the same names as stats metrics, plot
+// values and CSV columns, and labels that name the reward (index 0 is reward 1).
+const FALLBACK_METRICS = [
+  ['summary.basinShare.0', 'basin share (reward 1)'],
+  ['summary.basinShare.1', 'basin share (reward 2)'],
   ['summary.nashGap', 'Nash gap'],
+  ['summary.converged', 'converged'],
   ['summary.convergedAt', 'converged at (generation)'],
-  ['summary.final.entropy', 'final entropy'],
-  ['summary.final.effectiveSupport', 'final effective support'],
-  ['summary.final.outside', 'final mass outside basins'],
-  ['summary.final.mass.0', 'final mass 0'],
-  ['summary.final.mass.1', 'final mass 1'],
-  ['summary.final.meanReward.0', 'final mean reward 0'],
+  ['summary.collapsed', 'collapsed'],
   ['summary.survivingBasins', 'surviving basins'],
+  ['summary.outsideDecayRate', 'outside mass decay rate'],
+  ['summary.final.outside', 'final mass outside every basin'],
+  ['summary.final.entropy', 'final entropy'],
+  ['summary.audit.applies', 'audit: lemma applies'],
+  ['summary.audit.inInterval', 'audit: reward 1 share in Lemma 3.5 interval'],
+  ['summary.audit.inIntervalB5', 'audit: reward 1 share in B.5 interval'],
+  ['summary.audit.inIntervalCorrected', 'audit: reward 1 share in corrected interval'],
+  ['summary.audit.outsideDomination', 'audit: outside domination (B.4)'],
 ];
+
+/** The contract a core version implements: its major number (as the server labels results). */
+const contractOf = (coreVersion) => {
+  const m = /^([0-9]+)\./.exec(coreVersion ?? '');
+  return m ? Number(m[1]) : 1;
+};
+
+/** "contract 2, core 2.0.0" and the runs of other contracts left out, from a stats reply. */
+function provenanceText(st) {
+  if (st?.contract == null) return '';
+  const core = st.coreVersions?.length ? `, core ${st.coreVersions.join(' + ')}` : '';
+  const left = (st.otherContracts ?? []).map((o) => `${o.runs} run${o.runs === 1 ? '' : 's'} of contract ${o.contract} left out`);
+  return `contract ${st.contract}${core}${left.length ? ` (${left.join(', ')})` : ''}`;
+}
 
 // ------------------------------------------------------------------ small helpers
 
@@ -390,6 +411,8 @@ function sweepPage() {
   const state = {
     sweep: null,
     variables: null,
+    /** [name, label] of every summary field of the sweep. */
+    metrics: FALLBACK_METRICS,
     lastDone: -1,
     lastFailed: -1,
     lastAnalytics: 0,
@@ -405,7 +428,9 @@ function sweepPage() {
     fill($('#sweep-status'), badge(sw.status));
     fill($('#sweep-tags'), tagList(sw.tags));
     fill($('#sweep-meta'),
-      'id ', h('code', null, sw.id), ` · core ${sw.coreVersion ?? '?'} · created `, timeEl(sw.createdAt),
+      'id ', h('code', null, sw.id),
+      sw.coreVersion ? ` · submitted under contract ${contractOf(sw.coreVersion)}, core ${sw.coreVersion}` : '',
+      ' · created ', timeEl(sw.createdAt),
       sw.startedAt ? [' · started ', timeEl(sw.startedAt)] : null,
       sw.finishedAt ? [' · finished ', timeEl(sw.finishedAt)] : null);
     $('#sweep-cancel').hidden = !ACTIVE.has(sw.status);
@@ -451,9 +476,22 @@ function sweepPage() {
     return null;
   }
 
+  async function loadFields() {
+    try {
+      const f = await apiJson(`/v1/sweeps/${id}/fields`);
+      const list = (f.fields ?? []).filter((x) => x.kind !== 'variable').map((x) => [x.name, x.label]);
+      if (list.length) state.metrics = list;
+    } catch { /* keep the fallback list */ }
+  }
+
+  /** The label of a field name, for headers and captions. */
+  const labelOf = (name) => state.metrics.find(([n]) => n === name)?.[1] ?? name;
+
   function setupSelectors(vars) {
+    // One name per quantity: the option's value is the name the API, the CSV and the
+    // plot use; its text is the label, then that name.
     const metricOptions = (sel, value) => {
-      fill(sel, ...METRICS.map(([v, label]) => h('option', { value: v, selected: v === value }, `${label} (${v.replace('summary.', '')})`)));
+      fill(sel, ...state.metrics.map(([v, label]) => h('option', { value: v, selected: v === value }, `${label} · ${v}`)));
     };
     // Group by: the axis variables except replicate seeds, at most two by default.
     const defaults = vars.filter((v) => v !== 'seed').slice(0, 2);
@@ -489,7 +527,7 @@ function sweepPage() {
         h('th', { scope: 'col', class: 'num' }, '#'),
         vars.map((v) => h('th', { scope: 'col', class: 'num' }, v)),
         h('th', { scope: 'col' }, 'status'),
-        metric ? h('th', { scope: 'col', class: 'num' }, metric.replace('summary.', '')) : null,
+        metric ? h('th', { scope: 'col', class: 'num', title: labelOf(metric) }, metric) : null,
         withError ? h('th', { scope: 'col' }, 'error') : h('th', { scope: 'col', class: 'num' }, 'attempts'))),
       h('tbody', null, items.map((r) => {
         const tr = h('tr', {
@@ -561,7 +599,7 @@ function sweepPage() {
 
   // ---- stats
 
-  const statColumns = ['mean', 'std', 'min', 'p10', 'median', 'p90', 'max'];
+  const statColumns = ['mean', 'std', 'min', 'p10', 'median', 'p90', 'max', 'rms'];
 
   async function loadStats() {
     const el = $('#stats');
@@ -577,8 +615,9 @@ function sweepPage() {
         return;
       }
       const keys = st.groupBy ?? groupBy;
+      const provenance = provenanceText(st);
       const table = h('table', { class: 'data stats' },
-        h('caption', { class: 'visually-hidden' }, `Statistics of ${metric} grouped by ${keys.join(', ') || 'nothing'}`),
+        h('caption', { class: 'visually-hidden' }, `Statistics of ${labelOf(metric)} (${metric}) grouped by ${keys.join(', ') || 'nothing'}; ${provenance}`),
         h('thead', null, h('tr', null,
           keys.map((k) => h('th', { scope: 'col', class: 'num' }, k)),
           h('th', { scope: 'col', class: 'num', title: 'succeeded runs in the group' }, 'runs'),
@@ -603,7 +642,8 @@ function sweepPage() {
       clickableRows(table, (tr) => {
         if (tr.dataset.runId) showRun(tr.dataset.runId);
       });
-      fill(el, table);
+      // Results of one contract only: say which, and what was left out.
+      fill(el, h('p', { class: 'muted provenance', id: 'stats-provenance' }, `${labelOf(metric)} (${metric}) · ${provenance}`), table);
     } catch (err) {
       fill(el, h('p', { class: 'banner banner-error' }, `Could not load the statistics: ${err.message}`));
     }
@@ -693,6 +733,7 @@ function sweepPage() {
         h('strong', { class: 'run-title' }, `Run #${run.index}`), ' · ',
         h('span', { class: 'params run-params' }, paramsText(run.params, state.variables ?? []) || 'no axis variables'), ' · ', badge(run.status),
         run.durationMs != null ? ` · ${fmtNum(run.durationMs)} ms` : null,
+        run.coreVersion ? ` · contract ${run.contract ?? contractOf(run.coreVersion)}, core ${run.coreVersion}` : null,
         ' · ', h('a', { href: `/v1/runs/${encodeURIComponent(run.id)}`, target: '_blank', rel: 'noopener' }, 'JSON'));
       head.classList.remove('muted');
       renderSummary(run);
@@ -715,19 +756,32 @@ function sweepPage() {
     const add = (k, v) => rows.push(h('dt', null, k), h('dd', null, v));
     if (run.error) add('error', h('span', { class: 'error' }, run.error));
     if (sm) {
+      // Per-reward values name their reward: index 0 is reward 1.
+      const perReward = (v) => (v ?? []).map((x, i) => `reward ${i + 1}: ${fmtNum(x)}`).join(', ') || '—';
+      const interval = (v) => (v ? `[${v.map(fmtNum).join(', ')}]` : '—');
+      if (run.coreVersion) add('computed by', `contract ${run.contract ?? contractOf(run.coreVersion)}, core ${run.coreVersion}`);
       add('converged', sm.converged == null ? '—' : `${sm.converged}${sm.convergedAt != null ? ` (generation ${sm.convergedAt})` : ''}`);
-      add('basin shares', (sm.basinShare ?? []).map(fmtNum).join(', ') || '—');
+      add('basin shares', perReward(sm.basinShare));
       add('Nash gap', fmtNum(sm.nashGap));
       add('collapsed', fmtNum(sm.collapsed));
       add('surviving basins', fmtNum(sm.survivingBasins));
+      if ('outsideDecayRate' in sm) add('outside mass decay rate', fmtNum(sm.outsideDecayRate));
       if (sm.final) {
         add('final generation', fmtNum(sm.final.t));
         add('final entropy', fmtNum(sm.final.entropy));
         add('final effective support', fmtNum(sm.final.effectiveSupport));
-        add('final mass per basin', (sm.final.mass ?? []).map(fmtNum).join(', '));
-        add('final mass outside', fmtNum(sm.final.outside));
+        add('final basin mass', perReward(sm.final.mass));
+        add('final mass outside every basin', fmtNum(sm.final.outside));
       }
-      if (sm.audit) add('audit', `in window ${fmtNum(sm.audit.inWindow)}, interval [${(sm.audit.interval ?? []).map(fmtNum).join(', ')}], in interval ${fmtNum(sm.audit.inInterval)}`);
+      if (sm.audit) {
+        const a = sm.audit;
+        if ('applies' in a) add('audit: lemma applies', fmtNum(a.applies));
+        add('audit: q in window', fmtNum(a.inWindow));
+        add('audit: Lemma 3.5 interval (reward 1 share)', `${interval(a.interval)}, in it: ${fmtNum(a.inInterval)}`);
+        if ('intervalB5' in a) add('audit: B.5 interval', `${interval(a.intervalB5)}, in it: ${fmtNum(a.inIntervalB5)}`);
+        if ('intervalCorrected' in a) add('audit: corrected interval', `${interval(a.intervalCorrected)}, in it: ${fmtNum(a.inIntervalCorrected)}`);
+        if ('outsideDomination' in a) add('audit: outside domination (B.4)', fmtNum(a.outsideDomination));
+      }
     }
     if (run.configHash) add('config hash', h('code', null, run.configHash.slice(0, 16)));
     fill(el, rows.length ? h('dl', { class: 'kv' }, rows) : '');
@@ -752,7 +806,10 @@ function sweepPage() {
       if (first) renderSpec(sw);
       if (!state.variables) {
         state.variables = await detectVariables();
-        if (state.variables) setupSelectors(state.variables);
+        if (state.variables) {
+          await loadFields();
+          setupSelectors(state.variables);
+        }
       }
       const c = sw.counts;
       const done = c.succeeded + c.failed + c.cancelled;

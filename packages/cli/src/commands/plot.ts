@@ -15,6 +15,7 @@ interface PlotFlags extends ApiFlags {
   width?: number;
   height?: number;
   where: string[];
+  contract?: number;
   param: string[];
   run?: boolean;
   output?: string;
@@ -27,6 +28,12 @@ function parsePixels(value: string): number {
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function parseContract(value: string): number {
+  const v = Number(value);
+  if (!Number.isInteger(v) || v < 1) throw new InvalidArgumentError('must be a positive integer');
+  return v;
+}
 
 /** `--param key=value` pairs, for plot options this command has no flag for. */
 export function extraParams(pairs: string[]): Record<string, string[]> {
@@ -46,6 +53,7 @@ export async function runPlot(id: string, flags: PlotFlags): Promise<number> {
     x: flags.x, y: flags.y, z: flags.z, agg: flags.agg, series: flags.series,
     logY: flags.logY ? '1' : undefined, width: flags.width, height: flags.height,
     where: flags.where.length ? flags.where.join(';') : undefined,
+    contract: flags.contract,
     ...extraParams(flags.param),
   };
   const res = await client.fetch('GET', path, { query, headers: { accept: 'image/svg+xml' }, stream: true });
@@ -63,12 +71,13 @@ export function registerPlot(program: Command): void {
     .option('--x <var>', 'axis variable on the horizontal axis')
     .option('--y <var>', 'axis variable on the vertical axis: a heatmap (phase diagram); without it, a line plot')
     .option('--z <field>', 'the summary field plotted (API default summary.basinShare.0)')
-    .option('--agg <agg>', 'heatmap: aggregate over the runs of a cell (mean, median, min, max, count, std; default mean)')
+    .option('--agg <agg>', 'aggregate over the runs of a cell or point (mean, median, min, max, count, std, meanSquare, rms; default mean)')
     .option('--series <var>', 'line plot (no --y): one line per value of this axis variable')
     .option('--log-y', 'line plot: logarithmic y axis')
     .option('--width <px>', 'image width in pixels (200-4000)', parsePixels)
     .option('--height <px>', 'image height in pixels (200-4000)', parsePixels)
     .option('-w, --where <filter>', 'filter such as q>=0.3; repeat to combine', collect, [])
+    .option('--contract <n>', 'plot the results of this model contract (default: the newest; the title says which)', parseContract)
     .option('--param <key=value>', 'any other query parameter of the plot endpoint; repeatable', collect, [])
     .option('--run', 'ID is a run id: plot that run\'s trajectory')
     .option('-o, --output <file>', 'write the SVG here instead of stdout');

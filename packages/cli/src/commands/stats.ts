@@ -1,18 +1,20 @@
-// `sweep stats ID --group-by q,D --metric summary.basinShare.0` : aggregates as an aligned table.
+// `sweep stats ID --group-by q,D --metric summary.basinShare.0` : aggregates as an aligned table,
+// under a line that says which contract and core version computed them.
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { ApiClient, addApiOptions, runApiCommand, type ApiFlags, type MetricStats, type StatsReply } from '../api-client.ts';
-import { formatTable } from '../format.ts';
+import { formatTable, provenanceText } from '../format.ts';
 
 interface StatsFlags extends ApiFlags {
   groupBy: string[];
   metric: string[];
   where: string[];
   columns: StatColumn[];
+  contract?: number;
   json?: boolean;
 }
 
-export const STAT_COLUMNS = ['count', 'mean', 'std', 'min', 'p10', 'median', 'p90', 'max'] as const;
+export const STAT_COLUMNS = ['count', 'mean', 'std', 'min', 'p10', 'median', 'p90', 'max', 'meanSquare', 'rms'] as const;
 type StatColumn = (typeof STAT_COLUMNS)[number];
 const DEFAULT_COLUMNS: StatColumn[] = ['mean', 'std', 'min', 'median', 'max'];
 const RATES = ['collapsedRate', 'convergedRate', 'inIntervalRate', 'meanConvergedAt'] as const;
@@ -23,9 +25,8 @@ export const collectList = (value: string, previous: string[] = []) =>
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-/** `nashGap` is short for `summary.nashGap`. */
+/** `nashGap` is short for `summary.nashGap`; the table shows the one name, `summary.nashGap`. */
 const metricName = (m: string) => (m.startsWith('summary.') ? m : `summary.${m}`);
-const shortName = (m: string) => (m.startsWith('summary.') ? m.slice('summary.'.length) : m);
 
 function parseColumns(value: string): StatColumn[] {
   if (value === 'all') return [...STAT_COLUMNS];
@@ -35,7 +36,7 @@ function parseColumns(value: string): StatColumn[] {
   return cols as StatColumn[];
 }
 
-/** The table: group-by columns, n, then `<stat>(<metric>)` per metric, then the rates that are known. */
+/** The table: group-by columns, n, then `<stat>(<metric>)` per metric (the metric's full name), then the rates that are known. */
 export function statsTable(stats: StatsReply, columns: StatColumn[] = DEFAULT_COLUMNS): string {
   const groupBy = stats.groupBy ?? [];
   const metrics = stats.metrics ?? [];
@@ -43,14 +44,14 @@ export function statsTable(stats: StatsReply, columns: StatColumn[] = DEFAULT_CO
   const header = [
     ...groupBy,
     'n',
-    ...metrics.flatMap((m) => columns.map((c) => `${c}(${shortName(m)})`)),
+    ...metrics.flatMap((m) => columns.map((c) => `${c}(${m})`)),
     ...rates,
   ];
   const rows = stats.groups.map((g) => [
     ...groupBy.map((v) => g.key?.[v]),
     g.n,
     ...metrics.flatMap((m) => {
-      const ms: Partial<MetricStats> = g.metrics?.[m] ?? g.metrics?.[shortName(m)] ?? {};
+      const ms: Partial<MetricStats> = (g.metrics && Object.hasOwn(g.metrics, m) ? g.metrics[m] : undefined) ?? {};
       return columns.map((c) => ms[c]);
     }),
     ...rates.map((r) => g[r]),
@@ -64,6 +65,7 @@ export async function runStats(id: string, flags: StatsFlags): Promise<number> {
     groupBy: flags.groupBy.length ? flags.groupBy.join(',') : undefined,
     metrics: flags.metric.length ? flags.metric.map(metricName).join(',') : undefined,
     where: flags.where.length ? flags.where.join(';') : undefined,
+    contract: flags.contract === undefined ? undefined : String(flags.contract),
   };
   const stats = await client.get<StatsReply>(`/sweeps/${encodeURIComponent(id)}/stats`, query);
   if (flags.json) {
@@ -71,11 +73,22 @@ export async function runStats(id: string, flags: StatsFlags): Promise<number> {
     return 0;
   }
   if (stats.groups.length === 0) {
-    process.stderr.write('no succeeded runs match\n');
+    process.stderr.write(`no succeeded runs match${stats.contract != null ? ` in contract ${stats.contract}` : ''}${otherNote(stats)}\n`);
     return 0;
   }
+  // Results of one contract only: say which, before the numbers.
+  process.stdout.write(`${provenanceText(stats)}\n`);
   process.stdout.write(statsTable(stats, flags.columns));
   return 0;
+}
+
+const otherNote = (s: StatsReply) =>
+  s.otherContracts?.length ? ` (${s.otherContracts.map((o) => `${o.runs} of contract ${o.contract}: --contract ${o.contract}`).join(', ')})` : '';
+
+function parseContract(value: string): number {
+  const v = Number(value);
+  if (!Number.isInteger(v) || v < 1) throw new InvalidArgumentError('must be a positive integer');
+  return v;
 }
 
 export function registerStats(program: Command): void {
@@ -87,6 +100,7 @@ export function registerStats(program: Command): void {
     .option('-m, --metric <field>', 'summary field (summary. may be left out), comma-separated or repeated; default basinShare.0 and nashGap', collectList, [])
     .option('-w, --where <filter>', 'filter such as q>=0.3 or summary.collapsed=false; repeat to combine', collect, [])
     .option('--columns <stats>', `per-metric columns: "all" or some of ${STAT_COLUMNS.join(',')}`, parseColumns, DEFAULT_COLUMNS)
+    .option('--contract <n>', 'aggregate the results of this model contract (default: the newest the sweep has)', parseContract)
     .option('--json', 'print the API reply as JSON');
   addApiOptions(cmd).action(async (id: string, flags: StatsFlags) => {
     await runApiCommand(() => runStats(id, flags));
