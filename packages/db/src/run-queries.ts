@@ -47,9 +47,14 @@ export interface RunDetailRow extends RunListItem {
   worker: string | null;
   config: unknown | null;
   coreVersion: string | null;
+  /** The model contract of the result (the major number of coreVersion). */
+  contract: number | null;
   gitRevision: string | null;
   generator: string | null;
+  /** This run's own compute time; null when it reused a stored result (whose timing may be another team's). */
   durationMs: number | null;
+  /** Served from a stored result instead of computed. */
+  reused: boolean;
   trajectory: Buffer | null;
 }
 
@@ -58,8 +63,9 @@ export async function getRunDetail(db: Queryable, id: string, vis: Visibility): 
   const { rows } = await db.query<RunDetailRow>(
     `SELECT r.id::text AS id, r.sweep_id AS "sweepId", r.index, r.params, r.status, r.error, r.attempts,
             r.started_at AS "startedAt", r.finished_at AS "finishedAt", coalesce(r.config_hash, res.config_hash) AS "configHash", r.worker,
-            res.summary, res.config, res.core_version AS "coreVersion", res.git_revision AS "gitRevision",
-            res.generator, res.duration_ms AS "durationMs", res.trajectory
+            res.summary, res.config, res.core_version AS "coreVersion", res.contract, res.git_revision AS "gitRevision",
+            res.generator, r.reused,
+            CASE WHEN r.reused THEN NULL ELSE coalesce(r.duration_ms, res.duration_ms) END AS "durationMs", res.trajectory
      FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN results res ON res.id = r.result_id
      WHERE r.id = $1::bigint AND ${teamCondition('$2', 's.team_id')}`,
     [id, visibleTeam(vis)],

@@ -50,8 +50,10 @@ export default async function exportRoutes(fastify: FastifyInstance, opts: Resul
       tags: ['results'],
       summary: 'All runs of a sweep as CSV (streamed)',
       description:
-        'RFC 4180, header row: index, run_id, status, the axis variables (spec order), then the flattened summary ' +
-        '(converged, convergedAt, collapsed, survivingBasins, nashGap, basinShare.i, final.*, audit.*) and error. ' +
+        'RFC 4180, header row: index, run_id, status, contract and core_version (which model contract and core computed ' +
+        'the result), the axis variables (spec order), then every summary field under its one name, the same string as ' +
+        'the stats metric and the plot value (summary.converged, summary.basinShare.0, summary.final.*, summary.audit.* ' +
+        'for two rewards; GET /v1/sweeps/:id/fields lists them with labels), and error. Runs of every contract are listed. ' +
         'Empty cell for null, booleans as true/false, numbers at full precision. Loads with pandas.read_csv as is.',
       params: SweepIdParam,
       querystring: CsvQuery,
@@ -74,7 +76,9 @@ export default async function exportRoutes(fastify: FastifyInstance, opts: Resul
     schema: {
       tags: ['results'],
       summary: 'All runs of a sweep as NDJSON (streamed)',
-      description: 'One JSON object per line: index, runId, status, params, summary (null unless succeeded), error, and with ?trajectory=1 the decoded trajectory.',
+      description:
+        'One JSON object per line: index, runId, status, params, summary (null unless succeeded), contract and coreVersion ' +
+        '(null unless succeeded), error, and with ?trajectory=1 the decoded trajectory (shareStep null in contract 1 rows).',
       params: SweepIdParam,
       querystring: NdjsonQuery,
       response: {
