@@ -33,17 +33,17 @@ const SAMPLED_DRAW = 30e-9;
 /** Seconds per atom per generation in sampled mode (refit, step). */
 const SAMPLED_ATOM = 3e-9;
 /** Seconds per atom per generation of the general pipeline's own passes (normalisers, accumulate, real data, commit). */
-const PIPELINE_ATOM = 12e-9;
+const PIPELINE_ATOM = 15e-9;
 /** Seconds per atom per reward per generation of the pipeline's K = inf curation. */
 const PIPELINE_INF = 3e-9;
 /** Seconds per atom of an alias table rebuilt every generation (sampled mode from an explicit p_t). */
-const ALIAS_ATOM = 15e-9;
+const ALIAS_ATOM = 20e-9;
 /** Seconds per term (one atom, one window cell, one axis) of the kernel fit. */
-const KERNEL_TERM = 1.5e-9;
+const KERNEL_TERM = 2e-9;
 /** Seconds per atom of the kernel fit's other per-axis work (pre-scaling). */
 const KERNEL_AXIS_ATOM = 2e-9;
 /** Seconds per atom per generation of the gaussian fit, and per (d^2) term of its moments and quadratic form. */
-const GAUSSIAN_ATOM = 20e-9;
+const GAUSSIAN_ATOM = 40e-9;
 const GAUSSIAN_D2 = 3e-9;
 /** Seconds per atom per component of one evaluation of a mixture (log-density, exp) and per d^2 term of it. */
 const MIXTURE_EVAL = 25e-9;

@@ -52,29 +52,57 @@ export class OutsideDomination {
     // Shifted by the maximum over the outside atoms, so both coordinates are in (0, 1]
     // and the extreme points are exact; a point whose coordinate underflows is
     // dominated by an extreme point unless its other coordinate is maximal.
-    const u = (j: number) => Math.exp(this.s0[j] - top0);
-    const v = (j: number) => Math.exp(this.s1[j] - top1);
-    const pts = outside.map((j) => ({ j, u: u(j), v: v(j) }));
-    pts.sort((a, b) => a.u - b.u || a.v - b.v || a.j - b.j);
-    const chain: { j: number; u: number; v: number }[] = [];
-    for (const q of pts) {
-      while (chain.length >= 2) {
-        const a = chain[chain.length - 2];
-        const b = chain[chain.length - 1];
+    const count = outside.length;
+    const U = new Float64Array(count);
+    const V = new Float64Array(count);
+    for (let k = 0; k < count; k++) {
+      U[k] = Math.exp(this.s0[outside[k]] - top0);
+      V[k] = Math.exp(this.s1[outside[k]] - top1);
+    }
+    // Every vertex of the part of the hull that matters lies on or above the segment
+    // from the highest point B to the rightmost point A, so only the points strictly
+    // above it (and A and B) are sorted: usually a handful.
+    let A = 0;
+    let B = 0;
+    for (let k = 1; k < count; k++) {
+      if (U[k] > U[A] || (U[k] === U[A] && V[k] > V[A])) A = k;
+      if (V[k] > V[B] || (V[k] === V[B] && U[k] > U[B])) B = k;
+    }
+    const kept: number[] = [A];
+    if (B !== A) kept.push(B);
+    const du = U[A] - U[B];
+    const dv = V[A] - V[B];
+    for (let k = 0; k < count; k++) {
+      if (k !== A && k !== B && du * (V[k] - V[B]) - dv * (U[k] - U[B]) > 0) kept.push(k);
+    }
+    const order = kept.sort((a, b) => U[a] - U[b] || V[a] - V[b] || a - b);
+    const chain = new Int32Array(order.length);
+    let len = 0;
+    for (let r = 0; r < order.length; r++) {
+      const q = order[r];
+      while (len >= 2) {
+        const a = chain[len - 2];
+        const b = chain[len - 1];
         // Pop b unless a -> b -> q turns clockwise (b strictly above the segment a q).
-        if ((b.u - a.u) * (q.v - a.v) - (b.v - a.v) * (q.u - a.u) >= 0) chain.pop();
+        if ((U[b] - U[a]) * (V[q] - V[a]) - (V[b] - V[a]) * (U[q] - U[a]) >= 0) len--;
         else break;
       }
-      chain.push(q);
+      chain[len++] = q;
     }
     // The upper hull runs from the leftmost point over the top to the rightmost; only the
     // part from the highest point on (u up, v down) can maximise a positive combination.
     let start = 0;
-    for (let k = 1; k < chain.length; k++) if (chain[k].v >= chain[start].v) start = k;
-    const part = chain.slice(start);
-    this.hull = Int32Array.from(part.map((q) => q.j));
-    this.hu = Float64Array.from(part.map((q) => q.u));
-    this.hv = Float64Array.from(part.map((q) => q.v));
+    for (let k = 1; k < len; k++) if (V[chain[k]] >= V[chain[start]]) start = k;
+    const size = len - start;
+    this.hull = new Int32Array(size);
+    this.hu = new Float64Array(size);
+    this.hv = new Float64Array(size);
+    for (let k = 0; k < size; k++) {
+      const q = chain[start + k];
+      this.hull[k] = outside[q];
+      this.hu[k] = U[q];
+      this.hv[k] = V[q];
+    }
   }
 
   /** Number of hull vertices (for tests and cost). */
