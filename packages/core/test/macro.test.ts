@@ -206,6 +206,14 @@ describe('sampled mode with K = inf', () => {
     expected.forEach((q, j) => expect(Math.abs(st.p[j] - q)).toBeLessThan(5 * Math.sqrt((q * (1 - q)) / N) + 1e-12));
   });
 
+  it('sampled with a model, accumulate and real data is deterministic too, and keeps every atom alive through the kernel', () => {
+    const cfg: RunConfig = { ...config, K: 3, model: { kind: 'kernel', bandwidth: 0.5 }, retrain: 'accumulate', realFraction: 0.1, samples: 200 };
+    const a = simulate(cfg, { includeDistribution: true });
+    expect(JSON.stringify(simulate(cfg, { includeDistribution: true }))).toBe(JSON.stringify(a));
+    expect(a.distribution!.every((x) => x > 0)).toBe(true);
+    expect(Math.abs(a.distribution!.reduce((x, y) => x + y, 0) - 1)).toBeLessThan(1e-12);
+  });
+
   it('an atom that drew no sample is gone for good without real data', () => {
     const out = simulate({ ...config, samples: 50, iterations: 40 }, { includeDistribution: true });
     expect(out.distribution!.filter((x) => x > 0).length).toBeLessThan(13);

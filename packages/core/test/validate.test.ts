@@ -212,6 +212,33 @@ describe('normalizeForHash', () => {
   });
 });
 
+describe('contract 2 fields in the normalised form', () => {
+  it('resolves each reward beta, fills model defaults, and hashes model and retrain', () => {
+    const v = validateConfig({ ...good, beta: 2, rewards: [good.rewards[0], { ...good.rewards[1], beta: 0.5 }], model: { kind: 'mixture', components: 3 } });
+    if (!v.ok) throw new Error(JSON.stringify(v.issues));
+    expect(v.config.rewards.map((r) => r.beta)).toEqual([2, 0.5]);
+    expect(v.config.model).toEqual({ kind: 'mixture', components: 3, emSteps: 1, minSd: 1e-6 });
+    const plain = validateConfig(good);
+    const explicit = validateConfig({ ...good, model: { kind: 'exact' }, retrain: 'replace' });
+    const acc = validateConfig({ ...good, retrain: 'accumulate' });
+    const kern = validateConfig({ ...good, model: { kind: 'kernel', bandwidth: 0.5 } });
+    if (!plain.ok || !explicit.ok || !acc.ok || !kern.ok) throw new Error('expected ok');
+    const h = (c: typeof plain.config) => JSON.stringify(normalizeForHash(c));
+    expect(h(explicit.config)).toBe(h(plain.config));
+    expect(h(acc.config)).not.toBe(h(plain.config));
+    expect(h(kern.config)).not.toBe(h(plain.config));
+    // The hashed form is itself a valid configuration that normalises to the same thing.
+    const again = validateConfig(normalizeForHash(kern.config));
+    if (!again.ok) throw new Error(JSON.stringify(again.issues));
+    expect(h(again.config)).toBe(h(kern.config));
+    expect(Value.Check(RunConfigSchema, normalizeForHash(v.config))).toBe(true);
+  });
+
+  it('sampled mode accepts K = inf (section 3)', () => {
+    expect(validateConfig({ ...good, mode: 'sampled' }).ok).toBe(true);
+  });
+});
+
 describe('RunConfigSchema', () => {
   it('accepts the golden configurations and rejects unknown fields', () => {
     for (const name of ['a-two-rewards-inf', 'b-finite-K5-real', 'c-one-reward-2d']) {
