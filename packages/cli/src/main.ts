@@ -10,6 +10,7 @@ import { registerExport } from './commands/export.ts';
 import { registerPlot } from './commands/plot.ts';
 import { registerBoundary } from './commands/boundary.ts';
 import { registerAdmin } from './commands/admin.ts';
+import { registerPaper } from './commands/paper.ts';
 import { EXIT_USAGE } from './exit-codes.ts';
 
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerPlot(program);
   registerBoundary(program);
   registerAdmin(program);
+  registerPaper(program);
   return program;
 }
 

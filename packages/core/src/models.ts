@@ -233,7 +233,9 @@ function cholesky(S: Float64Array, at: number, d: number, L: Float64Array): numb
       let v = S[at + i * d + j];
       for (let k = 0; k < j; k++) v -= L[at + i * d + k] * L[at + j * d + k];
       if (i === j) {
-        const r = Math.sqrt(v);
+        // Sigma includes s^2 I, so v > 0 in exact arithmetic; rounding on huge coordinates
+        // must not turn it into a NaN.
+        const r = Math.sqrt(v > 1e-300 ? v : 1e-300);
         L[at + i * d + i] = r;
         logDet += 2 * Math.log(r);
       } else L[at + i * d + j] = v / L[at + j * d + j];
