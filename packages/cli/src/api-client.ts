@@ -6,6 +6,7 @@ import {
   EXIT_FAILURE, EXIT_UNREACHABLE, EXIT_USAGE, exitCodeForStatus,
 } from './exit-codes.ts';
 import { InputError } from './read-input.ts';
+import { resolveSweepPath } from './resolve-id.ts';
 
 export const DEFAULT_API = 'http://127.0.0.1:3000';
 /** Ordinary requests give up after this long without a complete answer. */
@@ -73,6 +74,8 @@ function signalFor(o: RequestOptions): AbortSignal | undefined {
 export class ApiClient {
   readonly base: string;
   private readonly key?: string;
+  /** Sweep id prefixes already resolved (`sweep status 3f0c -f` polls the same one). */
+  private readonly ids = new Map<string, string>();
 
   constructor(base: string, key?: string) {
     let url: URL;
@@ -105,6 +108,7 @@ export class ApiClient {
 
   /** The raw response of a successful request; error statuses throw ApiHttpError. */
   async fetch(method: string, path: string, o: RequestOptions = {}): Promise<Response> {
+    path = await resolveSweepPath(this, path, this.ids);
     const headers: Record<string, string> = { accept: 'application/json', ...o.headers };
     if (this.key) headers.authorization = `Bearer ${this.key}`;
     let body: string | undefined;
@@ -136,7 +140,8 @@ export class ApiClient {
         const line = text.trim().split('\n')[0]?.slice(0, 200);
         parsed = { statusCode: res.status, message: line || `HTTP ${res.status} ${res.statusText}` };
       }
-      throw new ApiHttpError(res.status, parsed);
+      // Without a key the API's "missing or malformed header" says less than this.
+      throw new ApiHttpError(res.status, res.status === 401 && !this.key ? { ...parsed, message: 'no API key' } : parsed);
     }
     return res;
   }
@@ -236,6 +241,7 @@ export function reportError(err: unknown): number {
     // A lone issue without a path (a body that does not parse) reads better as the message.
     const pathless = issues.length === 1 && !issues[0].path && issues[0].index === undefined;
     if ((err.status === 400 || err.status === 422) && issues.length && !pathless) say(issues.map(issueLine));
+    else if (err.status === 401) say([`${err.message} (HTTP 401): set SWEEP_API_KEY or pass --api-key`]);
     else say([`${err.message} (HTTP ${err.status})`]);
     return exitCodeForStatus(err.status);
   }

@@ -15,7 +15,28 @@ export interface FollowOptions {
 
 const RATE_WINDOW_MS = 10_000;
 
-const doneOf = (s: Sweep) => s.counts.succeeded + s.counts.failed + s.counts.cancelled;
+/** Runs that will not run again: finished, failed or cancelled (what the rate and the ETA count). */
+const settledOf = (s: Sweep) => s.counts.succeeded + s.counts.failed + s.counts.cancelled;
+
+/** Runs served from stored results, when the API reports it (counts.reused). */
+const reusedOf = (s: Sweep): number | undefined => {
+  const r = (s.counts as { reused?: unknown }).reused;
+  return typeof r === 'number' ? r : undefined;
+};
+
+/**
+ * `12/240 done (5%), 228 cancelled`, `18/18 done (100%), 18 of 18 reused`: done counts
+ * the runs that ran (succeeded or failed), so a cancelled sweep never reads 100% done.
+ */
+export function progressText(s: Sweep): string {
+  const c = s.counts;
+  const done = c.succeeded + c.failed;
+  const pct = c.total ? Math.floor((100 * done) / c.total) : 100;
+  const reused = reusedOf(s);
+  return `${done}/${c.total} done (${pct}%)` +
+    (c.cancelled ? `, ${c.cancelled} cancelled` : '') +
+    (reused ? `, ${reused} of ${c.succeeded} reused` : '');
+}
 
 /** Completion rate over the last few seconds of polls, else since the sweep started. */
 class RateMeter {
@@ -34,7 +55,7 @@ class RateMeter {
     if (first && last && last.t - first.t >= 1000) return (last.done - first.done) / ((last.t - first.t) / 1000);
     if (s.startedAt) {
       const elapsed = (now - Date.parse(s.startedAt)) / 1000;
-      if (elapsed > 0.5) return doneOf(s) / elapsed;
+      if (elapsed > 0.5) return settledOf(s) / elapsed;
     }
     return null;
   }
@@ -42,7 +63,7 @@ class RateMeter {
 
 /** From the recent completion rate when there is one (it follows changes quickly), else the API's etaSeconds. */
 function eta(s: Sweep, rate: number | null, recent: boolean): number | null {
-  const remaining = s.counts.total - doneOf(s);
+  const remaining = s.counts.total - settledOf(s);
   if (remaining <= 0) return 0;
   if (recent && rate && rate > 0) return remaining / rate;
   return s.etaSeconds ?? (rate && rate > 0 ? remaining / rate : null);
@@ -54,7 +75,9 @@ const transient = (err: unknown) =>
 export function finalLine(s: Sweep): string {
   const c = s.counts;
   const took = s.startedAt && s.finishedAt ? ` in ${formatDuration((Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000)}` : '';
-  return `sweep ${s.id} ${s.status}: ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled of ${c.total}${took}`;
+  const reused = reusedOf(s);
+  const fromStore = reused ? `; ${reused} of ${c.succeeded} reused from earlier results` : '';
+  return `sweep ${s.id} ${s.status}: ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled of ${c.total}${took}${fromStore}`;
 }
 
 export const exitCodeForSweep = (s: Sweep) => (s.status === 'succeeded' ? EXIT_OK : EXIT_FAILURE);
@@ -76,7 +99,7 @@ export async function followSweep(client: ApiClient, id: string, o: FollowOption
 
   const bar = tty
     ? new cliProgress.SingleBar({
-      format: '{bar} {value}/{total} done | running {running} | failed {failed} | {rate} runs/s | ETA {etaText}',
+      format: '{bar} {value}/{total} done | running {running} | failed {failed}{extra} | {rate} runs/s | ETA {etaText}',
       hideCursor: true,
       clearOnComplete: false,
       stopOnComplete: false,
@@ -91,10 +114,12 @@ export async function followSweep(client: ApiClient, id: string, o: FollowOption
 
   const show = (s: Sweep) => {
     const now = Date.now();
-    const done = doneOf(s);
-    meter.add(now, done);
+    const done = s.counts.succeeded + s.counts.failed;
+    meter.add(now, settledOf(s));
     const rate = meter.rate(s, now);
-    const payload = { running: s.counts.running, failed: s.counts.failed, rate: formatRate(rate), etaText: formatDuration(eta(s, rate, meter.recent)) };
+    const reused = reusedOf(s);
+    const extra = (s.counts.cancelled ? ` | cancelled ${s.counts.cancelled}` : '') + (reused ? ` | reused ${reused}` : '');
+    const payload = { running: s.counts.running, failed: s.counts.failed, extra, rate: formatRate(rate), etaText: formatDuration(eta(s, rate, meter.recent)) };
     if (bar) {
       if (!barStarted) {
         bar.start(s.counts.total, done, payload);
@@ -105,13 +130,12 @@ export async function followSweep(client: ApiClient, id: string, o: FollowOption
       }
       return;
     }
-    const key = `${s.status} ${done} ${s.counts.running} ${s.counts.failed}`;
+    const key = `${s.status} ${settledOf(s)} ${s.counts.running} ${s.counts.failed} ${reused}`;
     const since = now - lastLine;
     if ((key !== lastKey && since >= 1000) || since >= 10_000 || lastLine === 0) {
-      const pct = s.counts.total ? Math.floor((100 * done) / s.counts.total) : 100;
       const elapsed = formatDuration((now - startedFollowing) / 1000);
       process.stderr.write(
-        `[${elapsed}] ${s.status}: ${done}/${s.counts.total} done (${pct}%), ${s.counts.running} running, ` +
+        `[${elapsed}] ${s.status}: ${progressText(s)}, ${s.counts.running} running, ` +
         `${s.counts.failed} failed, ${payload.rate} runs/s, ETA ${payload.etaText}\n`,
       );
       lastLine = now;

@@ -6,6 +6,18 @@ import { parse as parseYaml } from 'yaml';
 
 export class InputError extends Error {}
 
+/**
+ * The parser's message, whole: the yaml library ends its first line with "at line L,
+ * column C:" and follows it with the lines around the error and a caret under the
+ * column. Those lines are kept, indented under the first (so the caret still points at
+ * the column), blank ones dropped.
+ */
+export function syntaxMessage(message: string): string {
+  const [first, ...context] = message.replace(/\s+$/, '').split('\n');
+  const shown = context.filter((l) => l.trim() !== '').map((l) => `    ${l}`);
+  return [first, ...shown].join('\n');
+}
+
 export interface InputText { text: string; format: 'json' | 'yaml'; name: string; value: unknown }
 
 async function readStdin(): Promise<string> {
@@ -34,7 +46,6 @@ export async function readInput(source: string): Promise<InputText> {
     const value = format === 'yaml' ? parseYaml(text) : JSON.parse(text);
     return { text, format, name, value };
   } catch (err) {
-    const firstLine = (err as Error).message.split('\n')[0];
-    throw new InputError(`${name} is not valid ${format.toUpperCase()}: ${firstLine}`);
+    throw new InputError(`${name} is not valid ${format.toUpperCase()}: ${syntaxMessage((err as Error).message)}`);
   }
 }

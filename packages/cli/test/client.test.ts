@@ -159,8 +159,8 @@ describe('sweep submit', () => {
     const lines = r.stderr.trim().split('\n');
     expect(lines.length).toBeGreaterThanOrEqual(2);
     for (const l of lines) expect(l).toMatch(/^error: (\[config \d+\] )?\/\S*: .+/);
-    expect(lines).toContain('error: [config 1] /q: must be < 1 (got 1.5)');
-    expect(lines.some((l) => l.startsWith('error: [config 0] /K: '))).toBe(true);
+    // K = 1 is wrong in every configuration and no axis sets it: reported once, in base.
+    expect(lines).toEqual(['error: /base/K: must be >= 2 (got 1)', 'error: [config 1] /q: must be < 1 (got 1.5)']);
   });
 
   it('a file that does not parse: exit 2 before any request', async () => {
@@ -262,9 +262,10 @@ describe('status, list, cancel, retry', () => {
   it('the real API without a key, or with a key of another team: exit 6, exit 3', async () => {
     const none = await sweep(['list'], { env: { SWEEP_API_KEY: '' } });
     expect(none.code).toBe(6);
-    expect(none.stderr).toBe('error: missing or malformed Authorization header: expected "Bearer <key>" (HTTP 401)\n');
+    expect(none.stderr).toBe('error: no API key (HTTP 401): set SWEEP_API_KEY or pass --api-key\n');
     const bad = await sweep(['status', doneId, '--api-key', `cs_${'x'.repeat(43)}`]);
     expect(bad.code).toBe(6);
+    expect(bad.stderr).toBe('error: invalid or revoked API key (HTTP 401): set SWEEP_API_KEY or pass --api-key\n');
     const keyPool = new pg.Pool({ connectionString: db.url, max: 1 });
     let otherKey = '';
     try {
@@ -300,7 +301,7 @@ describe('status, list, cancel, retry', () => {
     try {
       const a = await sweep(['list', '--api-key', 'k1'], { api: url });
       expect(a.code).toBe(6);
-      expect(a.stderr).toBe('error: missing or invalid API key (HTTP 401)\n');
+      expect(a.stderr).toBe('error: missing or invalid API key (HTTP 401): set SWEEP_API_KEY or pass --api-key\n');
       status = 429;
       const b = await sweep(['list'], { api: url, env: { SWEEP_API_KEY: 'k2' } });
       expect(b.code).toBe(7);

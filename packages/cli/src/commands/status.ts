@@ -3,25 +3,25 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { ApiClient, addApiOptions, runApiCommand, type ApiFlags, type StatsReply, type Sweep, type SweepPage } from '../api-client.ts';
 import { contractOf, formatDuration, formatTable, provenanceText } from '../format.ts';
-import { followSweep } from '../follow.ts';
+import { followSweep, progressText } from '../follow.ts';
 
 interface StatusFlags extends ApiFlags { json?: boolean; follow?: boolean }
 interface ListFlags extends ApiFlags { json?: boolean; limit: number; tag?: string; status?: string; cursor?: string }
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
-const done = (s: Sweep) => s.counts.succeeded + s.counts.failed + s.counts.cancelled;
+/** Runs that ran (cancelled ones did not), as progressText counts them. */
+const done = (s: Sweep) => s.counts.succeeded + s.counts.failed;
 
 /** `results`: which contract and core computed the stored results (from the stats reply), when known. */
 export function describeSweep(s: Sweep, results?: string): string {
   const c = s.counts;
-  const pct = c.total ? Math.floor((100 * done(s)) / c.total) : 100;
   const rows: [string, string][] = [
     ['id', s.id],
     ['name', s.name],
     ['status', s.status],
     ['tags', s.tags?.length ? s.tags.join(', ') : '-'],
-    ['progress', `${done(s)}/${c.total} done (${pct}%)`],
+    ['progress', progressText(s)],
     ['runs', `queued ${c.queued}, running ${c.running}, succeeded ${c.succeeded}, failed ${c.failed}, cancelled ${c.cancelled}`],
     ['created', s.createdAt],
     ['started', s.startedAt ?? '-'],
