@@ -1,18 +1,21 @@
-// The demo: applies migrations, creates a team of its own (demo-<timestamp>) and an API
-// key for it, starts the API and two workers as real processes, submits examples/q-vs-D.yaml (q x D on the paper's C.4 geometry), shows progress
-// and prints the phase table of the limit share of basin 1. `--keep` leaves the API
-// and workers running afterwards.
+// The demo: applies migrations, uses one team named `demo` (created on the first run) with
+// a key of its own, starts the API (on PORT, else a free port) and two workers as real
+// processes, submits examples/q-vs-D.yaml (q x D on the paper's C.4 geometry), shows
+// progress and prints the phase table of the limit share of basin 1, then says where to
+// go next. The key is revoked at the end; `--keep` leaves the API and workers running
+// (and the key valid) to explore.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
-import { createKey, createPool, createTeam, databaseUrl, migrate } from '@curation/db';
+import { createKey, createPool, createTeam, databaseUrl, findTeam, migrate, revokeKey } from '@curation/db';
 import { redisUrl } from '@curation/queue';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const keep = process.argv.includes('--keep');
+const TEAM = 'demo';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function freePort(): Promise<number> {
@@ -28,7 +31,8 @@ function freePort(): Promise<number> {
 
 const children: ChildProcess[] = [];
 function start(name: string, file: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, file)], {
+  // The demo's own node flags (--import tsx, --conditions=source) run the children the same way.
+  const child = spawn(process.execPath, [...process.execArgv, join(root, file)], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: databaseUrl(), REDIS_URL: redisUrl(), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -48,10 +52,31 @@ async function stopAll() {
     c.kill('SIGTERM');
   })));
 }
-process.on('SIGINT', () => { void stopAll().then(() => process.exit(130)); });
+process.on('SIGINT', () => { void stopAll().then(revokeDemoKey).finally(() => process.exit(130)); });
 
 /** The demo team's key: every /v1 route needs `Authorization: Bearer <key>`. */
 let apiKey = '';
+let apiKeyId = '';
+
+/** PORT when set (as for `npm run api`), else a free port. */
+async function apiPort(): Promise<number> {
+  const env = process.env.PORT;
+  if (env === undefined || env === '') return freePort();
+  const port = Number(env);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`PORT=${env} is not a port number (1-65535)`);
+  return port;
+}
+
+/** Revokes the demo's key: the next run makes a new one, and nothing usable is left behind. */
+async function revokeDemoKey(): Promise<void> {
+  if (!apiKeyId) return;
+  const pool = createPool(databaseUrl(), 1);
+  try {
+    await revokeKey(pool, apiKeyId);
+  } finally {
+    await pool.end();
+  }
+}
 
 async function api<T>(base: string, path: string, init?: RequestInit): Promise<T> {
   const res = await fetch(base + path, { ...init, headers: { ...init?.headers as Record<string, string>, authorization: `Bearer ${apiKey}` } });
@@ -70,15 +95,15 @@ async function main() {
   const dbUrl = databaseUrl();
   await migrate(dbUrl);
   const pool = createPool(dbUrl, 1);
-  let teamName = '';
   try {
-    const team = await createTeam(pool, `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-    teamName = team.name;
-    apiKey = (await createKey(pool, team.id, { name: 'demo' })).key;
+    const team = (await findTeam(pool, TEAM)) ?? (await createTeam(pool, TEAM));
+    const created = await createKey(pool, team.id, { name: 'npm run demo' });
+    apiKey = created.key;
+    apiKeyId = created.info.id;
   } finally {
     await pool.end();
   }
-  const port = await freePort();
+  const port = await apiPort();
   const base = `http://127.0.0.1:${port}`;
   start('api', 'apps/api/src/main.ts', { PORT: String(port), HOST: '127.0.0.1' });
   for (let i = 0; i < 2; i++) start(`worker ${i + 1}`, 'apps/worker/src/main.ts', { WORKER_CONCURRENCY: '1' });
@@ -88,7 +113,7 @@ async function main() {
     if (i > 120) throw new Error('the API did not become ready within 60 s');
     await sleep(500);
   }
-  console.log(`API at ${base} (OpenAPI docs at ${base}/docs), 2 workers; team ${teamName}\n`);
+  console.log(`API at ${base} (OpenAPI docs at ${base}/docs), 2 workers; team ${TEAM}\n`);
 
   const spec = readFileSync(join(root, 'examples/q-vs-D.yaml'), 'utf8');
   const created = await api<{ id: string; total: number }>(base, '/v1/sweeps', {
@@ -139,19 +164,27 @@ async function main() {
   for (const q of qs) {
     console.log(`   ${q.toFixed(2).padStart(5)} ${Ds.map((D) => ` ${fmt(cell(q, D)?.summary?.nashGap)} `).join('')}`);
   }
+  const short = created.id.slice(0, 8);
   if (keep) {
-    console.log(`\nevery run: ${base}/v1/sweeps/${created.id}/runs, dashboard: ${base}/`);
-    console.log('API and workers keep running (--keep); Ctrl-C stops them.');
-    console.log(`the demo team's API key (shown only now): ${apiKey}`);
-    console.log(`  curl -H 'authorization: Bearer ${apiKey}' ${base}/v1/sweeps`);
+    console.log('\nThe API and the workers keep running (--keep); Ctrl-C stops them. Next:');
+    console.log(`  open ${base}/ (the dashboard) and enter the demo team's key, shown only now:`);
+    console.log(`    ${apiKey}`);
+    console.log(`  export SWEEP_API=${base} SWEEP_API_KEY=${apiKey}`);
+    console.log(`  npx sweep status ${short}                                   # this sweep`);
+    console.log(`  npx sweep stats ${short} --group-by q,D --metric summary.basinShare.0`);
+    console.log('  README.md, "Worked example", goes on from here (plot, export, the HTTP API).');
     return;
   }
-  console.log('\n(`npm run demo -- --keep` leaves the API, the dashboard and the workers running to explore)');
+  console.log('\nNext:');
+  console.log('  npm run demo -- --keep    the same, then the API, the workers and the dashboard stay up to explore');
+  console.log('  README.md, "Run a sweep"  a service of your own: a team, a key, `sweep submit`, `sweep stats`');
   await stopAll();
+  await revokeDemoKey();
 }
 
 main().catch(async (err) => {
   console.error(`demo failed: ${(err as Error).message}`);
   await stopAll();
+  await revokeDemoKey().catch(() => {});
   process.exit(1);
 });
