@@ -17,8 +17,17 @@ export const KERNEL_CUTOFF = 1e-17;
 /** The radius beyond which the kernel is below KERNEL_CUTOFF, in bandwidths. */
 export const KERNEL_RADIUS = Math.sqrt(-2 * Math.log(KERNEL_CUTOFF));
 
-/** Band entries per axis up to which the 1-D kernel is tabulated from the coordinates themselves. */
+/**
+ * The 1-D kernel of an axis is tabulated per pair of cells, from the coordinates
+ * themselves, when that band stays in cache (up to BAND_CACHED entries), or when the
+ * bandwidth is so small that the rounding of the coordinates matters (up to
+ * BAND_LIMIT). Otherwise it is tabulated by offset, one value per distance in cells:
+ * the coordinates' rounding then moves a distance by about 2 ulp(max |x|), which
+ * changes a kernel term by that over h relative (PRECISE_BY_OFFSET bounds it).
+ */
+const BAND_CACHED = 1 << 17;
 const BAND_LIMIT = 1 << 22;
+const PRECISE_BY_OFFSET = 2e-14;
 /** Points supports up to this many atoms keep the whole normalised kernel matrix. */
 const POINTS_MATRIX_LIMIT = 2048;
 
@@ -54,7 +63,7 @@ class GridKernelFitter implements Fitter {
     W: number;
     /** Row i, offset o in [-W, W]: g(a_i - a_{i+o}) at [i * (2W + 1) + o + W] (0 off the axis); or null. */
     band: Float64Array | null;
-    /** g by offset |o| (uniform spacing), when the band would be too large. */
+    /** g by offset o in [-W, W] at [o + W] (uniform spacing), when the band is not kept. */
     byOffset: Float64Array | null;
     inv: Float64Array;
   }[];
@@ -78,7 +87,8 @@ class GridKernelFitter implements Fitter {
       const W = kernelHalfWindow(s.min[k], s.max[k], nk, h);
       const width = 2 * W + 1;
       const inv = new Float64Array(nk);
-      if (nk * width <= BAND_LIMIT) {
+      const shift = (4.5e-16 * Math.max(Math.abs(s.min[k]), Math.abs(s.max[k]))) / h;
+      if (nk * width <= BAND_CACHED || (nk * width <= BAND_LIMIT && shift > PRECISE_BY_OFFSET)) {
         const band = new Float64Array(nk * width);
         for (let i = 0; i < nk; i++) {
           let sum = 0;
@@ -94,13 +104,14 @@ class GridKernelFitter implements Fitter {
         }
         return { n: nk, stride, W, band, byOffset: null, inv };
       }
-      // Wide kernels: the spacing's rounding changes g by far less than 1e-13 relative here.
+      // By offset: exact up to the rounding of the coordinates (see BAND_CACHED).
       const spacing = (s.max[k] - s.min[k]) / nk;
-      const g = new Float64Array(W + 1);
-      for (let o = 0; o <= W; o++) g[o] = Math.exp(-((o * spacing) ** 2) / twoH2);
+      // Both signs of the offset, so that a row reads it like a row of the band.
+      const g = new Float64Array(width);
+      for (let o = 0; o <= W; o++) g[W + o] = g[W - o] = Math.exp(-((o * spacing) ** 2) / twoH2);
       for (let i = 0; i < nk; i++) {
         let sum = 0;
-        for (let j = Math.max(0, i - W); j <= Math.min(nk - 1, i + W); j++) sum += g[Math.abs(i - j)];
+        for (let j = Math.max(0, i - W); j <= Math.min(nk - 1, i + W); j++) sum += g[W + j - i];
         inv[i] = 1 / sum;
       }
       return { n: nk, stride, W, band: null, byOffset: g, inv };
@@ -137,18 +148,29 @@ class GridKernelFitter implements Fitter {
         const ob = b + x * stride;
         const y0 = x - W < 0 ? 0 : x - W;
         const y1 = x + W > n - 1 ? n - 1 : x + W;
-        // Row x of the band, indexed by y: band[rowAt + y] = g(a_x - a_y).
-        const rowAt = x * width + W - x;
+        // Row x, indexed by y: row[rowAt + y] = g(a_x - a_y) (the offset table is one row for all x).
+        const row = band ?? byOffset!;
+        const rowAt = band ? x * width + W - x : W - x;
         if (stride === 1) {
-          let acc = 0;
-          if (band) for (let y = y0; y <= y1; y++) acc += band[rowAt + y] * into[b + y];
-          else for (let y = y0; y <= y1; y++) acc += byOffset![y > x ? y - x : x - y] * into[b + y];
-          dst[ob] = acc;
+          // Four partial sums: one would wait on the latency of every addition.
+          let a0 = 0;
+          let a1 = 0;
+          let a2 = 0;
+          let a3 = 0;
+          let y = y0;
+          for (; y + 3 <= y1; y += 4) {
+            a0 += row[rowAt + y] * into[b + y];
+            a1 += row[rowAt + y + 1] * into[b + y + 1];
+            a2 += row[rowAt + y + 2] * into[b + y + 2];
+            a3 += row[rowAt + y + 3] * into[b + y + 3];
+          }
+          for (; y <= y1; y++) a0 += row[rowAt + y] * into[b + y];
+          dst[ob] = a0 + a1 + (a2 + a3);
           continue;
         }
         for (let r = 0; r < stride; r++) dst[ob + r] = 0;
         for (let y = y0; y <= y1; y++) {
-          const g = band ? band[rowAt + y] : byOffset![y > x ? y - x : x - y];
+          const g = row[rowAt + y];
           const ib = b + y * stride;
           for (let r = 0; r < stride; r++) dst[ob + r] += g * into[ib + r];
         }
