@@ -6,6 +6,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   service: async () => (await import('./service-bench.ts')).runServiceBench(),
   stats: async () => (await import('./stats-bench.ts')).runStatsBench(),
   refine: async () => (await import('./refine-bench.ts')).runRefineBench(),
+  'refine-service': async () => (await import('./refine-service-bench.ts')).runRefineServiceBench(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

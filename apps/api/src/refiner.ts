@@ -31,6 +31,18 @@ export interface RefinerOptions {
   rescanMs?: number;
 }
 
+/** Jobs a refinement stage is cut into, at most (fewer when it has fewer runs). */
+const STAGE_JOBS = 64;
+
+/**
+ * Indexes per job of a stage of `count` runs (the starting grid's included). A stage
+ * ends at a barrier (the next one needs all its outcomes), so its jobs are small: the
+ * workers then finish together instead of one of them running the last large job alone.
+ */
+export function stageJobIndexes(count: number): number {
+  return Math.max(1, Math.min(maxJobIndexes(count), Math.ceil(count / STAGE_JOBS)));
+}
+
 type Refined = CompiledSweep & { refine: NonNullable<CompiledSweep['refine']> };
 
 /** The outcome of every point so far (aggregated over its runs), and how many runs there are. */
@@ -164,6 +176,7 @@ export class Refiner {
     if (st.enqueued < st.total) return; // the starting grid is still being enqueued
     if (await hasUnfinishedRuns(this.pool, id)) return;
 
+    const started = Date.now();
     const plan = compiled.refine;
     const runs = await runOutcomes(this.pool, id, plan.outcome.segs);
     const unlabelled = runs.filter((r) => r.stage === null).map((r) => r.index);
@@ -184,7 +197,10 @@ export class Refiner {
     await this.addJobs(id, compiled, indexes);
     await markStageJobs(this.pool, id, st.stage + 1);
     this.log.info(
-      { sweepId: id, stage: st.stage + 1, cells: next.cells, candidates: next.candidates, added: indexes.length, runs: runs.length + indexes.length },
+      {
+        sweepId: id, stage: st.stage + 1, cells: next.cells, candidates: next.candidates, added: indexes.length,
+        runs: runs.length + indexes.length, ms: Date.now() - started,
+      },
       'refiner: stage added',
     );
   }
@@ -192,6 +208,6 @@ export class Refiner {
   /** Jobs of one stage, packed by the indexes' estimated cost; deterministic, so adding them again is a no-op while they wait. */
   private async addJobs(id: string, compiled: Refined, indexes: number[]): Promise<void> {
     if (!indexes.length) return;
-    await this.queue.addBulk(jobsFor(id, packBatches((i) => costOf(compiled, i), indexes, maxJobIndexes(indexes.length))));
+    await this.queue.addBulk(jobsFor(id, packBatches((i) => costOf(compiled, i), indexes, stageJobIndexes(indexes.length))));
   }
 }
