@@ -210,6 +210,8 @@ export async function runThroughService(client: ApiClient, kit: Kit, o: ServiceO
   const experiments = await fetchExperiments(client, kit, sweepIds);
   const finished = Date.now();
   const reused = experiments.reduce((a, e) => a + (e.reused ?? 0), 0);
+  // Only an API that reports counts.reused says how many runs were computed rather than served.
+  const reuseKnown = experiments.some((e) => e.reused !== undefined);
   return {
     kit: 'curation-sweeps paper kit',
     mode: 'service',
@@ -217,7 +219,7 @@ export async function runThroughService(client: ApiClient, kit: Kit, o: ServiceO
     startedAt: new Date(started).toISOString(),
     finishedAt: new Date(finished).toISOString(),
     wallSeconds: (finished - started) / 1000,
-    computed: experiments.reduce((a, e) => a + e.runs.filter((r) => r.status === 'succeeded').length, 0) - reused,
+    ...(reuseKnown ? { computed: experiments.reduce((a, e) => a + e.runs.filter((r) => r.status === 'succeeded').length, 0) - reused } : {}),
     experiments,
   };
 }
