@@ -11,11 +11,13 @@ import { createPool } from '@curation/db';
 import { createRedis, RUNS_QUEUE } from '@curation/queue';
 import { DEFAULT_LIMITS, type SweepLimits } from '@curation/sweep-spec';
 import { Enqueuer } from './enqueuer.ts';
+import { Refiner } from './refiner.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { registerContentParsers } from './content.ts';
 import type { TypeBoxProvider } from './type-provider.ts';
 import type { Deps } from './deps.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
+import { boundaryRoutes } from './routes/boundary.ts';
 import { actionRoutes } from './routes/actions.ts';
 import { runRoutes } from './routes/runs.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -54,6 +56,7 @@ export const BASIC_REALM = 'curation-sweeps (any user name, your API key as pass
 declare module 'fastify' {
   interface FastifyInstance {
     enqueuer: Enqueuer;
+    refiner: Refiner;
   }
 }
 
@@ -86,15 +89,22 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   redis.on('error', (err) => app.log.debug({ err }, 'redis connection error'));
   const queue = new Queue(RUNS_QUEUE, { connection: redis, prefix: opts.prefix });
   queue.on('error', (err) => app.log.debug({ err }, 'queue error'));
+  const refiner = new Refiner({ pool, queue, log: app.log, redisUrl: opts.redisUrl, prefix: opts.prefix, rescanMs: opts.enqueueRescanMs });
   const enqueuer = new Enqueuer({
     pool, queue, redis, log: app.log, chunkSize: opts.enqueueChunkSize, rescanMs: opts.enqueueRescanMs,
+    onEnqueued: (id) => refiner.kick(id),
   });
   app.decorate('enqueuer', enqueuer);
+  app.decorate('refiner', refiner);
   const deps: Deps = { pool, redis, queue, enqueuer, limits: opts.limits ?? DEFAULT_LIMITS, queuePrefix: opts.prefix };
 
-  app.addHook('onReady', async () => enqueuer.start());
+  app.addHook('onReady', async () => {
+    enqueuer.start();
+    refiner.start();
+  });
   app.addHook('onClose', async () => {
     await enqueuer.close();
+    await refiner.close();
     // Queue.close waits for a first connection that may never come (Redis down since start-up).
     await Promise.race([queue.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
     if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
@@ -151,6 +161,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     // Every /v1 route needs a key, except those marked authPublic (health, ready).
     v1.addHook('onRequest', authGuard(pool, { failures }));
     await v1.register(sweepRoutes, deps);
+    await v1.register(boundaryRoutes, deps);
     await v1.register(actionRoutes, deps);
     await v1.register(runRoutes, deps);
     await v1.register(healthRoutes, deps);

@@ -14,6 +14,7 @@ import {
 } from '@curation/db';
 import { costOf, jobsFor, maxJobIndexes, packBatches } from './batches.ts';
 import { redisReady } from './redis-ready.ts';
+import { stageJobIndexes } from './refiner.ts';
 
 export interface EnqueuerOptions {
   pool: pg.Pool;
@@ -27,6 +28,8 @@ export interface EnqueuerOptions {
   rescanMs?: number;
   /** Sweeps enqueued at once; each holds one pooled connection for its lock. */
   concurrency?: number;
+  /** Called once a sweep is fully enqueued (adaptive sweeps: the refiner looks whether its stage is over). */
+  onEnqueued?: (id: string) => void;
 }
 
 export class Enqueuer {
@@ -37,6 +40,7 @@ export class Enqueuer {
   private readonly chunkSize: number;
   private readonly rescanMs: number;
   private readonly concurrency: number;
+  private readonly onEnqueued?: (id: string) => void;
   private readonly active = new Map<string, Promise<void>>();
   private readonly waiting: string[] = [];
   private readonly again = new Set<string>();
@@ -55,6 +59,7 @@ export class Enqueuer {
     this.chunkSize = o.chunkSize ?? 5000;
     this.rescanMs = o.rescanMs ?? 30_000;
     this.concurrency = o.concurrency ?? 2;
+    this.onEnqueued = o.onEnqueued;
   }
 
   /** Resumes unfinished enqueues now and every rescanMs. */
@@ -171,7 +176,7 @@ export class Enqueuer {
       await redisReady(this.redis, 5000); // no rows for jobs we could not add anyway
       if (!(await insertRunChunk(client, id, indexes, params))) return; // cancelled meanwhile
       // Job size from the sweep's total, never from where we resumed: same ids on resume.
-      await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes, maxJobIndexes(state.total))));
+      await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes, compiled.refine ? stageJobIndexes(state.total) : maxJobIndexes(state.total))));
       const status = await advanceEnqueued(client, id, end);
       if (status === null || status === 'cancelled') return;
       start = end;
@@ -180,6 +185,7 @@ export class Enqueuer {
       // Workers finish a sweep after their last job, but only once it is fully enqueued:
       // when they were faster than the last `advanceEnqueued`, finishing falls to us.
       await finishSweepIfDone(client, id);
+      this.onEnqueued?.(id);
       this.log.info({ sweepId: id, total: state.total, ms: Date.now() - started }, 'enqueuer: sweep fully enqueued');
     }
   }

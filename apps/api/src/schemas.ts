@@ -70,6 +70,11 @@ export const SweepSchema = Type.Object({
   startedAt: Nullable(Timestamp),
   finishedAt: Nullable(Timestamp),
   etaSeconds: Nullable(Type.Number({ description: 'from the completion rate since startedAt; null before the first finished run and once finished' })),
+  refine: Type.Optional(Type.Object({
+    stage: Type.Integer({ description: 'the current refinement stage (0 = the starting grid)' }),
+    done: Type.Boolean({ description: 'no stage follows: total will not grow any more' }),
+    budget: Type.Integer({ description: 'most runs the sweep may reach; counts.total is the runs so far' }),
+  }, { description: 'adaptive (refine) sweeps only' })),
 });
 export type SweepView = Static<typeof SweepSchema>;
 

@@ -43,13 +43,16 @@ export interface SweepRow {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** Adaptive sweeps only: the current stage, whether the refiner is done, the budget of runs (total grows up to it). */
+  refine?: { stage: number; done: boolean; budget: number } | null;
 }
 
 export interface SweepWithSpec extends SweepRow { spec: unknown }
 
 const COLUMNS = `id, name, coalesce(tags, '{}') AS tags, total, status, idempotency_key AS "idempotencyKey",
   team_id AS "teamId", estimated_cost_seconds AS "estimatedCostSeconds", enqueued, core_version AS "coreVersion", created_at AS "createdAt", started_at AS "startedAt",
-  finished_at AS "finishedAt"`;
+  finished_at AS "finishedAt",
+  CASE WHEN spec ? 'refine' THEN json_build_object('stage', refine_stage, 'done', refine_done, 'budget', (spec #>> '{refine,budget}')::int) END AS refine`;
 
 export interface NewSweep {
   id: string;

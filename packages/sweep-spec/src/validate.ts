@@ -103,6 +103,12 @@ export function validateSweep(spec: unknown, limits: SweepLimits = DEFAULT_LIMIT
     throw e;
   }
   const { total } = compiled;
+  if (compiled.refine && !(compiled.refine.budget <= limits.maxConfigs)) {
+    return {
+      ok: false,
+      issues: [{ path: '/refine/budget', message: `the budget of ${compiled.refine.budget} runs is more than the limit of ${limits.maxConfigs} configurations per sweep` }],
+    };
+  }
   if (!(total <= limits.maxConfigs)) {
     return {
       ok: false,
@@ -141,5 +147,7 @@ export function validateSweep(spec: unknown, limits: SweepLimits = DEFAULT_LIMIT
     }
   }
   if (groups.any) return { ok: false, issues: groups.report(compiled) };
+  // An adaptive sweep validates its starting grid; the budget bounds what it may add, at the grid's mean cost.
+  if (compiled.refine && total > 0) totalSeconds *= compiled.refine.budget / total;
   return { ok: true, compiled, cost: { maxSeconds, totalSeconds, perConfig } };
 }

@@ -668,7 +668,9 @@ function sweepPage() {
     if (y) qs.set('y', y);
     let svgText;
     try {
-      svgText = await apiSvg(`/v1/sweeps/${id}/plot.svg?${qs}`);
+      // An adaptive sweep: its refined cells and the boundary it found, whatever the selectors say.
+      const refined = state.sweep?.refine || state.sweep?.spec?.refine;
+      svgText = await apiSvg(refined ? `/v1/sweeps/${id}/boundary.svg` : `/v1/sweeps/${id}/plot.svg?${qs}`);
     } catch (err) {
       if (token === heatmapToken) fill(el, h('p', { class: 'banner banner-error' }, `Could not draw the plot: ${err.message}`));
       return;
