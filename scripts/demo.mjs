@@ -1,6 +1,7 @@
-// `npm run demo` on a fresh clone: install what is missing, make sure Postgres and Redis
-// answer (starting the local ones when this machine has them), then hand over to
-// scripts/demo.ts, which runs a real sweep end to end.
+// `npm run demo` on a fresh clone: install what is missing, build (`npm run build`,
+// incremental: about a second when nothing changed), make sure Postgres and Redis answer
+// (starting the local ones when this machine has them), then hand over to scripts/demo.ts,
+// which runs a real sweep end to end with the compiled API and workers.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
@@ -44,6 +45,6 @@ await ensureService('Postgres', process.env.DATABASE_URL || 'postgresql://postgr
 await ensureService('Redis', process.env.REDIS_URL || 'redis://127.0.0.1:6379', 6379, () =>
   has('redis-server') && run('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '--port', '6379', '--save', '', '--appendonly', 'no']).status === 0);
 
-if (run(process.execPath, [join(root, 'scripts/ensure-prisma.mjs')]).status !== 0) process.exit(1);
+if (run(process.execPath, [join(root, 'scripts/build.mjs')]).status !== 0) process.exit(1);
 const demo = run(process.execPath, ['--import', 'tsx', join(root, 'scripts/demo.ts'), ...process.argv.slice(2)]);
 process.exit(demo.status ?? 1);

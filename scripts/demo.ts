@@ -31,8 +31,8 @@ function freePort(): Promise<number> {
 
 const children: ChildProcess[] = [];
 function start(name: string, file: string, env: Record<string, string>): ChildProcess {
-  // The demo's own node flags (--import tsx, --conditions=source) run the children the same way.
-  const child = spawn(process.execPath, [...process.execArgv, join(root, file)], {
+  // The API and workers run compiled (scripts/demo.mjs builds first), as in production.
+  const child = spawn(process.execPath, [join(root, file)], {
     cwd: root,
     env: { ...process.env, DATABASE_URL: databaseUrl(), REDIS_URL: redisUrl(), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -105,8 +105,8 @@ async function main() {
   }
   const port = await apiPort();
   const base = `http://127.0.0.1:${port}`;
-  start('api', 'apps/api/src/main.ts', { PORT: String(port), HOST: '127.0.0.1' });
-  for (let i = 0; i < 2; i++) start(`worker ${i + 1}`, 'apps/worker/src/main.ts', { WORKER_CONCURRENCY: '1' });
+  start('api', 'apps/api/dist/main.js', { PORT: String(port), HOST: '127.0.0.1' });
+  for (let i = 0; i < 2; i++) start(`worker ${i + 1}`, 'apps/worker/dist/main.js', { WORKER_CONCURRENCY: '1' });
 
   for (let i = 0; ; i++) {
     try { if ((await fetch(`${base}/ready`)).ok) break; } catch { /* not listening yet */ }

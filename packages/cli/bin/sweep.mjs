@@ -1,7 +1,18 @@
 #!/usr/bin/env node
-// Entry point of the `sweep` command. The sources are TypeScript run directly
-// (no build step), so tsx is registered before they are imported.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/main.ts');
+// Entry point of the `sweep` command: the compiled CLI (dist/, `npm run build`). Under
+// the "source" export condition (`node --conditions=source`, as the tests run it) the
+// TypeScript sources run through tsx instead, a dev dependency loaded only then.
+const entry = import.meta.resolve('@curation/cli/main');
+if (entry.endsWith('.ts')) {
+  const { register } = await import('tsx/esm/api');
+  register();
+}
+try {
+  await import(entry);
+} catch (err) {
+  if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('/dist/')) {
+    process.stderr.write('sweep: the CLI is not built; run `npm run build` in the repository first\n');
+    process.exit(1);
+  }
+  throw err;
+}

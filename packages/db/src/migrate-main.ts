@@ -1,5 +1,8 @@
-// `npm run db:migrate`: create the database if needed and apply pending migrations.
-import { migrate, databaseUrl } from '@curation/db';
+// The migration command (`npm run db:migrate`, the compose file's `migrate` service):
+// create the database if needed and apply pending migrations. Imports only the applier,
+// not the Prisma client, so it starts quickly.
+import { migrate } from './migrate.ts';
+import { databaseUrl } from './env.ts';
 
 const url = databaseUrl();
 const { applied, alreadyApplied } = await migrate(url);
