@@ -118,9 +118,12 @@ describe('shareStep and outsideDomination at every generation, against brute for
     const b = Array.from({ length: n }, () => 40 * r() - 30);
     a[0] = 20; // basin of reward 1
     b[1] = 20; // basin of reward 2
+    // Half the atoms start without mass: they count all the same.
+    const init = Array.from({ length: n }, (_, j) => (j % 2 === 0 || j < 2 ? 1 + r() : 0));
     for (const beta of [0.3, 5, 40]) {
       const { c, p0, s, basins } = setup({
         support: { kind: 'atoms', n },
+        init: { kind: 'table', values: init },
         rewards: [{ kind: 'table', values: a, beta }, { kind: 'table', values: b }],
         q: 0.35,
         eps: 0.5,

@@ -147,6 +147,7 @@ describe('validateConfig', () => {
       { support: { kind: 'grid', min: [-2, -1], max: [2, 3], n: [20, 15] }, rewards: [{ kind: 'linear', coef: [1, -2], bias: 4 }, { kind: 'gaussian', center: [0, 1], width: 0.5, height: -3 }] },
       { support: { kind: 'points', points: [[0.5], [-7], [3], [11]] }, rewards: [{ kind: 'quadratic', center: 1, clip: { min: -20, max: -1 } }, { kind: 'table', values: [3, -1, 8, 2] }] },
       { support: { kind: 'atoms', n: 5 }, rewards: [{ kind: 'table', values: [0, 40, -15, 2, 2] }] },
+      { support: { kind: 'grid', min: [-3, 0], max: [5, 2], n: [17, 9] }, rewards: [{ kind: 'abs', center: [-6, 1], scale: 2 }, { kind: 'abs', center: [1, 1] }] },
     ];
     for (const raw of configs) {
       for (const beta of [0.1, 1, 30]) {
@@ -209,6 +210,14 @@ describe('normalizeForHash', () => {
     const c = validateConfig({ support: { kind: 'grid', min: -1, max: 1, n: 9 }, rewards: [{ kind: 'quadratic', center: 0 }], K: 2, mode: 'sampled', seed: 3 });
     if (!c.ok) throw new Error('expected ok');
     expect(normalizeForHash(c.config)).toMatchObject({ seed: 3, samples: 10000 });
+  });
+});
+
+describe('abs reward', () => {
+  it('is -scale times the Euclidean distance to the centre', () => {
+    const v = validateConfig({ support: { kind: 'points', points: [[0, 0], [3, 4], [-1, 1]] }, rewards: [{ kind: 'abs', center: [0, 0], scale: 0.5 }] });
+    if (!v.ok) throw new Error(formatIssues(v.issues));
+    expect(Array.from(rewardValues(v.config.rewards[0], buildSupport(v.config.support)))).toEqual([-0, -2.5, -0.5 * Math.SQRT2]);
   });
 });
 
