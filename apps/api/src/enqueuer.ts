@@ -57,7 +57,7 @@ export class Enqueuer {
     this.redis = o.redis;
     this.log = o.log;
     this.chunkSize = o.chunkSize ?? 5000;
-    this.rescanMs = o.rescanMs ?? 30_000;
+    this.rescanMs = o.rescanMs ?? 10_000;
     this.concurrency = o.concurrency ?? 2;
     this.onEnqueued = o.onEnqueued;
   }
@@ -174,7 +174,8 @@ export class Enqueuer {
       const indexes = Array.from({ length: end - start }, (_, k) => start + k);
       const params = indexes.map((i) => JSON.stringify(compiled.paramsAt(i)));
       await redisReady(this.redis, 5000); // no rows for jobs we could not add anyway
-      if (!(await insertRunChunk(client, id, indexes, params))) return; // cancelled meanwhile
+      // Each run keeps its estimate: a cancelled sweep is charged for the runs it computed (teams.ts).
+      if (!(await insertRunChunk(client, id, indexes, params, indexes.map(cost)))) return; // cancelled meanwhile
       // Job size from the sweep's total, never from where we resumed: same ids on resume.
       await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes, compiled.refine ? stageJobIndexes(state.total) : maxJobIndexes(state.total))));
       const status = await advanceEnqueued(client, id, end);

@@ -32,6 +32,8 @@ export interface JobDeps {
   cacheScope?: 'team' | 'global';
   /** A worker silent this long is dead: its running runs may be claimed (default DEAD_AFTER_MS). */
   deadAfterMs?: number;
+  /** WORKER_MAX_RUN_MEMORY_MB in bytes: bigger configurations fail without computing. */
+  maxRunMemoryBytes?: number;
 }
 
 /** Estimated seconds of compute per pool task: long enough to amortise a message round trip, short enough to store results often. */
@@ -114,7 +116,7 @@ export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobC
     // left them idle that long whenever another job's task ended meanwhile.
     for (let k = 0; k < open.indexes.length; k++) {
       if (k > 0 && k % PREPARE_SLICE === 0) await yieldToEventLoop();
-      prepared.push(prepareRun(info.compiled, open.indexes[k]));
+      prepared.push(prepareRun(info.compiled, open.indexes[k], deps.maxRunMemoryBytes));
     }
   }
 

@@ -2,7 +2,7 @@
 // one place so a typo in a number fails at start-up instead of mid-sweep.
 import os from 'node:os';
 import { databaseUrl } from '@curation/db';
-import { queuePrefix, redisUrl } from '@curation/queue';
+import { queuePrefix, redisUrl, workerMaxRunMemoryBytes } from '@curation/queue';
 
 export interface WorkerSettings {
   databaseUrl: string;
@@ -22,6 +22,8 @@ export interface WorkerSettings {
   deadAfterMs: number;
   /** RECONCILE_INTERVAL_MS: between two passes of the reconciler (0: never in this process). */
   reconcileIntervalMs: number;
+  /** WORKER_MAX_RUN_MEMORY_MB, in bytes: the most memory one run may need (the API refuses bigger ones at submission). */
+  maxRunMemoryBytes: number;
   logLevel: string;
 }
 
@@ -67,6 +69,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettin
     cacheScope: cacheScope(env.RESULT_CACHE_SCOPE),
     deadAfterMs: num(env, 'WORKER_DEAD_AFTER_MS', DEFAULTS.deadAfterMs, { integer: true, min: 500 }),
     reconcileIntervalMs: num(env, 'RECONCILE_INTERVAL_MS', DEFAULTS.reconcileIntervalMs, { integer: true, min: 0 }),
+    maxRunMemoryBytes: workerMaxRunMemoryBytes(env),
     logLevel: env.LOG_LEVEL || 'info',
   };
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Queue, Worker, WaitingError, type Job } from 'bullmq';
 import pino, { type Logger } from 'pino';
 import { createPool, DEAD_AFTER_MS, failUnfinishedRuns, finishSweepIfDone, heartbeat, isDatabaseUnavailable, removeWorker } from '@curation/db';
-import { assertNoEviction, createRedis, RUNS_QUEUE, type RunBatchJob } from '@curation/queue';
+import { assertNoEviction, createRedis, RUNS_QUEUE, workerMaxRunMemoryBytes, type RunBatchJob } from '@curation/queue';
 import { startCancelListener } from './cancel-listener.ts';
 import { gitRevision } from './git-revision.ts';
 import { createComputePool } from './pool.ts';
@@ -41,6 +41,8 @@ export interface StartWorkerOptions {
   deadAfterMs?: number;
   /** RECONCILE_INTERVAL_MS; 0 = this process never reconciles. */
   reconcileIntervalMs?: number;
+  /** WORKER_MAX_RUN_MEMORY_MB in bytes (default workerMaxRunMemoryBytes()). */
+  maxRunMemoryBytes?: number;
 }
 
 export interface RunningWorker {
@@ -93,6 +95,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     logger,
     cacheScope: opts.cacheScope ?? DEFAULTS.cacheScope,
     deadAfterMs,
+    maxRunMemoryBytes: opts.maxRunMemoryBytes ?? workerMaxRunMemoryBytes(),
   };
   const cancels = await startCancelListener({
     redisUrl: opts.redisUrl, prefix: opts.prefix, pool: db, inFlight, logger, pollMs: opts.cancelPollMs,

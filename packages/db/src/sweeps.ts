@@ -3,7 +3,7 @@
 // Plain SQL through the pg Pool: these need ON CONFLICT, row locks, unnest and
 // aggregates, which Prisma cannot express (or only slowly).
 import type pg from 'pg';
-import { lockTeam, overBudget, type OverBudget } from './teams.ts';
+import { chargeRetry, lockTeam, overBudget, type OverBudget } from './teams.ts';
 
 export const SWEEP_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type SweepStatus = (typeof SWEEP_STATUSES)[number];
@@ -254,12 +254,9 @@ export async function retrySweep(pool: pg.Pool, id: string, vis: Visibility): Pr
     );
     if (!rows.length) return { outcome: 'not_found' };
     const { teamId, cost, ...before } = rows[0];
-    if (before.status === 'cancelled' && teamId !== null) {
-      // Cancelled sweeps do not count against the budget; retrying one makes it count again.
-      const team = await lockTeam(c, teamId);
-      const over = await overBudget(c, teamId, team?.budget ?? null, cost);
-      if (over) return { outcome: 'over_budget', overBudget: over };
-    }
+    // Failed runs compute again, and a cancelled sweep counts in full again: checked and charged (teams.ts).
+    const over = await chargeRetry(c, id, teamId);
+    if (over) return { outcome: 'over_budget', overBudget: over };
     const runs = await c.query<{ index: number }>(
       `UPDATE runs SET status = 'queued', error = NULL, started_at = NULL, finished_at = NULL, worker = NULL
        WHERE sweep_id = $1 AND status IN ('failed', 'cancelled')
@@ -321,17 +318,17 @@ export async function sweepsToEnqueue(db: Queryable): Promise<string[]> {
  * cancel (FOR UPDATE) without blocking workers' ordinary updates of the sweep row.
  * Returns false when the sweep is gone or cancelled.
  */
-export async function insertRunChunk(client: pg.PoolClient, sweepId: string, indexes: number[], params: string[]): Promise<boolean> {
+export async function insertRunChunk(client: pg.PoolClient, sweepId: string, indexes: number[], params: string[], costs?: number[]): Promise<boolean> {
   await client.query('BEGIN');
   try {
     const { rows } = await client.query<{ status: SweepStatus }>('SELECT status FROM sweeps WHERE id = $1 FOR KEY SHARE', [sweepId]);
     const open = rows.length > 0 && rows[0].status !== 'cancelled';
     if (open) {
       await client.query(
-        `INSERT INTO runs (sweep_id, index, params)
-         SELECT $1, u.i, u.p FROM unnest($2::int[], $3::jsonb[]) AS u(i, p)
+        `INSERT INTO runs (sweep_id, index, params, cost_seconds)
+         SELECT $1, u.i, u.p, u.c FROM unnest($2::int[], $3::jsonb[], $4::float8[]) AS u(i, p, c)
          ON CONFLICT (sweep_id, index) DO NOTHING`,
-        [sweepId, indexes, params],
+        [sweepId, indexes, params, costs ?? indexes.map(() => null)],
       );
     }
     await client.query('COMMIT');

@@ -91,8 +91,7 @@ export async function listTeams(db: Queryable): Promise<(Team & { keys: number; 
     `SELECT t.id, t.name, t.compute_budget_seconds AS "computeBudgetSeconds", t.created_at AS "createdAt",
             (SELECT count(*)::int FROM api_keys k WHERE k.team_id = t.id AND k.revoked_at IS NULL) AS keys,
             (SELECT count(*)::int FROM sweeps s WHERE s.team_id = t.id) AS sweeps,
-            (SELECT coalesce(sum(s.estimated_cost_seconds), 0)::float8 FROM sweeps s
-              WHERE s.team_id = t.id AND s.status <> 'cancelled') AS "budgetUsedSeconds"
+            (SELECT coalesce(sum(${SWEEP_CHARGE}), 0)::float8 FROM sweeps s WHERE s.team_id = t.id) AS "budgetUsedSeconds"
        FROM teams t ORDER BY t.name`,
   );
   return rows;
@@ -177,10 +176,24 @@ export async function touchLastUsed(db: Queryable, keyId: string, now = Date.now
   }
 }
 
-/** Sum of the estimated cost of the team's sweeps that are not cancelled (seconds). */
+/**
+ * What one sweep `s` costs its team's budget (docs/service-design.md, "Budgets"), in
+ * estimated seconds: a sweep that is not cancelled, its whole estimate; a cancelled one,
+ * the estimate of the runs that were computed or started (succeeded, failed, running,
+ * or cancelled after they started), so cancelling gives back only what was never
+ * computed; both plus the estimate of the failed runs retries put back to work. Runs
+ * served from the result cache are charged as computed: a budget must not tell a team
+ * what others have computed.
+ */
+export const SWEEP_CHARGE = `(CASE WHEN s.status <> 'cancelled' THEN s.estimated_cost_seconds ELSE (
+    SELECT coalesce(sum(coalesce(r.cost_seconds, s.estimated_cost_seconds / greatest(s.total, 1))), 0) FROM runs r
+     WHERE r.sweep_id = s.id AND (r.status IN ('succeeded', 'failed', 'running') OR (r.status = 'cancelled' AND r.started_at IS NOT NULL))
+  ) END + s.retry_cost_seconds)`;
+
+/** What the team's sweeps cost its budget (seconds), see SWEEP_CHARGE. */
 export async function teamBudgetUsed(db: Queryable, teamId: string): Promise<number> {
   const { rows } = await db.query<{ used: number }>(
-    `SELECT coalesce(sum(estimated_cost_seconds), 0)::float8 AS used FROM sweeps WHERE team_id = $1 AND status <> 'cancelled'`,
+    `SELECT coalesce(sum(${SWEEP_CHARGE}), 0)::float8 AS used FROM sweeps s WHERE s.team_id = $1`,
     [teamId],
   );
   return rows[0].used;
@@ -210,6 +223,35 @@ export async function overBudget(c: Queryable, teamId: string, budget: number | 
   if (budget === null) return null;
   const usedSeconds = await teamBudgetUsed(c, teamId);
   return usedSeconds + requestedSeconds > budget ? { budgetSeconds: budget, usedSeconds, requestedSeconds } : null;
+}
+
+/**
+ * A retry of the sweep's failed and cancelled runs, checked against the team's budget
+ * and charged when it fits. Call in the retry's transaction, with the sweep row locked
+ * and before its runs are put back to `queued`. What the retry adds: the estimate of
+ * the failed runs (they compute again), and for a cancelled sweep, which counts in
+ * full again once reopened, the part of its estimate it had given back. Returns why it
+ * does not fit, or null (the charge is then recorded in sweeps.retry_cost_seconds).
+ */
+export async function chargeRetry(c: Queryable, sweepId: string, teamId: string | null): Promise<OverBudget | null> {
+  const { rows } = await c.query<{ failed: number; current: number; reopened: number }>(
+    `SELECT (SELECT coalesce(sum(coalesce(r.cost_seconds, s.estimated_cost_seconds / greatest(s.total, 1))), 0)
+               FROM runs r WHERE r.sweep_id = s.id AND r.status = 'failed')::float8 AS failed,
+            ${SWEEP_CHARGE}::float8 AS current,
+            (s.estimated_cost_seconds + s.retry_cost_seconds)::float8 AS reopened
+       FROM sweeps s WHERE s.id = $1`,
+    [sweepId],
+  );
+  if (!rows[0]) return null;
+  const { failed, current, reopened } = rows[0];
+  if (teamId !== null) {
+    const team = await lockTeam(c, teamId);
+    const requested = failed + Math.max(0, reopened - current);
+    const over = await overBudget(c, teamId, team?.budget ?? null, requested);
+    if (over) return over;
+  }
+  if (failed > 0) await c.query('UPDATE sweeps SET retry_cost_seconds = retry_cost_seconds + $2 WHERE id = $1', [sweepId, failed]);
+  return null;
 }
 
 /**

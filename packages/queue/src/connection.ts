@@ -1,5 +1,6 @@
 // Redis connections for BullMQ. One default for every process so API, workers, tests
 // and the demo agree; the prefix keeps deployments (and test runs) apart on one Redis.
+import v8 from 'node:v8';
 import { Redis, type RedisOptions } from 'ioredis';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -11,6 +12,21 @@ export function redisUrl(): string {
 
 export function queuePrefix(): string {
   return process.env.QUEUE_PREFIX || DEFAULT_PREFIX;
+}
+
+/**
+ * WORKER_MAX_RUN_MEMORY_MB: the most memory one run may need, in bytes; the API refuses
+ * bigger configurations at submission and workers fail them before computing. Read by
+ * both from the same variable. Default: half this process's V8 heap limit, the same on
+ * API and worker hosts started with the same Node flags (a run's arrays live outside
+ * the heap, but in the same process as the other threads' runs and the heap itself).
+ */
+export function workerMaxRunMemoryBytes(env: Record<string, string | undefined> = process.env): number {
+  const raw = env.WORKER_MAX_RUN_MEMORY_MB;
+  if (raw === undefined || raw.trim() === '') return Math.floor(v8.getHeapStatistics().heap_size_limit / 2);
+  const mb = Number(raw);
+  if (!Number.isFinite(mb) || mb <= 0) throw new Error(`WORKER_MAX_RUN_MEMORY_MB must be a number of megabytes > 0 (got "${raw}")`);
+  return Math.floor(mb * 2 ** 20);
 }
 
 /**
