@@ -270,8 +270,9 @@ function redisInfo(port: number, timeoutMs = 1000): Promise<string> {
   });
 }
 
-export async function startOwnRedis(opts: { appendonly?: boolean; maxmemoryPolicy?: string } = {}): Promise<OwnRedis> {
+export async function startOwnRedis(opts: { appendonly?: boolean; maxmemoryPolicy?: string; appendfsync?: 'always' | 'everysec' | 'no' } = {}): Promise<OwnRedis> {
   const appendonly = opts.appendonly ?? true;
+  const appendfsync = opts.appendfsync ?? 'always';
   const policy = opts.maxmemoryPolicy ?? 'noeviction';
   const dir = mkdtempSync(join(tmpdir(), 'own-redis-'));
   const logFile = join(dir, 'redis.log');
@@ -297,7 +298,7 @@ export async function startOwnRedis(opts: { appendonly?: boolean; maxmemoryPolic
     appendFileSync(logFile, `--- [own-servers] starting redis-server on port ${port} at ${new Date().toISOString()}\n`);
     const c = spawn('redis-server', [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
-      '--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', 'always',
+      '--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', appendfsync,
       '--save', '', '--maxmemory-policy', policy,
       '--daemonize', 'no', '--pidfile', pidFile, '--logfile', '',
     ], { cwd: dir, stdio: ['ignore', out, out] });

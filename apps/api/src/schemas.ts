@@ -131,7 +131,8 @@ export const RunDetailSchema = Type.Composite([
     coreVersion: Nullable(Type.String()),
     gitRevision: Nullable(Type.String()),
     generator: Nullable(Type.String()),
-    durationMs: Nullable(Type.Number()),
+    durationMs: Nullable(Type.Number({ description: "this run's own compute time; null when it reused a stored result" })),
+    reused: Type.Boolean({ description: 'served from a stored result (RESULT_CACHE_SCOPE) instead of computed' }),
     trajectory: Nullable(
       Type.Array(Loose('one recorded generation: t, entropy, effectiveSupport, mass[], outside, meanReward[], varReward[], step')),
     ),

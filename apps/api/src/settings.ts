@@ -1,7 +1,7 @@
 // API settings from the environment (docs/service-design.md, "Settings"). A malformed
 // value stops start-up with a message naming the variable, rather than a silent default.
 import { databaseUrl } from '@curation/db';
-import { queuePrefix, redisUrl } from '@curation/queue';
+import { queuePrefix, redisUrl, workerMaxRunMemoryBytes } from '@curation/queue';
 import { DEFAULT_LIMITS, type SweepLimits } from '@curation/sweep-spec';
 import { DEFAULT_BODY_LIMIT } from './app.ts';
 import { DEFAULT_RATE_LIMIT, parseWindow, type RateLimitOptions } from './rate-limit.ts';
@@ -69,6 +69,7 @@ export function readSettings(env: Env = process.env): Settings {
     limits: {
       maxConfigs: num(env, 'MAX_CONFIGS_PER_SWEEP', DEFAULT_LIMITS.maxConfigs, { integer: true, min: 1 }),
       maxCostSeconds: num(env, 'MAX_COST_SECONDS', DEFAULT_LIMITS.maxCostSeconds, { min: 0 }),
+      maxMemoryBytes: workerMaxRunMemoryBytes(env),
     },
     bodyLimit: num(env, 'BODY_LIMIT_BYTES', DEFAULT_BODY_LIMIT, { integer: true, min: 1024 }),
     logLevel,

@@ -1,6 +1,6 @@
 // validateSweep: compile, check the size limit, validate every configuration with the core.
 
-import { DEFAULT_MAX_COST_SECONDS, validateConfig } from '@curation/core';
+import { DEFAULT_MAX_COST_SECONDS, estimateMemoryBytes, validateConfig } from '@curation/core';
 import { SpecError, type SpecIssue } from './errors.ts';
 import { compileSweep, type CompiledSweep } from './compile.ts';
 import { configFieldsAt } from './fields.ts';
@@ -11,6 +11,8 @@ export interface SweepLimits {
   maxConfigs: number;
   /** Most estimated seconds one configuration may cost (passed to the core's validateConfig). */
   maxCostSeconds: number;
+  /** Most memory one configuration may need (the core's estimateMemoryBytes): what a worker allows (WORKER_MAX_RUN_MEMORY_MB). */
+  maxMemoryBytes?: number;
 }
 
 export const DEFAULT_LIMITS: SweepLimits = { maxConfigs: 100_000, maxCostSeconds: DEFAULT_MAX_COST_SECONDS };
@@ -136,6 +138,15 @@ export function validateSweep(spec: unknown, limits: SweepLimits = DEFAULT_LIMIT
     } catch (e) {
       groups.add('', `the configuration could not be validated: ${e instanceof Error ? e.message : String(e)}`, i);
       continue;
+    }
+    if (r.ok && limits.maxMemoryBytes !== undefined) {
+      const bytes = estimateMemoryBytes(r.config);
+      if (bytes > limits.maxMemoryBytes) {
+        const mb = (b: number) => Math.ceil(b / 2 ** 20);
+        groups.add('', `too large for a worker: needs an estimated ${mb(bytes)} MB of memory (n = ${r.config.n} atoms, m = ${r.config.m} rewards), ` +
+          `more than the ${mb(limits.maxMemoryBytes)} MB a worker allows one run (WORKER_MAX_RUN_MEMORY_MB)`, i);
+        continue;
+      }
     }
     if (r.ok) {
       const s = r.cost.seconds;

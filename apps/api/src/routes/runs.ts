@@ -65,6 +65,7 @@ export const runRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvid
       gitRevision: run.gitRevision,
       generator: run.generator,
       durationMs: run.durationMs,
+      reused: run.reused,
       trajectory: run.trajectory ? (decodeTrajectory(run.trajectory) as unknown as Record<string, unknown>[]) : null,
     };
   });
