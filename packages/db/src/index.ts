@@ -11,3 +11,4 @@ export * from './stats.ts';
 export * from './export.ts';
 export * from './teams.ts';
 export * from './refine.ts';
+export * from './readers.ts';

@@ -7,8 +7,11 @@
 //   sweep admin list-keys TEAM
 //   sweep admin revoke-key KEY_ID
 //   sweep admin list-teams
+//   sweep admin create-reader TEAM [--role NAME]         a read-only Postgres role, prints its connection string once
+//   sweep admin list-readers [TEAM]
+//   sweep admin drop-reader ROLE
 //
-// Exit codes: 0 done, 2 bad arguments, 3 unknown team or key, 4 the team exists already,
+// Exit codes: 0 done, 2 bad arguments, 3 unknown team, key or reader, 4 the team (or role) exists already,
 // 5 the database cannot be reached, 1 anything else.
 import type { Command } from 'commander';
 import type pg from 'pg';
@@ -32,7 +35,7 @@ const CANNOT_USE = new Set(['3D000', '28P01', '28000']);
 function exitCodeOf(err: unknown): number {
   if (err instanceof AdminError) return err.code;
   const e = err as { name?: string; code?: string };
-  if (e?.name === 'DuplicateTeamError') return EXIT_CONFLICT;
+  if (e?.name === 'DuplicateTeamError' || e?.name === 'DuplicateReaderError') return EXIT_CONFLICT;
   if (isDatabaseUnavailable(err) || (e?.code && CANNOT_USE.has(e.code))) return EXIT_UNREACHABLE;
   return EXIT_FAILURE;
 }
@@ -101,7 +104,7 @@ function parseBudget(raw: string | undefined): number | null | undefined {
 export function registerAdmin(program: Command): void {
   const admin = program
     .command('admin')
-    .description('manage teams and API keys in the database (DATABASE_URL); applies pending migrations first');
+    .description('manage teams, API keys and read-only SQL roles in the database (DATABASE_URL); applies pending migrations first');
 
   const dbOption = (cmd: Command) =>
     cmd.option('--database-url <url>', 'Postgres URL (default: $DATABASE_URL, else the local default)');
@@ -175,6 +178,76 @@ export function registerAdmin(program: Command): void {
       await withDb(flags, async (pool, db) => {
         if (!(await db.revokeKey(pool, id))) throw new AdminError(`no key with id ${JSON.stringify(id)} (see: sweep admin list-keys TEAM)`, EXIT_NOT_FOUND);
         process.stdout.write(`key ${id} revoked\n`);
+      });
+    });
+
+  dbOption(admin.command('create-reader'))
+    .description('create a read-only Postgres role that sees only this team\'s rows through the analyst views, and print its connection string (shown once)')
+    .argument('<team>', 'team name or id')
+    .option('--role <name>', 'role name (lower-case letters, digits, _; default <team>_reader_<random>)')
+    .option('--json', 'print { role, team, connectionString } as JSON')
+    .action(async (ref: string, flags: DbFlags & { role?: string }) => {
+      await withDb(flags, async (pool, db) => {
+        const team = await teamOrFail(pool, db, ref);
+        const roleName = flags.role ?? db.defaultReaderRoleName(team.name);
+        if (!db.ROLE_NAME_RE.test(roleName)) {
+          throw new AdminError(`--role ${JSON.stringify(roleName)}: use lower-case letters, digits and _ (at most 63, not starting with a digit)`, EXIT_USAGE);
+        }
+        let reader;
+        try {
+          reader = await db.createReader(pool, team.id, { roleName });
+        } catch (err) {
+          if ((err as { code?: string }).code === '42501') {
+            throw new AdminError(`the database user cannot create roles (it needs CREATEROLE): ${messageOf(err)}`, EXIT_FAILURE);
+          }
+          throw err;
+        }
+        const url = db.readerConnectionString(flags.databaseUrl || db.databaseUrl(), reader.roleName, reader.password);
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({ role: reader.roleName, team: team.name, teamId: team.id, connectionString: url }, null, 2)}\n`);
+        } else {
+          // The connection string alone on stdout (URL=$(sweep admin create-reader team) works); the rest on stderr.
+          process.stdout.write(`${url}\n`);
+          process.stderr.write(
+            `read-only role ${reader.roleName} for team ${team.name} created.\n` +
+              'Store the connection string now: the password is shown only this once.\n' +
+              'It reads the views analyst.runs_v1 and analyst.sweeps_v1, and only this team\'s rows.\n',
+          );
+        }
+      });
+    });
+
+  dbOption(admin.command('list-readers'))
+    .description('list the read-only roles (of one team, or all)')
+    .argument('[team]', 'team name or id')
+    .option('--json', 'print the readers as JSON')
+    .action(async (ref: string | undefined, flags: DbFlags) => {
+      await withDb(flags, async (pool, db) => {
+        const team = ref === undefined ? undefined : await teamOrFail(pool, db, ref);
+        const readers = await db.listReaders(pool, team?.id);
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(readers, null, 2)}\n`);
+          return;
+        }
+        if (!readers.length) {
+          process.stdout.write('no readers (sweep admin create-reader TEAM)\n');
+          return;
+        }
+        const names = new Map((await db.listTeams(pool)).map((t) => [t.id, t.name]));
+        process.stdout.write(table([
+          ['ROLE', 'TEAM', 'CREATED'],
+          ...readers.map((r) => [r.roleName, names.get(r.teamId) ?? r.teamId, iso(r.createdAt)]),
+        ]));
+      });
+    });
+
+  dbOption(admin.command('drop-reader'))
+    .description('drop a read-only role made by create-reader (exit 3 if there is no such reader)')
+    .argument('<role>', 'role name (from list-readers)')
+    .action(async (role: string, flags: DbFlags) => {
+      await withDb(flags, async (pool, db) => {
+        if (!(await db.dropReader(pool, role))) throw new AdminError(`no reader role ${JSON.stringify(role)} (see: sweep admin list-readers)`, EXIT_NOT_FOUND);
+        process.stdout.write(`role ${role} dropped\n`);
       });
     });
 
