@@ -2,6 +2,10 @@
 // Entry point of the `sweep` command: the compiled CLI (dist/, `npm run build`). Under
 // the "source" export condition (`node --conditions=source`, as the tests run it) the
 // TypeScript sources run through tsx instead, a dev dependency loaded only then.
+import module from 'node:module';
+
+// Node >= 22.1 keeps the compiled code of every module it loads on disk for the next start.
+module.enableCompileCache?.();
 const entry = import.meta.resolve('@curation/cli/main');
 if (entry.endsWith('.ts')) {
   const { register } = await import('tsx/esm/api');

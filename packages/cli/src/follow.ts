@@ -1,6 +1,5 @@
 // Following a sweep until it ends: a progress bar on a terminal, plain lines otherwise
 // (both on stderr, so stdout keeps only the sweep id). Ctrl-C detaches: the sweep goes on.
-import cliProgress from 'cli-progress';
 import { ApiHttpError, ApiUnreachableError, FINISHED, type ApiClient, type Sweep } from './api-client.ts';
 import { EXIT_FAILURE, EXIT_OK } from './exit-codes.ts';
 import { formatDuration, formatRate } from './format.ts';
@@ -97,7 +96,9 @@ export async function followSweep(client: ApiClient, id: string, o: FollowOption
   };
   process.on('SIGINT', onSigint);
 
-  const bar = tty
+  // Loaded only for a terminal: the bar is all it is used for.
+  const cliProgress = tty ? (await import('cli-progress')).default : undefined;
+  const bar = cliProgress
     ? new cliProgress.SingleBar({
       format: '{bar} {value}/{total} done | running {running} | failed {failed}{extra} | {rate} runs/s | ETA {etaText}',
       hideCursor: true,

@@ -8,10 +8,7 @@ import type { Command } from 'commander';
 import { ApiClient, addApiOptions, runApiCommand, type ApiFlags } from '../api-client.ts';
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes.ts';
 import { InputError } from '../read-input.ts';
-import { loadKit, runInProcess, runThroughService } from '../paper/kit.ts';
-import { buildReport } from '../paper/report.ts';
 import type { KitResults } from '../paper/types.ts';
-import { writeReportDir } from '../paper/write.ts';
 import { parseInterval } from './submit.ts';
 
 interface PaperFlags extends ApiFlags {
@@ -31,6 +28,11 @@ export function defaultKitDir(): string {
 }
 
 export async function runPaper(flags: PaperFlags): Promise<number> {
+  // Loaded when the command runs, so `sweep --help` and the other commands skip the
+  // core, the sweep compiler and the plots.
+  const [{ loadKit, runInProcess, runThroughService }, { buildReport }, { writeReportDir }] = await Promise.all([
+    import('../paper/kit.ts'), import('../paper/report.ts'), import('../paper/write.ts'),
+  ]);
   const kitDir = flags.kit ?? defaultKitDir();
   const only = flags.only ? flags.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   const kit = loadKit(kitDir, only);

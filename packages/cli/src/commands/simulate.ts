@@ -1,7 +1,7 @@
 // `sweep simulate CONFIG` : run one configuration locally and print section 7's JSON.
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { DEFAULT_MAX_COST_SECONDS, formatIssues, runNormalized, validateConfig } from '@curation/core';
+import { DEFAULT_MAX_COST_SECONDS } from '@curation/core/cost';
 import { readInput, InputError } from '../read-input.ts';
 import { EXIT_USAGE } from '../exit-codes.ts';
 
@@ -18,6 +18,11 @@ function parseSeconds(value: string): number {
 }
 
 export async function runSimulate(source: string, flags: SimulateFlags): Promise<number> {
+  // The core's compute modules only, loaded when the command runs: not its TypeBox
+  // schema (the API's), whose hundreds of modules would double the start-up time.
+  const [{ validateConfig }, { formatIssues }, { runNormalized }] = await Promise.all([
+    import('@curation/core/validate'), import('@curation/core/issues'), import('@curation/core/simulate'),
+  ]);
   let input: unknown;
   try {
     input = (await readInput(source)).value;
