@@ -1,6 +1,6 @@
 // The reconciler (docs/service-design.md, "Recovery"): Postgres is the source of truth,
-// Redis only carries work. Every few seconds one worker process (whichever holds a
-// Postgres advisory lock; Redis is what may have lost its memory) compares the two:
+// Redis only carries work. Every few seconds one worker process (whichever holds the
+// lease in Postgres; Redis is what may have lost its memory) compares the two:
 //  - runs `running` on behalf of a worker whose heartbeat stopped go back to `queued`
 //    (or `cancelled` in a cancelled sweep);
 //  - queued runs of open sweeps that no live job carries get new jobs. A job carries a
@@ -10,13 +10,14 @@
 //    and its addBulk, or a retry's commit and its jobs, a run briefly has no job;
 //  - open sweeps with nothing left to do are finished (their last worker died first).
 // A run re-added by mistake costs nothing: claims and finishes are conditional.
-import pg from 'pg';
+import type pg from 'pg';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { validateConfig } from '@curation/core';
 import {
-  DEAD_AFTER_MS, finishIdleSweeps, liveWorkers, pruneWorkers, queuedRunsOfOpenSweeps, releaseRunsOfDeadWorkers,
+  DEAD_AFTER_MS, finishIdleSweeps, holdReconcilerLease, liveWorkers, pruneWorkers, queuedRunsOfOpenSweeps,
+  releaseReconcilerLease, releaseRunsOfDeadWorkers,
 } from '@curation/db';
 import { batchJobId, RUN_JOB_DEFAULTS, RUN_JOB_NAME, type RunBatchJob } from '@curation/queue';
 import type { SweepCache } from './sweep-cache.ts';
@@ -29,7 +30,8 @@ const MAX_JOB_INDEXES = 25;
 const PRUNE_EVERY_MS = 3600_000;
 
 export interface ReconcilerOptions {
-  databaseUrl: string;
+  /** This worker's id: the lease's holder. */
+  workerId: string;
   db: pg.Pool;
   queue: Queue<RunBatchJob>;
   sweeps: SweepCache;
@@ -38,6 +40,12 @@ export interface ReconcilerOptions {
   intervalMs?: number;
   /** A worker silent this long is dead (WORKER_DEAD_AFTER_MS). */
   deadAfterMs?: number;
+  /**
+   * Since when this process has reached Postgres without a failure (its heartbeats):
+   * after an outage every heartbeat is old, so deaths are judged only once Postgres has
+   * answered for a whole dead-after period. Default: since the reconciler started.
+   */
+  healthySince?: () => number;
 }
 
 export interface PassReport {
@@ -53,8 +61,7 @@ export interface PassReport {
 
 export class Reconciler {
   private readonly o: Required<Omit<ReconcilerOptions, 'logger'>> & { logger: Logger };
-  private leader: pg.Client | undefined;
-  private leaderSince = 0;
+  private leading = false;
   private suspects = new Map<string, Set<number>>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
@@ -62,7 +69,8 @@ export class Reconciler {
   private closed = false;
 
   constructor(o: ReconcilerOptions) {
-    this.o = { intervalMs: 5000, deadAfterMs: DEAD_AFTER_MS, ...o };
+    const started = Date.now();
+    this.o = { intervalMs: 5000, deadAfterMs: DEAD_AFTER_MS, healthySince: () => started, ...o };
   }
 
   start(): void {
@@ -87,52 +95,42 @@ export class Reconciler {
     return run;
   }
 
+  /** Stops, and hands the lease over at once (otherwise the next leader waits for it to expire). */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.running.catch(() => {});
-    await this.dropLeadership();
+    if (this.leading) await releaseReconcilerLease(this.o.db, this.o.workerId).catch(() => {});
+    this.leading = false;
   }
 
+  /** Whether the last tick found this process holding the lease. */
   get isLeader(): boolean {
-    return this.leader !== undefined;
+    return this.leading;
   }
 
-  /** Holds (or tries to take) the session-level advisory lock on a connection of its own; it goes with the process. */
+  /**
+   * Takes or renews the lease, for two intervals: renewed at every pass while this
+   * process lives and runs; a dead or stopped leader's lease expires and the next
+   * worker to tick takes it.
+   */
   private async lead(): Promise<boolean> {
-    if (this.leader) return true;
-    const client = new pg.Client({ connectionString: this.o.databaseUrl, connectionTimeoutMillis: 5000 });
-    client.on('error', () => { if (this.leader === client) void this.dropLeadership(); });
-    try {
-      await client.connect();
-      const { rows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(hashtextextended('curation:reconciler', 0)) AS ok`);
-      if (!rows[0].ok) {
-        await client.end();
-        return false;
-      }
-    } catch (err) {
-      await client.end().catch(() => {});
-      throw err;
+    const was = this.leading;
+    this.leading = false;
+    this.leading = await holdReconcilerLease(this.o.db, this.o.workerId, 2 * this.o.intervalMs);
+    if (this.leading && !was) {
+      this.suspects.clear(); // a previous leader's observations are not ours
+      this.o.logger.info('reconciler: this worker leads');
     }
-    this.leader = client;
-    this.leaderSince = Date.now();
-    this.suspects.clear();
-    this.o.logger.info('reconciler: this worker leads');
-    return true;
-  }
-
-  private async dropLeadership(): Promise<void> {
-    const c = this.leader;
-    this.leader = undefined;
-    if (c) await c.end().catch(() => {});
+    return this.leading;
   }
 
   private async pass(): Promise<PassReport> {
     const { db, queue, logger, deadAfterMs } = this.o;
     const report: PassReport = { released: 0, requeued: 0, jobs: 0, suspects: 0, finishedSweeps: 0 };
-    // Heartbeats written while this process could not see Postgres (or before it led)
-    // are unknown to it: judge deaths only after watching for a whole dead-after period.
-    if (Date.now() - this.leaderSince >= deadAfterMs) {
+    // After an outage of Postgres every heartbeat is old: judge deaths only once it has
+    // answered this process for a whole dead-after period.
+    if (Date.now() - this.o.healthySince() >= deadAfterMs) {
       const released = await releaseRunsOfDeadWorkers(db, deadAfterMs);
       report.released = released.length;
       if (released.length) logger.warn({ runs: released.length }, 'reconciler: runs of dead workers back to queued');

@@ -79,8 +79,16 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   // Registered before taking any job: a claim names this worker, and a worker without a
   // heartbeat is taken for dead.
   await heartbeat(db, id);
+  let healthySince = Date.now();
+  let beatFailed = false;
   const beat = setInterval(() => {
-    heartbeat(db, id).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'heartbeat failed'));
+    heartbeat(db, id).then(() => {
+      if (beatFailed) healthySince = Date.now();
+      beatFailed = false;
+    }, (err: unknown) => {
+      beatFailed = true;
+      logger.warn({ err: (err as Error).message }, 'heartbeat failed');
+    });
   }, Math.max(100, Math.floor(deadAfterMs / 5)));
   beat.unref();
   const pool = createComputePool(concurrency);
@@ -187,7 +195,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     producer = new Queue<RunBatchJob>(RUNS_QUEUE, { connection: conn, prefix: opts.prefix });
     producer.on('error', () => {});
     reconciler = new Reconciler({
-      databaseUrl: opts.databaseUrl, db, queue: producer, sweeps: deps.sweeps, logger, intervalMs: reconcileMs, deadAfterMs,
+      workerId: id, db, queue: producer, sweeps: deps.sweeps, logger, intervalMs: reconcileMs, deadAfterMs,
+      healthySince: () => healthySince,
     });
     reconciler.start();
   }

@@ -76,7 +76,7 @@ describe('reconciler', () => {
     await db.query(`UPDATE runs SET status = 'running', attempts = 1, started_at = now(), worker = 'ghost' WHERE sweep_id = $1`, [id]);
     await db.query(`UPDATE sweeps SET status = 'running', started_at = now() WHERE id = $1`, [id]);
     await queue.pause();
-    // The leader judges deaths only once it has watched for a whole dead-after period.
+    // Deaths are judged only once Postgres has answered this process for a whole dead-after period.
     await new Promise((r) => setTimeout(r, 2100));
     const pass = await leader.tick();
     expect(pass?.released).toBeGreaterThanOrEqual(2);
@@ -96,12 +96,19 @@ describe('reconciler', () => {
     await waitFor('idle sweep failed', async () => (await db.query('SELECT status FROM sweeps WHERE id = $1', [idle.id])).rows[0].status === 'failed');
   });
 
-  it('a closed leader hands over: another worker leads at its next pass', async () => {
+  it('a closed leader hands over at once; a stopped one once its lease expires', async () => {
     const i = workers.findIndex((w) => w.reconciler!.isLeader);
     const [old] = workers.splice(i, 1);
     await old.close();
     const other = workers[0].reconciler!;
     await other.tick();
+    expect(other.isLeader).toBe(true);
+    // A leader that stopped (SIGSTOP) keeps its lease until it expires, then loses it.
+    await db.query(`UPDATE reconciler_lease SET holder = 'stopped', expires_at = now() + interval '1 minute'`);
+    expect(await other.tick()).toBeUndefined();
+    expect(other.isLeader).toBe(false);
+    await db.query(`UPDATE reconciler_lease SET expires_at = now() - interval '1 second'`);
+    expect(await other.tick()).toBeDefined();
     expect(other.isLeader).toBe(true);
   });
 });

@@ -303,6 +303,26 @@ export async function finishIdleSweeps(db: Queryable): Promise<string[]> {
   return done;
 }
 
+/**
+ * Takes or renews the reconciler's lease for `holder` (free, expired, or already its
+ * own); true when `holder` holds it for the next `ttlMs`.
+ */
+export async function holdReconcilerLease(db: Queryable, holder: string, ttlMs: number): Promise<boolean> {
+  const { rows } = await db.query(
+    `INSERT INTO reconciler_lease (name, holder, expires_at) VALUES ('reconciler', $1, now() + make_interval(secs => $2::float8 / 1000))
+     ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+      WHERE reconciler_lease.holder = EXCLUDED.holder OR reconciler_lease.expires_at < now()
+     RETURNING holder`,
+    [holder, ttlMs],
+  );
+  return rows.length > 0;
+}
+
+/** Gives the lease up (shutdown), so another worker takes over at its next pass. */
+export async function releaseReconcilerLease(db: Queryable, holder: string): Promise<void> {
+  await db.query(`DELETE FROM reconciler_lease WHERE name = 'reconciler' AND holder = $1`, [holder]);
+}
+
 /** Forgets workers silent for a day (their runs were released long ago). */
 export async function pruneWorkers(db: Queryable): Promise<number> {
   const res = await db.query(`DELETE FROM workers WHERE heartbeat_at < now() - interval '1 day'`);
