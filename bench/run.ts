@@ -5,6 +5,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   'finite-k': async () => (await import('../packages/core/bench/finite-k-bench.ts')).runFiniteKBench(),
   service: async () => (await import('./service-bench.ts')).runServiceBench(),
   stats: async () => (await import('./stats-bench.ts')).runStatsBench(),
+  start: async () => (await import('./start-bench.ts')).runStartBench(),
   refine: async () => (await import('./refine-bench.ts')).runRefineBench(),
   'refine-service': async () => (await import('./refine-service-bench.ts')).runRefineServiceBench(),
 };

@@ -3,7 +3,7 @@
 // script. Prisma 7's CLI looks for its native schema engine at start although
 // `generate` never uses it; offline it cannot be downloaded, so point it at any
 // existing file unless the caller named a real engine.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,4 +27,7 @@ if (!existsSync(client) || statSync(client).mtimeMs < statSync(schema).mtimeMs) 
     env,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  // The build compiles the client in place (packages/db/tsconfig.prisma.json): make it
+  // compile the new one whole.
+  rmSync(join(root, 'packages/db/generated/.tsbuildinfo'), { force: true });
 }
