@@ -87,7 +87,7 @@ export async function runStartBench(): Promise<void> {
   ];
   try {
     console.log(`start-up, whole processes, ${runs} runs each (median / fastest, seconds), node ${process.version}`);
-    console.log(`${'what'.padEnd(26)}${'compiled'.padStart(17)}${'tsx'.padStart(15)}  target`);
+    console.log(`${'what'.padEnd(26)}${'compiled'.padStart(17)}${'tsx'.padStart(17)}  target`);
     for (const c of cases) {
       await timeOnce(c.compiled, c.until); // the first start fills the disk cache (and Node's compile cache)
       const compiled: number[] = [];

@@ -22,6 +22,13 @@ const SHOTS = join(ROOT, 'test-results', 'dashboard');
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`dashboard browser test skipped: ${CHROMIUM} does not exist (install Debian's chromium package)`);
 
+// In CI (CI=true, as .ci/run sets it) a missing browser fails instead: the dashboard must not go untested.
+describe.runIf(!hasChromium && process.env.CI === 'true')('web dashboard in CI', () => {
+  it(`needs ${CHROMIUM}`, () => {
+    expect.fail(`${CHROMIUM} does not exist: CI tests the dashboard in Debian's chromium (apt-get install chromium)`);
+  });
+});
+
 // q in [0.2, 0.5] x D in [2, 4] on a small C.4 geometry. The name has markup in it: it
 // must show as text.
 const SPEC_YAML = `name: "dashboard <b>e2e</b>"
