@@ -183,6 +183,13 @@ describe.skipIf(!hasChromium)('web dashboard in headless Chromium', () => {
     await expect.poll(() => page.locator('#trajectory-head').textContent()).toMatch(/Run #0\b/);
     await page.locator('#groupby input[value="D"]').check();
     await expect.poll(() => page.locator('#stats table tbody tr').count()).toBe(4);
+    // Which results: one contract, named with its core version above the table.
+    expect(await page.locator('#stats-provenance').textContent()).toMatch(/basin share \(reward 1\) \(summary\.basinShare\.0\) · contract \d+, core \d+\.\d+\.\d+$/);
+    // Value choices: the label names the reward, then the one name the API, CSV and plots use.
+    const options = await page.locator('#stats-metric option').allTextContents();
+    expect(options).toContain('basin share (reward 1) · summary.basinShare.0');
+    expect(options).toContain('audit: lemma applies · summary.audit.applies');
+    expect(options.some((o) => /basin (share )?[0-9]/.test(o))).toBe(false);
     expect(await page.locator('#failed').textContent()).toContain('No failed runs');
 
     // The phase diagram: 2 x 2 cells.
