@@ -2,6 +2,7 @@
 // see only their own team's rows, whichever table or view they read.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { createReader, createTeam, createKey, dropReader, scramSha256Verifier } from '@curation/db';
 import { createTestDatabase, uniqueName, type TestDatabase } from './support/services.ts';
@@ -129,6 +130,19 @@ describe('analyst views', () => {
     expect(rows[2]).toMatchObject({ status: 'failed', error: 'failed a', result_id: null, converged: null, summary: null });
     const sweeps = await owner.query('SELECT sweep_id, sweep_name, team_name, total FROM analyst.sweeps_v1 ORDER BY created_at');
     expect(sweeps.rows).toHaveLength(5);
+  });
+
+  it('the views have exactly the columns docs/analyst-sql.md lists, in its order (a _v1 never changes shape)', async () => {
+    const doc = readFileSync(new URL('../docs/analyst-sql.md', import.meta.url), 'utf8');
+    for (const view of ['sweeps_v1', 'runs_v1']) {
+      const section = doc.split(`### \`analyst.${view}\``)[1].split('\n### ')[0];
+      const documented = section.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| column') && !l.startsWith('| ---'))
+        .flatMap((l) => l.split('|')[1].trim().split(', '));
+      const { rows } = await owner.query<{ column_name: string }>(
+        `SELECT column_name FROM information_schema.columns WHERE table_schema = 'analyst' AND table_name = $1 ORDER BY ordinal_position`, [view],
+      );
+      expect(rows.map((r) => r.column_name), view).toEqual(documented);
+    }
   });
 
   it('the views are security_invoker, and row-level security is enabled but not forced (the owner is unaffected)', async () => {
