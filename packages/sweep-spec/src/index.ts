@@ -2,7 +2,7 @@
 
 export { SweepSpecSchema, AxisSchema, CONFIG_FIELDS, type SweepSpec } from './schema.ts';
 export { SpecError, type SpecIssue } from './errors.ts';
-export { parseSpecText } from './text.ts';
+export { parseSpecText, measureSpec, SpecTooLargeError, DEFAULT_SIZE_LIMITS, type SpecSizeLimits, type SpecOversize } from './text.ts';
 export { compileSweep, type CompiledSweep } from './compile.ts';
 export { validateSweep, DEFAULT_LIMITS, MAX_REPORTED_ISSUES, type SweepLimits, type ValidateSweepResult } from './validate.ts';
 export { specVariables } from './variables.ts';

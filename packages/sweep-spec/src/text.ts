@@ -1,7 +1,7 @@
 // Parsing specification text (JSON or YAML) into a value; compileSweep checks it.
 
-import { parseDocument } from 'yaml';
-import { SpecError } from './errors.ts';
+import { parseDocument, visit } from 'yaml';
+import { pointer, SpecError } from './errors.ts';
 
 function lineCol(text: string, offset: number): { line: number; column: number } {
   const o = Math.max(0, Math.min(offset, text.length));
@@ -109,20 +109,136 @@ export function findJsonError(s: string): { offset: number; reason: string } | n
   }
 }
 
+/** Most alias uses in one YAML document (the yaml library's maxAliasCount, which also weighs nested aliases). */
+export const MAX_YAML_ALIASES = 100;
+
 function fail(message: string): never {
   throw new SpecError([{ path: '', message }], message);
 }
 
+/** Bounds on a specification after parsing, aliases expanded (what is stored and compiled). */
+export interface SpecSizeLimits {
+  /** Most characters of its JSON form (what is stored, and what GET /sweeps/:id returns); about its bytes. */
+  maxBytes: number;
+  /** Most values (objects, lists and scalars), each alias counted at every use. */
+  maxNodes: number;
+  /** Most elements in any one list. */
+  maxListLength: number;
+  /**
+   * Most items in YAML text before it is parsed, counted as commas plus line breaks (an
+   * upper bound on its entries, comments and quoted commas included). The yaml library
+   * takes tens of microseconds per item, so a long list in YAML would hold the event loop
+   * for seconds before any bound after parsing could refuse it; JSON has no such cost.
+   */
+  maxYamlItems: number;
+}
+
+export const DEFAULT_SIZE_LIMITS: SpecSizeLimits = { maxBytes: 10 * 1024 * 1024, maxNodes: 1_000_000, maxListLength: 100_000, maxYamlItems: 20_000 };
+
+/** What went over a SpecSizeLimits bound, with the numbers. */
+export interface SpecOversize {
+  limit: 'maxBytes' | 'maxNodes' | 'maxListLength' | 'maxYamlItems' | 'maxYamlAliases';
+  /** The size when the walk stopped (at least this much; the walk stops at the bound). */
+  found: number;
+  max: number;
+  /** Where it went over: the long list, or the value at which the total passed the bound. */
+  path: string;
+  message: string;
+}
+
+/** Thrown by parseSpecText when the parsed document is larger than its SpecSizeLimits. */
+export class SpecTooLargeError extends SpecError {
+  readonly oversize: SpecOversize;
+  constructor(o: SpecOversize) {
+    super([{ path: o.path, message: o.message }], o.message);
+    this.name = 'SpecTooLargeError';
+    this.oversize = o;
+  }
+}
+
+interface Frame { value: unknown; parent: Frame | null; key: string | number }
+
+const framePath = (f: Frame | null): string => {
+  const keys: (string | number)[] = [];
+  for (let x = f; x && x.parent; x = x.parent) keys.push(x.key);
+  return pointer(...keys.reverse());
+};
+
+/** JSON text length of a scalar, closely enough to bound it (strings without their escapes). */
+const scalarBytes = (v: unknown): number =>
+  typeof v === 'string' ? v.length + 2 : typeof v === 'number' ? String(v).length : v === true ? 4 : v === false ? 5 : 4;
+
+/**
+ * Measures a parsed specification as it would be expanded (a YAML alias counts at every
+ * use, as JSON.stringify and every reader see it) and stops at the first bound crossed,
+ * so the walk costs at most maxNodes steps whatever the aliases multiply to. null: within
+ * the limits.
+ */
+export function measureSpec(value: unknown, limits: SpecSizeLimits = DEFAULT_SIZE_LIMITS): SpecOversize | null {
+  let nodes = 0;
+  let bytes = 0;
+  const stack: Frame[] = [{ value, parent: null, key: '' }];
+  while (stack.length) {
+    const f = stack.pop()!;
+    const v = f.value;
+    nodes++;
+    if (Array.isArray(v)) {
+      if (v.length > limits.maxListLength) {
+        const message = `a list of ${v.length} elements, more than the limit of ${limits.maxListLength} per list`;
+        return { limit: 'maxListLength', found: v.length, max: limits.maxListLength, path: framePath(f), message };
+      }
+      bytes += 1 + Math.max(1, v.length);
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], parent: f, key: i });
+    } else if (v !== null && typeof v === 'object') {
+      const keys = Object.keys(v);
+      bytes += 1 + Math.max(1, keys.length);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        bytes += keys[i].length + 3;
+        stack.push({ value: (v as Record<string, unknown>)[keys[i]], parent: f, key: keys[i] });
+      }
+    } else {
+      bytes += scalarBytes(v);
+    }
+    if (nodes > limits.maxNodes) {
+      const message = `the specification expands to more than ${limits.maxNodes} values (aliases counted at every use), the limit`;
+      return { limit: 'maxNodes', found: nodes, max: limits.maxNodes, path: framePath(f), message };
+    }
+    if (bytes > limits.maxBytes) {
+      const message = `the specification expands to more than ${limits.maxBytes} bytes of JSON (aliases counted at every use), the limit`;
+      return { limit: 'maxBytes', found: bytes, max: limits.maxBytes, path: framePath(f), message };
+    }
+  }
+  return null;
+}
+
+/** Commas plus line breaks: about the most entries YAML text can hold (a line may hold a key and its value). */
+function yamlItems(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 44 || c === 10) n++;
+  }
+  return n;
+}
+
+function bounded(value: unknown, limits: SpecSizeLimits): unknown {
+  const over = measureSpec(value, limits);
+  if (over) throw new SpecTooLargeError(over);
+  return value;
+}
+
 /**
  * Parses specification text. Throws SpecError (path "", the message names the
- * line and column) on a syntax error. The result is not checked: pass it to
- * compileSweep or validateSweep.
+ * line and column) on a syntax error, and SpecTooLargeError when the parsed value
+ * (aliases expanded) is over `limits`. The result is not otherwise checked: pass it
+ * to compileSweep or validateSweep.
  */
-export function parseSpecText(text: string, format: 'json' | 'yaml'): unknown {
+export function parseSpecText(text: string, format: 'json' | 'yaml', limits: SpecSizeLimits = DEFAULT_SIZE_LIMITS): unknown {
   if (typeof text !== 'string') fail(`the specification text must be a string, got ${typeof text}`);
   if (format === 'json') {
+    let value: unknown;
     try {
-      return JSON.parse(text);
+      value = JSON.parse(text);
     } catch (e) {
       // V8's messages do not always carry a position (and may quote the whole text): find it ourselves.
       const found = findJsonError(text);
@@ -132,8 +248,16 @@ export function parseSpecText(text: string, format: 'json' | 'yaml'): unknown {
       const { line, column } = lineCol(text, offset);
       fail(`JSON syntax error at line ${line}, column ${column}: ${reason}`);
     }
+    return bounded(value, limits);
   }
   if (format === 'yaml') {
+    const items = yamlItems(text);
+    if (items > limits.maxYamlItems) {
+      const message =
+        `the YAML text has ${items} items (commas and line breaks), more than the limit of ${limits.maxYamlItems} for YAML; ` +
+        'send a specification this large as JSON';
+      throw new SpecTooLargeError({ limit: 'maxYamlItems', found: items, max: limits.maxYamlItems, path: '', message });
+    }
     let doc;
     try {
       doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
@@ -148,11 +272,24 @@ export function parseSpecText(text: string, format: 'json' | 'yaml'): unknown {
       const column = 'col' in pos ? pos.col : (pos as { column: number }).column;
       fail(`YAML syntax error at line ${line}, column ${column}: ${reason}`);
     }
+    let aliases = 0;
+    visit(doc, { Alias: () => { aliases++; } });
+    const tooManyAliases = (found: number, nested: string) => new SpecTooLargeError({
+      limit: 'maxYamlAliases', found, max: MAX_YAML_ALIASES, path: '',
+      message: `the YAML text uses aliases ${found} times${nested}, more than the limit of ${MAX_YAML_ALIASES}`,
+    });
+    if (aliases > MAX_YAML_ALIASES) throw tooManyAliases(aliases, '');
+    let value: unknown;
     try {
-      return doc.toJS({ maxAliasCount: 100 });
+      // maxAliasCount also weighs nested aliases (an alias of a list of aliases...); one
+      // large list reused by a few aliases passes it, which the size bound below catches.
+      // Aliases come back as shared references, so nothing is copied before that bound.
+      value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
     } catch (e) {
+      if (e instanceof ReferenceError && /Excessive alias count/.test(e.message)) throw tooManyAliases(aliases, ' (nested, each use of an alias inside an aliased value counted at every use of the outer one)');
       fail(`YAML error: ${e instanceof Error ? e.message : String(e)}`);
     }
+    return bounded(value, limits);
   }
   fail(`unknown specification format ${JSON.stringify(format)} (expected "json" or "yaml")`);
 }

@@ -5,12 +5,15 @@ import { SpecError, type SpecIssue } from './errors.ts';
 import { compileSweep, type CompiledSweep } from './compile.ts';
 import { configFieldsAt } from './fields.ts';
 import { didYouMean } from './suggest.ts';
+import { DEFAULT_SIZE_LIMITS, measureSpec, type SpecSizeLimits } from './text.ts';
 
 export interface SweepLimits {
   /** Most configurations a sweep may expand to. */
   maxConfigs: number;
   /** Most estimated seconds one configuration may cost (passed to the core's validateConfig). */
   maxCostSeconds: number;
+  /** Bounds on the specification itself, aliases expanded (default DEFAULT_SIZE_LIMITS). */
+  specSize?: SpecSizeLimits;
   /** Most memory one configuration may need (the core's estimateMemoryBytes): what a worker allows (WORKER_MAX_RUN_MEMORY_MB). */
   maxMemoryBytes?: number;
 }
@@ -89,14 +92,17 @@ class IssueGroups {
 }
 
 /**
- * Compiles a sweep, refuses it when it expands to more than `limits.maxConfigs`
- * configurations, then validates every configuration with the core's
+ * Refuses a specification larger than `limits.specSize`, compiles it, refuses it when
+ * it expands to more than `limits.maxConfigs` configurations, then validates every
+ * configuration with the core's
  * validateConfig. Never throws for a bad specification: problems come back as
  * issues (configuration problems carry the configuration's index, or point into
  * base when base alone causes them; identical ones are collapsed, at most 20 are
  * reported; an unknown field comes with the closest allowed name).
  */
 export function validateSweep(spec: unknown, limits: SweepLimits = DEFAULT_LIMITS): ValidateSweepResult {
+  const over = measureSpec(spec, limits.specSize ?? DEFAULT_SIZE_LIMITS);
+  if (over) return { ok: false, issues: [{ path: over.path, message: over.message }] };
   let compiled: CompiledSweep;
   try {
     compiled = compileSweep(spec);
