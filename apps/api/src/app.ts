@@ -12,8 +12,9 @@ import { createRedis, RUNS_QUEUE } from '@curation/queue';
 import { DEFAULT_LIMITS, type SweepLimits } from '@curation/sweep-spec';
 import { Enqueuer } from './enqueuer.ts';
 import { Refiner } from './refiner.ts';
-import { errorHandler, notFoundHandler } from './errors.ts';
+import { errorHandler, frameworkErrorHandler, notFoundHandler } from './errors.ts';
 import { registerContentParsers } from './content.ts';
+import { checkRequestEdge } from './edge.ts';
 import type { TypeBoxProvider } from './type-provider.ts';
 import type { Deps } from './deps.ts';
 import { sweepRoutes } from './routes/sweeps.ts';
@@ -28,7 +29,7 @@ import { metricsRoutes } from './routes/metrics.ts';
 import dashboardRoutes from './routes/dashboard.ts';
 import { adminQueuesRoutes } from './routes/admin-queues.ts';
 import { authGuard } from './auth.ts';
-import { DEFAULT_RATE_LIMIT, registerRateLimit, type RateLimitOptions } from './rate-limit.ts';
+import { DEFAULT_RATE_LIMIT, registerRateLimit, trustProxyOption, type RateLimitOptions } from './rate-limit.ts';
 
 export interface BuildAppOptions {
   databaseUrl: string;
@@ -48,6 +49,8 @@ export interface BuildAppOptions {
   docsRequireAuth?: boolean;
   /** /metrics without a key. Default: an admin key is needed. */
   metricsPublic?: boolean;
+  /** Fastify's trustProxy: whose X-Forwarded-For gives the client address (settings.ts TRUST_PROXY). Default: nobody's. */
+  trustProxy?: boolean | number | string[];
 }
 
 /** The realm browsers show when they ask for the key (HTTP Basic, key as password). */
@@ -71,6 +74,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     ...(isLoggerInstance(logger) ? { loggerInstance: logger } : { logger: logger as boolean | object }),
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     requestIdHeader: 'x-request-id',
+    trustProxy: trustProxyOption(opts.trustProxy),
+    frameworkErrors: frameworkErrorHandler,
     ajv: {
       customOptions: {
         // Never coerce or strip the body: "3" is not a number, and an unknown field is an
@@ -120,10 +125,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
     const schema = request.routeOptions.schema?.querystring as TSchema | undefined;
     if (schema && request.query) request.query = Value.Convert(schema, request.query);
   });
+  app.addHook('preValidation', checkRequestEdge);
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
-  registerContentParsers(app);
+  registerContentParsers(app, deps.limits);
 
   // Before any route: the limiter attaches itself to each route as it is added.
   const rateLimit = opts.rateLimit ?? DEFAULT_RATE_LIMIT;

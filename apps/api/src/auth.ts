@@ -44,7 +44,7 @@ export interface GuardOptions {
 
 /** What authGuard needs from a throttle of failed authentications. */
 export interface AuthFailureThrottle {
-  /** The refusal for an address over the limit, without any lookup; undefined otherwise. */
+  /** The refusal for an address already over the limit, without counting again; undefined otherwise. */
   blocked(request: FastifyRequest): ApiError | undefined;
   /** Counts a failure; the refusal to send instead of the 401 when this one went over the limit. */
   failed(request: FastifyRequest): Promise<ApiError | undefined>;
@@ -91,12 +91,15 @@ export function authGuard(pool: pg.Pool, o: GuardOptions = {}): onRequestAsyncHo
     if (request.routeOptions.config?.authPublic) return;
     const key = keyFromHeader(request.headers.authorization, !!o.basicRealm);
     if (key === null) return deny(reply, unauthorized(MALFORMED_MESSAGE, o.basicRealm));
-    // An address that keeps sending unknown keys is refused before the lookup: the
-    // per-key limit cannot count requests that have no key, and each costs Postgres a query.
-    const blocked = o.failures?.blocked(request);
-    if (blocked) return deny(reply, blocked);
+    // The key is looked up first (one unique-index query), so a valid key is served even
+    // from an address over the failure limit: behind a proxy, or on a shared NAT, one
+    // client guessing keys must not lock out the others. Only failures are counted, and
+    // an address over the limit gets 429 instead of 401 without another count in Redis.
     const found = await findKeyByPlaintext(pool, key);
-    if (!found) return deny(reply, (await o.failures?.failed(request)) ?? unauthorized(INVALID_KEY_MESSAGE, o.basicRealm));
+    if (!found) {
+      const refusal = o.failures?.blocked(request) ?? (await o.failures?.failed(request));
+      return deny(reply, refusal ?? unauthorized(INVALID_KEY_MESSAGE, o.basicRealm));
+    }
     if (o.admin && found.role !== 'admin') return deny(reply, new ApiError(403, 'this endpoint needs an admin key'));
     request.auth = { keyId: found.keyId, teamId: found.teamId, role: found.role };
     touchLastUsed(pool, found.keyId).catch((err) => request.log.warn({ err, keyId: found.keyId }, 'could not record key use'));

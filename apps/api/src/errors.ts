@@ -84,3 +84,16 @@ export function errorHandler(err: FastifyError | ApiError | Error, request: Fast
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
   reply.code(404).send(errorBody(404, `no route ${request.method} ${request.url.split('?')[0]}`));
 }
+
+/**
+ * Refusals Fastify makes before routing (a path whose percent escapes are not UTF-8, an
+ * over-long parameter): the same body as every other error, and a 400 says where.
+ */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+  const message = err.code === 'FST_ERR_BAD_URL'
+    ? 'the URL path is not valid: its percent escapes are not UTF-8 text'
+    : err.message;
+  const issues = status === 400 ? [{ path: '/params', message }] : undefined;
+  reply.code(status).send(errorBody(status, message, issues));
+}

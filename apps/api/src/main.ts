@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     rateLimit: settings.rateLimit,
     docsRequireAuth: settings.docsRequireAuth,
     metricsPublic: settings.metricsPublic,
+    trustProxy: settings.trustProxy,
     logger: log,
   });
   await app.listen({ host: settings.host, port: settings.port });

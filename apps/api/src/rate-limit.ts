@@ -6,7 +6,9 @@
 //
 // A request with an unknown key never reaches that limiter (authentication answers 401
 // first), so failed authentications are counted apart, per client address: past
-// `authFailures` in a window, the address gets 429 without its key being looked up.
+// `authFailures` in a window, the address's unknown keys get 429 instead of 401. A valid
+// key is always served (it is looked up before the address is checked). The client
+// address is the peer's unless TRUST_PROXY names proxies whose X-Forwarded-For to believe.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
@@ -53,13 +55,27 @@ export function windowText(ms: number): string {
   return plural(ms, 'millisecond');
 }
 
+/**
+ * Fastify's trustProxy for a TRUST_PROXY setting. Fastify ignores a bare hop count (it
+ * cannot tell a proxy from a client that sends the header itself), so n hops is given as
+ * a function that trusts the peer and the n - 1 addresses before it: right only where
+ * every request comes through those n proxies, which is what setting a count declares.
+ */
+export function trustProxyOption(setting: boolean | number | string[] | undefined): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof setting === 'number') {
+    const hops = setting;
+    return hops > 0 ? (_address, hop) => hop < hops : false;
+  }
+  return setting ?? false;
+}
+
 /** The rate-limit key: the API key's id, else the client address. */
 export const rateLimitKey = (req: FastifyRequest): string => (req.auth ? `key:${req.auth.keyId}` : `ip:${req.ip}`);
 
 type CountFailure = (req: FastifyRequest) => Promise<{ isExceeded: boolean; ttl: number }>;
 
 class FailureThrottle implements AuthFailureThrottle {
-  /** address -> until when it is refused (ms); kept here so those requests cost neither Redis nor Postgres. */
+  /** address -> until when its unknown keys are refused (ms); kept here so those refusals cost Redis nothing. */
   private readonly until = new Map<string, number>();
 
   constructor(private readonly count: CountFailure, private readonly max: number, private readonly windowMs: number) {}

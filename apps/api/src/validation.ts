@@ -11,9 +11,9 @@ export interface ValidationErrorLike {
   message?: string;
 }
 
-const MAX_ISSUES = 50;
+export const MAX_ISSUES = 50;
 
-const token = (k: string) => k.replace(/~/g, '~0').replace(/\//g, '~1');
+export const token = (k: string) => k.replace(/~/g, '~0').replace(/\//g, '~1');
 
 function pathOf(e: ValidationErrorLike): string {
   const base = e.instancePath ?? '';
@@ -79,3 +79,4 @@ export function validationIssues(errors: ValidationErrorLike[], context: string)
   }
   return issues;
 }
+

@@ -256,7 +256,7 @@ describe('limits', () => {
     for (let i = 0; i < 8; i++) expect((await one.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
   });
 
-  it('unknown keys are counted per client address: past the limit 429, and that address is refused before any lookup', async () => {
+  it('unknown keys are counted per client address: past the limit 429, while a valid key from that address is served', async () => {
     const app = await env.app({ rateLimit: { max: 100, windowMs: 60_000, authFailures: 3 } });
     await waitFor(async () => (await app.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
     const guess = (remoteAddress: string, i: number) =>
@@ -267,12 +267,66 @@ describe('limits', () => {
     expect(refused.json()).toMatchObject({ statusCode: 429, limit: 3, windowSeconds: 60 });
     expect(refused.json().message).toMatch(/too many requests with an unknown API key from this client address: at most 3 per minute; retry after \d+ s/);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
-    // Now even a good key from that address waits out the window (its key is not looked up)...
+    expect((await guess('10.9.0.1', 4)).statusCode).toBe(429);
+    // A valid key from that address is served: one client guessing keys behind a shared
+    // address (a proxy, a NAT) must not lock the others out...
     const keyed = await app.inject({ method: 'GET', url: '/v1/sweeps', remoteAddress: '10.9.0.1', headers: teamA.headers });
-    expect(keyed.statusCode).toBe(429);
-    // ...while other addresses are untouched, and a good key never counts as a failure.
+    expect(keyed.statusCode, keyed.body).toBe(200);
+    // ...other addresses are untouched, and a good key never counts as a failure.
     expect((await app.inject({ method: 'GET', url: '/v1/sweeps', remoteAddress: '10.9.0.2', headers: teamA.headers })).statusCode).toBe(200);
     expect((await guess('10.9.0.2', 0)).statusCode).toBe(401);
+  });
+
+  it('31 unknown keys and then a valid key from the same address, at the default limit: the valid key gets 200', async () => {
+    const app = await env.app({ rateLimit: { max: 1000, windowMs: 60_000, authFailures: 30 } });
+    await waitFor(async () => (await app.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
+    const codes: number[] = [];
+    for (let i = 0; i < 31; i++) {
+      const res = await app.inject({ method: 'GET', url: '/v1/sweeps', remoteAddress: '10.9.1.1', headers: { authorization: `Bearer cs_${String(i).padStart(43, 'H')}` } });
+      codes.push(res.statusCode);
+    }
+    expect(codes.filter((c) => c === 401)).toHaveLength(30);
+    expect(codes[30]).toBe(429);
+    for (const route of ['/v1/sweeps', '/v1/stats?tag=x']) {
+      const res = await app.inject({ method: 'GET', url: route, remoteAddress: '10.9.1.1', headers: teamA.headers });
+      expect(res.statusCode, `${route}: ${res.body}`).toBe(200);
+    }
+    const posted = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(1, 1), remoteAddress: '10.9.1.1', headers: teamA.headers });
+    expect(posted.statusCode, posted.body).toBe(201);
+    await app.enqueuer.idle();
+  });
+
+  it('X-Forwarded-For is ignored by default, and names the client with TRUST_PROXY', async () => {
+    const viaProxy = (target: FastifyInstance, client: string, i: number) =>
+      target.inject({
+        method: 'GET', url: '/v1/sweeps', remoteAddress: '10.0.0.5',
+        headers: { 'x-forwarded-for': client, authorization: `Bearer cs_${String(i).padStart(43, 'J')}` },
+      });
+    // Default: every request through the proxy is the proxy's address, and a client can not
+    // escape the count by sending a header of its own.
+    const plain = await env.app({ rateLimit: { max: 1000, windowMs: 60_000, authFailures: 2 } });
+    await waitFor(async () => (await plain.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
+    expect((await viaProxy(plain, '192.0.2.1', 0)).statusCode).toBe(401);
+    expect((await viaProxy(plain, '192.0.2.2', 1)).statusCode).toBe(401);
+    expect((await viaProxy(plain, '192.0.2.3', 2)).statusCode).toBe(429);
+    // Trusting the proxy (a CIDR list, as TRUST_PROXY=10.0.0.0/8 gives): each client is counted apart.
+    const settings: (string[] | number | boolean)[] = [['10.0.0.0/8'], 1, true];
+    for (const [k, trustProxy] of settings.entries()) {
+      const trusting = await env.app({ rateLimit: { max: 1000, windowMs: 60_000, authFailures: 2 }, trustProxy });
+      await waitFor(async () => (await trusting.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
+      const client = `198.51.100.${k}`;
+      expect((await viaProxy(trusting, client, 0)).statusCode).toBe(401);
+      expect((await viaProxy(trusting, client, 1)).statusCode).toBe(401);
+      expect((await viaProxy(trusting, client, 2)).statusCode).toBe(429);
+      expect((await viaProxy(trusting, `203.0.113.${k}`, 3)).statusCode).toBe(401);
+    }
+    // With a list, a client outside it that sends the header itself is still its own address.
+    const listed = await env.app({ rateLimit: { max: 1000, windowMs: 60_000, authFailures: 2 }, trustProxy: ['10.0.0.0/8'] });
+    const direct = (i: number) => listed.inject({
+      method: 'GET', url: '/v1/sweeps', remoteAddress: '192.0.2.50',
+      headers: { 'x-forwarded-for': `198.18.0.${i}`, authorization: `Bearer cs_${String(i).padStart(43, 'K')}` },
+    });
+    expect([(await direct(0)).statusCode, (await direct(1)).statusCode, (await direct(2)).statusCode]).toEqual([401, 401, 429]);
   });
 
   it('with Redis down, the rate limit lets requests through instead of failing them', async () => {
