@@ -34,7 +34,10 @@ COPY packages/plots/package.json packages/plots/
 COPY packages/cli/package.json packages/cli/
 COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# --omit=optional too: Prisma's CLI and TypeScript are optional peers of @prisma/client,
+# so --omit=dev alone keeps them (250 MB); the optional native speed-ups it also drops
+# (msgpackr-extract, @napi-rs/nice) have pure-JS fallbacks or are unused.
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/packages/sweep-spec/dist packages/sweep-spec/dist
 COPY --from=build /app/packages/db/dist packages/db/dist

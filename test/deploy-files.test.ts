@@ -149,6 +149,8 @@ describe('Dockerfile', () => {
 
   it('ships only production dependencies and the compiled output, not the sources', () => {
     expect(runs(runtime)).toMatch(/npm ci [^&]*--omit=dev/);
+    // Prisma's CLI and TypeScript are optional peers of @prisma/client: --omit=dev alone keeps them.
+    expect(runs(runtime)).toMatch(/npm ci [^&]*--omit=optional/);
     const copies = runtime.steps.filter((x) => x.op === 'COPY').map((x) => x.args.split(/\s+/));
     expect(copies.some((c) => c.includes('.'))).toBe(false); // no `COPY . .`
     const fromBuild = copies.filter((c) => c[0] === `--from=${build.name}`).map((c) => c[1].replace(/^\/app\//, ''));
