@@ -167,6 +167,38 @@ export class ApiClient {
   }
 }
 
+/** Pauses before the second and later attempts of a retried request (SWEEP_RETRY_DELAYS_MS overrides, comma-separated). */
+export const RETRY_DELAYS_MS = [500, 2000];
+
+function retryDelays(): number[] {
+  const raw = process.env.SWEEP_RETRY_DELAYS_MS;
+  if (raw === undefined || raw.trim() === '') return RETRY_DELAYS_MS;
+  const v = raw.split(',').map((x) => Number(x.trim()));
+  return v.every((x) => Number.isFinite(x) && x >= 0) ? v : RETRY_DELAYS_MS;
+}
+
+/**
+ * Runs a request again when no answer came back (connection refused, reset or closed
+ * before the response, time-out) or the API said 503 (a backing service is down), after
+ * each pause of RETRY_DELAYS_MS. Only for requests that are safe to repeat: a submission
+ * is, because it carries the same Idempotency-Key every time, so a request that did reach
+ * the API returns the sweep it created instead of creating a second.
+ */
+export async function withRetries<T>(attempt: () => Promise<T>, what: string): Promise<T> {
+  const delays = retryDelays();
+  for (let i = 0; ; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      const retryable = err instanceof ApiUnreachableError || (err instanceof ApiHttpError && err.status === 503);
+      if (!retryable || i >= delays.length) throw err;
+      const reason = err instanceof ApiUnreachableError ? err.reason : `HTTP 503: ${err.message}`;
+      process.stderr.write(`warning: ${what}: ${reason}; trying again in ${delays[i] / 1000} s (attempt ${i + 2} of ${delays.length + 1})\n`);
+      await new Promise((r) => setTimeout(r, delays[i]));
+    }
+  }
+}
+
 // ------------------------------------------------------------------ API shapes
 
 export type SweepStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';

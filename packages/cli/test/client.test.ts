@@ -163,6 +163,55 @@ describe('sweep submit', () => {
     expect(lines).toEqual(['error: /base/K: must be >= 2 (got 1)', 'error: [config 1] /q: must be < 1 (got 1.5)']);
   });
 
+  it('sends an Idempotency-Key, and after a dropped answer retries with the same key: one sweep', async () => {
+    // A proxy in front of the API: it forwards the first submission, lets the API answer,
+    // then closes the connection instead of passing the answer on.
+    const seen: (string | undefined)[] = [];
+    let posts = 0;
+    const proxy = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.method === 'POST') seen.push(req.headers['idempotency-key'] as string | undefined);
+        const drop = req.method === 'POST' && ++posts === 1;
+        const upstream = http.request(`${api}${req.url}`, { method: req.method, headers: req.headers }, (up) => {
+          const body: Buffer[] = [];
+          up.on('data', (c: Buffer) => body.push(c));
+          up.on('end', () => {
+            if (drop) { req.socket.destroy(); return; }
+            res.writeHead(up.statusCode ?? 502, up.headers);
+            res.end(Buffer.concat(body));
+          });
+        });
+        upstream.end(Buffer.concat(chunks));
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const via = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const name = `cli dropped ${Date.now()}`;
+    try {
+      const r = await sweep(['submit', '-'], { input: JSON.stringify({ ...SPEC, name }), api: via, env: { SWEEP_RETRY_DELAYS_MS: '100,100' } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toMatch(UUID);
+      expect(r.stderr).toMatch(/^warning: submit: UND_ERR_SOCKET; trying again in 0.1 s \(attempt 2 of 3\)\n/);
+      expect(seen).toHaveLength(2);
+      expect(seen[0]).toMatch(UUID);
+      expect(seen[1]).toBe(seen[0]);
+      // Exactly one sweep of that name, and it is the one the CLI printed.
+      const list = await (await fetch(`${api}/v1/sweeps?limit=100`, { headers: authHeaders() })).json() as { items: { id: string; name: string }[] };
+      expect(list.items.filter((x) => x.name === name).map((x) => x.id)).toEqual([r.stdout.trim()]);
+      // A second invocation is a new submission (a new key), and --idempotency-key is sent as given.
+      seen.length = 0;
+      const again = await sweep(['submit', '-', '--idempotency-key', 'my-key-1'], { input: JSON.stringify({ ...SPEC, name }), api: via });
+      expect(again.code, again.stderr).toBe(0);
+      expect(seen).toEqual(['my-key-1']);
+    } finally {
+      await new Promise((r) => proxy.close(r));
+    }
+    const ids = (await (await fetch(`${api}/v1/sweeps?limit=100`, { headers: authHeaders() })).json() as { items: { name: string }[] }).items.filter((x) => x.name === name);
+    expect(ids).toHaveLength(2);
+  });
+
   it('a file that does not parse: exit 2 before any request', async () => {
     const r = await sweep(['submit', '-'], { input: 'name: x\n  bad: [' , api: 'http://127.0.0.1:9' });
     expect(r.code).toBe(2);
