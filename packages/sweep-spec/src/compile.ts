@@ -16,9 +16,14 @@ export interface CompiledSweep {
   variables: string[];
   /** The configuration paths the axes, then derive, set (dotted, as written in the spec). */
   paths: string[];
+  /** The derive keys, in spec order: the names paramsAt lists after the axis variables. */
+  derived: string[];
   /** Adaptive sweeps only: `total` is the starting grid, and indexes up to the lattice's capacity are valid. */
   refine?: RefinePlan;
-  /** The axis variables of configuration i: name -> value. */
+  /**
+   * The parameters of configuration i: the axis variables, then the derived values
+   * (name -> value), so that a run records every value the sweep chose for it.
+   */
   paramsAt(i: number): Record<string, unknown>;
   /** Configuration i: a deep copy of base with the axis config paths, then the derive paths, set. */
   configAt(i: number): unknown;
@@ -677,15 +682,28 @@ function build(base: Record<string, unknown>, axes: AxisDef[], vars: VarDef[], d
     return vals;
   };
 
+  /** The derive values of configuration i, in derive order; a non-finite one is the spec's error. */
+  const derivedAt = (i: number, vals: unknown[]): ExprValue[] => derives.map((d) => {
+    const v = d.evaluate(vals);
+    if (!allFinite(v)) {
+      const at = vars.map((x) => `${x.name}=${show(vals[x.slot])}`).join(', ');
+      throw new SpecError([{ path: d.at, index: i, message: `gives ${showExpr(v)}, not a finite number, at ${at}` }]);
+    }
+    return v;
+  });
+
   return {
     total,
     variables: vars.map((v) => v.name),
     paths: [...configVars.map((v) => v.name), ...derives.map((d) => d.key)],
+    derived: derives.map((d) => d.key),
     paramsAt(i: number): Record<string, unknown> {
       check(i);
       const vals = fill(i);
       const out: Record<string, unknown> = {};
       for (let s = 0; s < nVars; s++) out[vars[s].name] = vals[s];
+      const dv = derivedAt(i, vals);
+      for (let m = 0; m < derives.length; m++) out[derives[m].key] = dv[m];
       return out;
     },
     configAt(i: number): unknown {
@@ -693,15 +711,8 @@ function build(base: Record<string, unknown>, axes: AxisDef[], vars: VarDef[], d
       const vals = fill(i);
       const cfg = cloneJson(frozenBase);
       for (let m = 0; m < configVars.length; m++) setPath(cfg, configVars[m].segs as Segment[], vals[configVars[m].slot]);
-      for (let m = 0; m < derives.length; m++) {
-        const d = derives[m];
-        const v = d.evaluate(vals);
-        if (!allFinite(v)) {
-          const at = vars.map((x) => `${x.name}=${show(vals[x.slot])}`).join(', ');
-          throw new SpecError([{ path: d.at, index: i, message: `gives ${showExpr(v)}, not a finite number, at ${at}` }]);
-        }
-        setPath(cfg, d.segs, v);
-      }
+      const dv = derivedAt(i, vals);
+      for (let m = 0; m < derives.length; m++) setPath(cfg, derives[m].segs, dv[m]);
       return cfg;
     },
   };

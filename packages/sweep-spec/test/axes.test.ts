@@ -244,7 +244,10 @@ describe('order and random access', () => {
     expect(expected).toHaveLength(c.total);
     for (let i = 0; i < c.total; i++) {
       const p = expected[i];
-      expect(c.paramsAt(i)).toEqual(p);
+      // the derived values follow the axis variables, in derive order, as the configuration holds them
+      const derived = { 'rewards.0.center': [-(p.D as number) / 2], 'rewards.1.center': [(p.D as number) / 2] };
+      expect(c.paramsAt(i)).toEqual({ ...p, ...derived });
+      expect(Object.keys(c.paramsAt(i))).toEqual([...Object.keys(p), 'rewards.0.center', 'rewards.1.center']);
       let cfg: unknown = baseConfig();
       for (const k of ['q', 'K', 'beta', 'seed', 'rewards.0.scale']) cfg = withPath(cfg, k, p[k]);
       cfg = withPath(cfg, 'rewards.0.center', [-(p.D as number) / 2]);
@@ -289,8 +292,8 @@ describe('order and random access', () => {
     );
     expect(c.total).toBe(1e15);
     const i = 1e15 - 1;
-    expect(c.paramsAt(i)).toEqual({ seed: 999999, q: 0.99, D: 999 });
-    expect(c.paramsAt(123456789012345)).toEqual({ seed: 123456, q: expect.any(Number), D: 345 });
+    expect(c.paramsAt(i)).toEqual({ seed: 999999, q: 0.99, D: 999, iterations: 999 });
+    expect(c.paramsAt(123456789012345)).toEqual({ seed: 123456, q: expect.any(Number), D: 345, iterations: 345 });
     expect(issuesOf(spec({ axes: [{ param: 'seed', replicates: 1e9 }, { param: 'K', replicates: 1e9 }] }))[0]).toEqual({
       path: '/axes',
       message: 'the axes multiply to more than 2^53 configurations (1.000e+18)',
@@ -339,9 +342,10 @@ describe('params: configuration paths and free variables', () => {
     expect(issuesOf(spec({ axes: [{ random: { n: 2, seed: 1, params: { bta: { uniform: [0, 1] } } } }] }))[0].path).toBe(
       '/axes/0/random/params/bta',
     );
-    // a free variable only used by derive is fine, and appears in params but not in the configuration
+    // a free variable only used by derive is fine, and appears in params (with what it derives) but not in the configuration
     const c = compileSweep(spec({ axes: [{ param: 'D', values: [2] }], derive: { 'rewards.1.center': 'D' } }));
-    expect(c.paramsAt(0)).toEqual({ D: 2 });
+    expect(c.paramsAt(0)).toEqual({ D: 2, 'rewards.1.center': 2 });
+    expect(c.derived).toEqual(['rewards.1.center']);
     expect(c.configAt(0)).not.toHaveProperty('D');
   });
 

@@ -172,11 +172,15 @@ describe('derive in a sweep', () => {
     const cfg = c.configAt(1) as { rewards: Record<string, unknown>[] };
     expect(cfg.rewards[0]).toEqual({ kind: 'quadratic', center: -2, scale: 3 });
     expect(cfg.rewards[1]).toEqual({ kind: 'quadratic', center: [2], scale: 30 });
+    // a run's params name every value the sweep chose: the axis variables, then the derived ones in derive order
+    expect(c.paramsAt(1)).toEqual({ 'rewards.0.scale': 3, D: 4, 'rewards.1.scale': 30, 'rewards.1.center': [2], 'rewards.0.center': -2 });
+    expect(Object.keys(c.paramsAt(1))).toEqual(['rewards.0.scale', 'D', 'rewards.1.scale', 'rewards.1.center', 'rewards.0.center']);
   });
 
   test('a derive result that is not finite is a per-configuration SpecError with index', () => {
     const c = compileSweep(spec({ axes: [{ param: 'D', values: [1, 0] }], derive: { 'rewards.0.scale': '1 / D' } }));
     expect((c.configAt(0) as { rewards: { scale: number }[] }).rewards[0].scale).toBe(1);
+    expect(() => c.paramsAt(1)).toThrow(SpecError);
     try {
       c.configAt(1);
       expect.unreachable();
