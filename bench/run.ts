@@ -7,6 +7,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   stats: async () => (await import('./stats-bench.ts')).runStatsBench(),
   start: async () => (await import('./start-bench.ts')).runStartBench(),
   refine: async () => (await import('./refine-bench.ts')).runRefineBench(),
+  scale: async () => (await import('./scale-bench.ts')).runScaleBench(),
   'refine-service': async () => (await import('./refine-service-bench.ts')).runRefineServiceBench(),
 };
 
