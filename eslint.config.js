@@ -13,6 +13,8 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.node } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // A variable set once after a closure that reads it (a shutdown handler) stays `let`.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // XML escaping and terminal output match control characters on purpose.
       'no-control-regex': 'off',
     },

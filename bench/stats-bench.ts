@@ -136,7 +136,7 @@ export async function runStatsBench(): Promise<Record<string, number>> {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   const out: Record<string, number> = {};
   try {
-    let t = performance.now();
+    const t = performance.now();
     const sweepId = await insertSweep(pool, 'bench q x D x 500 seeds', 0);
     await insertSweep(pool, 'another sweep sharing the results table', 1);
     // VACUUM as autovacuum would on these insert-only tables: sets the visibility map, so

@@ -81,7 +81,7 @@ export function formatTicks(ticks: number[]): string[] {
 export function textWidth(s: string, fontSize: number): number {
   let w = 0;
   for (const ch of s) {
-    if (/[il.,:;|'!1 ()\[\]]/.test(ch)) w += 0.36;
+    if (/[il.,:;|'!1 ()[\]]/.test(ch)) w += 0.36;
     else if (/[mwMW@%]/.test(ch)) w += 0.9;
     else if (/[A-Z]/.test(ch)) w += 0.7;
     else w += 0.6;

@@ -76,7 +76,6 @@ function fromCells(values: Category[]): Category[] {
 /** Rejects script-bearing URL schemes; other hrefs are used as given (escaped). */
 function safeHref(href: string | undefined): string | undefined {
   if (typeof href !== 'string' || href === '') return undefined;
-  // eslint-disable-next-line no-control-regex
   const squashed = href.replace(/[\u0000-\u0020]/g, '').toLowerCase();
   if (/^(javascript|vbscript|data):/.test(squashed)) return undefined;
   return href;

@@ -12,7 +12,7 @@ export interface XmlElement {
 }
 
 const NAME_START = /[A-Za-z_:]/;
-const NAME_CHAR = /[A-Za-z0-9_:.\-]/;
+const NAME_CHAR = /[A-Za-z0-9_:.-]/;
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
 function validChar(cp: number): boolean {

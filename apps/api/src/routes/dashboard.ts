@@ -35,7 +35,7 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-export default async function dashboardRoutes(app: FastifyInstance, _opts: {}): Promise<void> {
+export default async function dashboardRoutes(app: FastifyInstance, _opts: object): Promise<void> {
   const js = load('app.js', 'text/javascript; charset=utf-8');
   const css = load('app.css', 'text/css; charset=utf-8');
   // Asset URLs carry a content hash, so they can be cached for long and still change on deploy.

@@ -163,12 +163,14 @@ function setupKeyForm() {
     onKeyChange();
   });
 }
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let flashTimer;
 function flash(form, text) {
   let note = form.querySelector('.saved');
   if (!note) { note = h('span', { class: 'saved', role: 'status' }); form.append(note); }
   note.textContent = text;
-  clearTimeout(flash.t);
-  flash.t = setTimeout(() => { note.textContent = ''; }, 2000);
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => { note.textContent = ''; }, 2000);
 }
 
 function showError(el, err, lead) {
@@ -520,6 +522,10 @@ function sweepPage() {
 
   // ---- failed runs, runs table
 
+  /**
+   * @param {any[]} items
+   * @param {{ metric?: string, showError?: boolean }} [opts]
+   */
   function runsTable(items, { metric, showError: withError } = {}) {
     const vars = state.variables ?? [];
     const table = h('table', { class: 'data runs' },
@@ -603,7 +609,7 @@ function sweepPage() {
 
   async function loadStats() {
     const el = $('#stats');
-    const groupBy = [...document.querySelectorAll('#groupby input:checked')].map((i) => i.value);
+    const groupBy = [...document.querySelectorAll('#groupby input:checked')].map((i) => /** @type {HTMLInputElement} */ (i).value);
     const metric = $('#stats-metric').value;
     const qs = new URLSearchParams({ metrics: metric });
     if (groupBy.length) qs.set('groupBy', groupBy.join(','));
