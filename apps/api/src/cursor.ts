@@ -1,6 +1,6 @@
 // Page cursors. Opaque to clients; a cursor we cannot read is a 400 on its parameter.
 import { ApiError } from './errors.ts';
-import type { SweepCursor } from '@curation/db';
+import { isUuid, type SweepCursor } from '@curation/db';
 
 const bad = (what: string) => new ApiError(400, `invalid cursor: ${what}`, [{ path: '/querystring/cursor', message: `is not a cursor this API issued (${what})` }]);
 
@@ -28,7 +28,7 @@ export function decodeRunCursor(s: string): number {
   return Number(s);
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (s: string) => UUID.test(s);
+/** Sweep ids: the one uuid check of packages/db, here next to the other id checks of the routes. */
+export { isUuid };
 /** Run ids are bigserial. */
 export const isRunId = (s: string) => /^[1-9]\d{0,17}$/.test(s);

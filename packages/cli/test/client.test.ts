@@ -14,10 +14,10 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../../apps/api/src/app.ts';
 import { startWorker, type RunningWorker } from '../../../apps/worker/src/worker.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase } from '../../../test/support/services.ts';
+import { waitFor } from '../../../test/support/wait-for.ts';
 import { createKey, createTeam } from '@curation/db';
 
 const BIN = new URL('../bin/sweep.mjs', import.meta.url).pathname;
-const PLOTS_ROUTES = new URL('../../../apps/api/src/routes/plots.ts', import.meta.url).pathname;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface Result { code: number | null; stdout: string; stderr: string }
@@ -68,25 +68,18 @@ axes:
 let db: TestDatabase;
 let app: FastifyInstance;
 let worker: RunningWorker;
-let extraPool: pg.Pool | undefined;
 let api = '';
 /** A key of the team the tests act as (every /v1 route needs one). */
 let apiKey = '';
 const authHeaders = () => ({ authorization: `Bearer ${apiKey}` });
 let dir = '';
-let hasPlot = false;
 /** A sweep submitted with --follow, finished before the tests that read results. */
 let doneId = '';
 
-const waitFinished = async (id: string, timeoutMs = 30_000) => {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await (await fetch(`${api}/v1/sweeps/${id}`, { headers: authHeaders() })).json() as { status: string };
-    if (['succeeded', 'failed', 'cancelled'].includes(s.status)) return s.status;
-    if (Date.now() > end) throw new Error(`sweep ${id} still ${s.status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+const waitFinished = (id: string, timeoutMs = 30_000) => waitFor(`sweep ${id} finished`, async () => {
+  const s = await (await fetch(`${api}/v1/sweeps/${id}`, { headers: authHeaders() })).json() as { status: string };
+  return ['succeeded', 'failed', 'cancelled'].includes(s.status) ? s.status : undefined;
+}, timeoutMs, 100);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sweep-client-'));
@@ -100,24 +93,7 @@ beforeAll(async () => {
   } finally {
     await keyPool.end();
   }
-  if (!app.hasRoute({ method: 'GET', url: '/v1/sweeps/:id/stats' })) {
-    // Stopgap while app.ts does not register the results routes yet: mount the real
-    // route modules the same way, so the CLI is tested against their real handlers.
-    const { default: statsRoutes } = await import('../../../apps/api/src/routes/stats.ts');
-    const { default: exportRoutes } = await import('../../../apps/api/src/routes/export.ts');
-    extraPool = new pg.Pool({ connectionString: db.url, max: 4 });
-    const pool = extraPool;
-    await app.register(async (v1) => {
-      await v1.register(statsRoutes, { pool });
-      if (!app.hasRoute({ method: 'GET', url: '/v1/sweeps/:id/runs.csv' })) await v1.register(exportRoutes, { pool });
-      if (!app.hasRoute({ method: 'GET', url: '/v1/sweeps/:id/plot.svg' }) && existsSync(PLOTS_ROUTES)) {
-        const { default: plotRoutes } = await import(PLOTS_ROUTES);
-        await v1.register(plotRoutes, { pool });
-      }
-    }, { prefix: '/v1' });
-  }
   await app.listen({ port: 0, host: '127.0.0.1' });
-  hasPlot = app.hasRoute({ method: 'GET', url: '/v1/sweeps/:id/plot.svg' });
   api = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   worker = await startWorker({
     databaseUrl: db.url, redisUrl: redis.url, prefix: redis.prefix, concurrency: 1, logger: pino({ level: 'silent' }),
@@ -127,7 +103,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await worker?.close();
   await app?.close();
-  await extraPool?.end();
   await db?.drop();
 });
 
@@ -395,8 +370,8 @@ describe('stats, export, plot', () => {
     expect(r.stdout).toBe('');
     const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
     expect(lines).toHaveLength(6 + 1);
-    // which contract and core computed each row, then the axis variables, then the fields' one names
-    expect(lines[0]).toMatch(/^index,run_id,status,contract,core_version,q,D,summary\.converged,/);
+    // which contract and core computed each row, then the axis variables and the derived parameters, then the fields' one names
+    expect(lines[0]).toMatch(/^index,run_id,status,contract,core_version,q,D,rewards\.0\.center,rewards\.1\.center,summary\.converged,/);
     expect(existsSync(`${file}.part`)).toBe(false);
     const n = await sweep(['export', doneId, '--format', 'ndjson']);
     expect(n.code).toBe(0);
@@ -405,8 +380,7 @@ describe('stats, export, plot', () => {
     expect(rows[0]).toMatchObject({ index: 0, status: 'succeeded' });
   });
 
-  it('plot to a file: an SVG document', async (ctx) => {
-    if (!hasPlot) ctx.skip(); // the plot routes are not in the API yet
+  it('plot to a file: an SVG document', async () => {
     const file = join(dir, 'plot.svg');
     const r = await sweep(['plot', doneId, '--x', 'q', '--y', 'D', '--z', 'summary.basinShare.0', '-o', file]);
     expect(r.stderr).toMatch(/^wrote /);

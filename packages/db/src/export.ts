@@ -2,12 +2,11 @@
 // the runs in keyset-paginated chunks (index > last, LIMIT n), so memory stays the same
 // for 100 rows or 100,000 and no connection is held between chunks. The API streams
 // what they yield as CSV (RFC 4180) or NDJSON.
-import type pg from 'pg';
+import type { Queryable } from './queryable.ts';
 import { decodeTrajectory, type StoredMetricsRow } from './trajectory-codec.ts';
-import { specVariables, summaryFields, sweepMeta } from './stats.ts';
+import { summaryFields } from './stats-fields.ts';
+import { specVariables, sweepMeta } from './sweep-meta.ts';
 import { ALL_SWEEPS, teamCondition, visibleTeam, type RunStatus, type Visibility } from './sweeps.ts';
-
-type Queryable = Pick<pg.Pool, 'query'>;
 
 export const EXPORT_CHUNK = 2000;
 /** Trajectories are larger: fewer runs per round trip. */

@@ -3,9 +3,8 @@
 // refinement. Each transition is guarded by the sweep's refine_stage, so when two
 // processes try the same step one of them updates nothing and stops.
 import type pg from 'pg';
+import type { Queryable } from './queryable.ts';
 import type { SweepStatus } from './sweeps.ts';
-
-type Queryable = Pick<pg.Pool, 'query'>;
 
 export interface RefineState {
   spec: unknown;

@@ -4,10 +4,8 @@
 // both end up linked to the single stored row. The key holds the core version, and the
 // contract is its major number (a generated column), so a result computed under one
 // contract is never reused for another.
-import type pg from 'pg';
+import type { Queryable } from './queryable.ts';
 import type { Summary } from '@curation/core';
-
-type Queryable = Pick<pg.Pool, 'query'>;
 
 export interface NewResult {
   configHash: string;

@@ -3,6 +3,7 @@
 // Plain SQL through the pg Pool: these need ON CONFLICT, row locks, unnest and
 // aggregates, which Prisma cannot express (or only slowly).
 import type pg from 'pg';
+import type { Queryable } from './queryable.ts';
 import { chargeRetry, lockTeam, overBudget, type OverBudget } from './teams.ts';
 
 export const SWEEP_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
@@ -12,8 +13,6 @@ export type RunStatus = SweepStatus;
 
 /** A sweep that can no longer change unless retried. */
 export const FINISHED_SWEEP_STATUSES: readonly SweepStatus[] = ['succeeded', 'failed', 'cancelled'];
-
-type Queryable = pg.Pool | pg.PoolClient;
 
 /**
  * Whose sweeps a caller may see: one team's, or every sweep (admin keys, and sweeps
@@ -253,7 +252,7 @@ export async function retrySweep(pool: pg.Pool, id: string, vis: Visibility): Pr
       [id, visibleTeam(vis)],
     );
     if (!rows.length) return { outcome: 'not_found' };
-    const { teamId, cost, ...before } = rows[0];
+    const { teamId, cost: _cost, ...before } = rows[0];
     // Failed runs compute again, and a cancelled sweep counts in full again: checked and charged (teams.ts).
     const over = await chargeRetry(c, id, teamId);
     if (over) return { outcome: 'over_budget', overBudget: over };

@@ -9,7 +9,7 @@ import { SWEEP_STATUSES, csvChunks, exportFileStem, exportLayout, isUuid, ndjson
 import type { TypeBoxProvider } from '../type-provider.ts';
 import { notFound } from '../errors.ts';
 import { visibilityOf } from '../auth.ts';
-import { SweepIdParam, badRequest, errorReplies, type ResultsRouteOptions } from './stats.ts';
+import { SweepIdParam, badRequest, errorReplies, type ResultsRouteOptions } from '../stats-params.ts';
 
 const StatusParam = Type.Unsafe<RunStatus>({
   type: 'string',

@@ -11,7 +11,7 @@ import {
 import type { TypeBoxProvider } from '../type-provider.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { visibilityOf } from '../auth.ts';
-import { ContractParam, ListParam, SweepIdParam, asApiError, badRequest, errorReplies, type ResultsRouteOptions } from './stats.ts';
+import { ContractParam, ListParam, SweepIdParam, asApiError, badRequest, errorReplies, type ResultsRouteOptions } from '../stats-params.ts';
 
 export const AGGREGATES = ['mean', 'median', 'min', 'max', 'count', 'std', 'meanSquare', 'rms'] as const;
 export type Aggregate = (typeof AGGREGATES)[number];

@@ -6,56 +6,14 @@
 // Every reply aggregates the results of one model contract (the newest the sweep has, or
 // ?contract=) and says which: results of two contracts are never aggregated together.
 import type { FastifyInstance } from 'fastify';
-import type pg from 'pg';
-import { Type, type TSchema } from '@sinclair/typebox';
-import {
-  FILTER_OPS, StatsQueryError, SUMMARY_FIELD_HELP, exportLayout, isUuid, parseWhere, summaryFields, sweepStats, sweepsByTag,
-  type PrismaClient,
-} from '@curation/db';
+import { Type } from '@sinclair/typebox';
+import { FILTER_OPS, SUMMARY_FIELD_HELP, exportLayout, isUuid, parseWhere, summaryFields, sweepStats, sweepsByTag } from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
-import { ApiError, notFound } from '../errors.ts';
+import { notFound } from '../errors.ts';
 import { visibilityOf } from '../auth.ts';
-
-export interface ResultsRouteOptions {
-  pool: pg.Pool;
-  prisma?: PrismaClient;
-}
-
-// ---- helpers shared by the results routes (stats, export, plots)
-
-export const ErrorReply = Type.Object(
-  { statusCode: Type.Integer(), error: Type.String(), message: Type.String() },
-  { additionalProperties: true, description: 'Every error response' },
-);
-export const errorReplies = (...codes: number[]): Record<number, TSchema> =>
-  Object.fromEntries(codes.map((c) => [c, ErrorReply]));
-
-export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
-
-/** A query parameter given once (comma-separated) or repeated. */
-export const ListParam = (description: string) =>
-  Type.Union([Type.String(), Type.Array(Type.String())], { description });
-
-/** `a,b` or [`a,b`, `c`] -> [a, b, c] (trimmed, empties dropped). */
-export function listOf(v: string | string[] | undefined): string[] {
-  if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-}
-
-export const SweepIdParam = Type.Object({ id: Type.String({ description: 'sweep id (uuid); anything else is a 404' }) });
-
-/** StatsQueryError (the caller's mistake) -> 400 naming the parameter; anything else unchanged. */
-export function asApiError(err: unknown): unknown {
-  if (!(err instanceof StatsQueryError)) return err;
-  return new ApiError(400, err.message, err.param ? [{ path: `/querystring/${err.param}`, message: err.reason }] : undefined);
-}
-
-export const ContractParam = Type.Optional(Type.Integer({
-  minimum: 1,
-  description: 'aggregate the results of this model contract; default the newest contract among the runs (the reply says which, and counts the runs of other contracts it left out)',
-}));
-
-export const badRequest = (message: string) => new ApiError(400, message);
+import {
+  ContractParam, ListParam, Nullable, SweepIdParam, asApiError, errorReplies, listOf, type ResultsRouteOptions,
+} from '../stats-params.ts';
 
 // ---- schemas
 

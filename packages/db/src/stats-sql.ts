@@ -1,0 +1,125 @@
+// The SQL of the stats requests: one parameterised statement each. User input never
+// reaches the SQL text: field names were checked (stats-filter.ts) against the summary
+// fields or the sweep's own axis variables, and travel as parameters (jsonb keys, text[]
+// paths, values).
+import type { SummaryField } from './stats-fields.ts';
+import { checkGroupBy, checkMetrics, resolveFilter, type Filter, type FilterOp } from './stats-filter.ts';
+import { teamCondition } from './sweeps.ts';
+
+/** Positional parameters: add() returns the placeholder. */
+export class Params {
+  readonly values: unknown[] = [];
+  add(v: unknown): string {
+    this.values.push(v);
+    return `$${this.values.length}`;
+  }
+}
+
+const SQL_OPS = new Map<FilterOp, string>([['=', '='], ['!=', '<>'], ['<', '<'], ['<=', '<='], ['>', '>'], ['>=', '>=']]);
+
+/** The field as float8 (booleans as 0/1), reading `res`. */
+export function metricSql(f: SummaryField, p: Params): string {
+  const raw = f.column ? `res.${f.column}` : `(res.summary #>> ${p.add(f.path)}::text[])`;
+  if (f.kind === 'boolean') return f.column ? `(${raw})::int::float8` : `(${raw})::boolean::int::float8`;
+  return f.column ? `(${raw})::float8` : `${raw}::float8`;
+}
+
+/** The condition of one where filter, reading `r` (runs) and `res` (results). */
+function filterSql(f: Filter, variables: readonly string[], p: Params): string {
+  const rf = resolveFilter(f, variables);
+  const op = SQL_OPS.get(rf.op) as string;
+  if (rf.on === 'variable') {
+    // jsonb comparison: numeric order for numbers, no cast that could fail on a string value.
+    return `r.params -> ${p.add(rf.variable)}::text ${op} ${p.add(JSON.stringify(rf.value))}::jsonb`;
+  }
+  const s = rf.field;
+  const expr = s.column ? `res.${s.column}` : `(res.summary #>> ${p.add(s.path)}::text[])::${s.kind === 'boolean' ? 'boolean' : 'float8'}`;
+  if (rf.value === null) return `${expr} IS ${rf.op === '=' ? '' : 'NOT '}NULL`;
+  return `${expr} ${op} ${p.add(rf.value)}::${s.kind === 'boolean' ? 'boolean' : 'float8'}`;
+}
+
+/** What a sweep's stats statement groups, aggregates and filters. */
+export interface StatsQueryInput {
+  /** Axis variables to group by (none: one group of all runs). */
+  groupBy: string[];
+  /** Summary fields (`summary.nashGap`, `summary.basinShare.0`, ...). */
+  metrics: string[];
+  where: Filter[];
+}
+
+/** Statement text and parameters of sweepStats (exported for EXPLAIN in the benchmark). */
+export function buildStatsQuery(sweepId: string, variables: string[], o: StatsQueryInput): { text: string; values: unknown[] } {
+  const { names: groupBy, variables: groupVars } = checkGroupBy(o.groupBy, variables);
+  const { fields } = checkMetrics(o.metrics);
+  const p = new Params();
+  const sweep = p.add(sweepId);
+  const inner = [
+    ...groupVars.map((g, i) => `r.params -> ${p.add(g)}::text AS g${i}`),
+    ...fields.map((f, i) => `${metricSql(f, p)} AS m${i}`),
+    'r.id', 'res.contract', 'res.core_version', 'res.collapsed', 'res.converged', 'res.in_interval', 'res.converged_at',
+  ];
+  const conds = [`r.sweep_id = ${sweep}::uuid`, `r.status = 'succeeded'`, ...o.where.map((f) => filterSql(f, variables, p))];
+  const outer = [
+    'contract',
+    ...groupBy.map((_, i) => `g${i}`),
+    'count(*)::int AS n',
+    'CASE WHEN count(*) = 1 THEN min(id)::text END AS run_id',
+    'min(id)::text AS first_run_id',
+    'array_agg(DISTINCT core_version ORDER BY core_version) AS core_versions',
+    ...fields.flatMap((_, i) => [
+      `count(m${i})::int AS m${i}_count`,
+      `avg(m${i}) AS m${i}_mean`,
+      `stddev_samp(m${i}) AS m${i}_std`,
+      `min(m${i}) AS m${i}_min`,
+      `percentile_cont('{0.1,0.5,0.9}'::float8[]) WITHIN GROUP (ORDER BY m${i}) AS m${i}_pct`,
+      `max(m${i}) AS m${i}_max`,
+      `avg(m${i} * m${i}) AS m${i}_msq`,
+    ]),
+    'avg(collapsed::int)::float8 AS collapsed_rate',
+    'avg(converged::int)::float8 AS converged_rate',
+    'avg(in_interval::int)::float8 AS in_interval_rate',
+    'avg(converged_at)::float8 AS mean_converged_at',
+  ];
+  // Grouped by contract first: results of two contracts are never aggregated together.
+  const keys = ['contract', ...groupBy.map((_, i) => `g${i}`)].join(', ');
+  const text =
+    `SELECT ${outer.join(',\n       ')}\n` +
+    `FROM (SELECT ${inner.join(', ')}\n` +
+    `        FROM runs r JOIN results res ON res.id = r.result_id\n` +
+    `       WHERE ${conds.join('\n         AND ')}) t\n` +
+    `GROUP BY ${keys}\nORDER BY ${keys}`;
+  return { text, values: p.values };
+}
+
+/**
+ * Statement text and parameters of sweepsByTag: one row per sweep carrying `tag` and
+ * contract of its results (failed and unfinished runs have no result: contract NULL).
+ */
+export function buildTagStatsQuery(tag: string, o: { metrics: string[]; limit: number; team: string | null }): { text: string; values: unknown[] } {
+  const { fields } = checkMetrics(o.metrics);
+  const p = new Params();
+  const tagP = p.add(tag);
+  const limitP = p.add(o.limit);
+  const teamP = p.add(o.team);
+  const extra = fields.flatMap((f, i) => {
+    const e = metricSql(f, p);
+    return [`count(${e})::int AS m${i}_count`, `avg(${e}) AS m${i}_mean`, `stddev_samp(${e}) AS m${i}_std`, `avg((${e}) * (${e})) AS m${i}_msq`];
+  });
+  const text =
+    `SELECT s.id, s.name, s.created_at AS "createdAt", s.status, s.total, res.contract,
+            coalesce(array_agg(DISTINCT res.core_version ORDER BY res.core_version) FILTER (WHERE res.core_version IS NOT NULL), '{}') AS "coreVersions",
+            count(r.id) FILTER (WHERE r.status = 'succeeded')::int AS succeeded,
+            count(r.id) FILTER (WHERE r.status = 'failed')::int AS failed,
+            count(res.id)::int AS n,
+            avg(res.collapsed::int)::float8 AS "collapsedRate",
+            avg(res.converged::int)::float8 AS "convergedRate",
+            avg(res.in_interval::int)::float8 AS "inIntervalRate",
+            avg(res.nash_gap)::float8 AS "meanNashGap",
+            avg(res.converged_at)::float8 AS "meanConvergedAt"${extra.length ? ',\n            ' + extra.join(',\n            ') : ''}
+       FROM (SELECT * FROM sweeps WHERE ${tagP} = ANY(tags) AND ${teamCondition(teamP)} ORDER BY created_at, id LIMIT ${limitP}) s
+       LEFT JOIN runs r ON r.sweep_id = s.id
+       LEFT JOIN results res ON res.id = r.result_id AND r.status = 'succeeded'
+      GROUP BY s.id, s.name, s.created_at, s.status, s.total, res.contract
+      ORDER BY s.created_at, s.id, res.contract DESC NULLS LAST`;
+  return { text, values: p.values };
+}

@@ -1,0 +1,49 @@
+// A sweep's spec and axis variables, as the results routes (stats, export, plots) need them.
+import type { Queryable } from './queryable.ts';
+import { ALL_SWEEPS, teamCondition, visibleTeam, type Visibility } from './sweeps.ts';
+import { isUuid } from './uuid.ts';
+
+/** Axis variables of a stored spec, in axis order (zip members in order, random params sorted by name). */
+export function specVariables(spec: unknown): string[] {
+  const out: string[] = [];
+  const axes = (spec as { axes?: unknown } | null)?.axes;
+  if (!Array.isArray(axes)) return out;
+  const add = (a: unknown) => {
+    if (!a || typeof a !== 'object') return;
+    const o = a as Record<string, unknown>;
+    if (typeof o.param === 'string') out.push(o.param);
+    else if (Array.isArray(o.zip)) o.zip.forEach(add);
+    else if (o.random && typeof o.random === 'object') {
+      const params = (o.random as { params?: unknown }).params;
+      if (params && typeof params === 'object') out.push(...Object.keys(params).sort());
+    }
+  };
+  axes.forEach(add);
+  return [...new Set(out)];
+}
+
+export interface SweepMeta {
+  id: string;
+  spec: unknown;
+  /** Axis variables: the spec's, then any other key of the first run's params (the derived parameters). */
+  variables: string[];
+}
+
+/**
+ * The sweep's spec and axis variables, or null when there is no such sweep visible to
+ * `vis` (or the id is no uuid). The API always passes the caller's visibility; the
+ * default (every sweep) is for tools with direct database access (bench).
+ */
+export async function sweepMeta(db: Queryable, sweepId: string, vis: Visibility = ALL_SWEEPS): Promise<SweepMeta | null> {
+  if (!isUuid(sweepId)) return null;
+  const { rows } = await db.query<{ spec: unknown; first: Record<string, unknown> | null }>(
+    `SELECT s.spec, (SELECT r.params FROM runs r WHERE r.sweep_id = s.id ORDER BY r.index LIMIT 1) AS first
+       FROM sweeps s WHERE s.id = $1 AND ${teamCondition('$2', 's.team_id')}`,
+    [sweepId, visibleTeam(vis)],
+  );
+  if (!rows.length) return null;
+  const variables = specVariables(rows[0].spec);
+  const first = rows[0].first;
+  if (first && typeof first === 'object') for (const k of Object.keys(first)) if (!variables.includes(k)) variables.push(k);
+  return { id: sweepId, spec: rows[0].spec, variables };
+}
