@@ -13,7 +13,6 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { createKey, createPool, createTeam } from '@curation/db';
 import { createTestDatabase, createTestRedis, type TestDatabase } from '../support/services.ts';
 import { buildApp } from '../../apps/api/src/app.ts';
-import dashboardRoutes from '../../apps/api/src/routes/dashboard.ts';
 import { startWorker, type RunningWorker } from '../../apps/worker/src/worker.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -72,8 +71,6 @@ describe.skipIf(!hasChromium)('web dashboard in headless Chromium', () => {
     db = await createTestDatabase();
     const redis = await createTestRedis();
     app = await buildApp({ databaseUrl: db.url, redisUrl: redis.url, prefix: redis.prefix, logger: false });
-    // Until app.ts registers the dashboard itself (at the root).
-    if (!app.hasRoute({ method: 'GET', url: '/assets/app.js' })) await app.register(dashboardRoutes, {});
     const keyPool = createPool(db.url, 1);
     try {
       apiKey = (await createKey(keyPool, (await createTeam(keyPool, 'dashboard-test')).id, { name: 'browser' })).key;
@@ -127,6 +124,17 @@ describe.skipIf(!hasChromium)('web dashboard in headless Chromium', () => {
     expect(jsRes.headers.get('content-type')).toMatch(/^text\/javascript/);
     expect(jsRes.headers.get('cache-control')).toMatch(/max-age=\d+/);
     expect((await get(js!, { 'if-none-match': jsRes.headers.get('etag')! })).status).toBe(304);
+    // The entry's modules, at the relative URLs it imports them by: JavaScript, revalidated by ETag.
+    const imports = [...jsRes.body.matchAll(/from '\.\/([\w-]+\.js)'/g)].map((m) => m[1]);
+    expect(imports).toEqual(['list-page.js', 'sweep-page.js']);
+    for (const name of imports) {
+      const mod = await get(`/assets/${name}`);
+      expect(mod.status).toBe(200);
+      expect(mod.headers.get('content-type')).toMatch(/^text\/javascript/);
+      expect(mod.headers.get('cache-control')).toBe('no-cache');
+      expect((await get(`/assets/${name}`, { 'if-none-match': mod.headers.get('etag')! })).status).toBe(304);
+    }
+    expect((await get('/assets/nope.js')).status).toBe(404);
     const css = await get('/assets/app.css');
     expect(css.headers.get('content-type')).toMatch(/^text\/css/);
     const sweepPage = await get('/sweeps/00000000-0000-0000-0000-000000000000');
@@ -190,6 +198,11 @@ describe.skipIf(!hasChromium)('web dashboard in headless Chromium', () => {
     expect(options).toContain('basin share (reward 1) · summary.basinShare.0');
     expect(options).toContain('audit: lemma applies · summary.audit.applies');
     expect(options.some((o) => /basin (share )?[0-9]/.test(o))).toBe(false);
+    // The variables are the API's (GET /fields): the axis variables, then the derived parameters; the axes are the defaults.
+    expect(await page.locator('#groupby input').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value)))
+      .toEqual(['q', 'D', 'rewards.0.center', 'rewards.1.center']);
+    expect(await page.locator('#groupby input:checked').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))).toEqual(['q', 'D']);
+    expect([await page.locator('#hm-x').inputValue(), await page.locator('#hm-y').inputValue()]).toEqual(['q', 'D']);
     expect(await page.locator('#failed').textContent()).toContain('No failed runs');
 
     // The phase diagram: 2 x 2 cells.

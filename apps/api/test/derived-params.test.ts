@@ -57,6 +57,7 @@ describe('a derived parameter', () => {
   it('is a variable of /fields and can be grouped by and filtered on in stats', async () => {
     const fields = (await get(`/v1/sweeps/${sweepId}/fields`)).json();
     expect(fields.variables).toEqual(['q', 'beta', 'rewards.1.scale']);
+    expect(fields.axisVariables).toEqual(['q', 'beta']);
 
     const res = await get(`/v1/sweeps/${sweepId}/stats?groupBy=rewards.1.scale&metrics=summary.nashGap`);
     expect(res.statusCode, res.body).toBe(200);

@@ -63,8 +63,10 @@ export async function* exportRuns(db: Queryable, sweepId: string, o: ExportOptio
 // ------------------------------------------------------------------ columns
 
 export interface ExportLayout {
-  /** Axis variables, in spec order. */
+  /** Axis variables in spec order, then the derived parameters. */
   variables: string[];
+  /** The spec's axis variables only (the first of `variables`). */
+  axisVariables: string[];
   /** Number of rewards (basins): the length of basinShare. */
   m: number;
   /** The sweep's name (for file names). */
@@ -90,7 +92,7 @@ export async function exportLayout(db: Queryable, sweepId: string, vis: Visibili
   if (rows.length && rows[0].m !== null) m = rows[0].m;
   if (m === null && Array.isArray(spec?.base?.rewards)) m = spec.base.rewards.length;
   const refine = spec !== null && typeof spec === 'object' && 'refine' in spec;
-  return { variables: meta.variables, m: m ?? 0, name: typeof spec?.name === 'string' ? spec.name : 'sweep', refine };
+  return { variables: meta.variables, axisVariables: meta.axisVariables, m: m ?? 0, name: typeof spec?.name === 'string' ? spec.name : 'sweep', refine };
 }
 
 /** Columns before the axis variables: which run, and which contract and core version computed it. */

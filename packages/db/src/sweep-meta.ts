@@ -27,6 +27,8 @@ export interface SweepMeta {
   spec: unknown;
   /** Axis variables: the spec's, then any other key of the first run's params (the derived parameters). */
   variables: string[];
+  /** The spec's axis variables only. */
+  axisVariables: string[];
 }
 
 /**
@@ -42,8 +44,9 @@ export async function sweepMeta(db: Queryable, sweepId: string, vis: Visibility 
     [sweepId, visibleTeam(vis)],
   );
   if (!rows.length) return null;
-  const variables = specVariables(rows[0].spec);
+  const axisVariables = specVariables(rows[0].spec);
+  const variables = [...axisVariables];
   const first = rows[0].first;
   if (first && typeof first === 'object') for (const k of Object.keys(first)) if (!variables.includes(k)) variables.push(k);
-  return { id: sweepId, spec: rows[0].spec, variables };
+  return { id: sweepId, spec: rows[0].spec, variables, axisVariables };
 }

@@ -1,10 +1,11 @@
-// The web dashboard: two HTML pages, one vanilla JS module and one stylesheet from
-// apps/api/src/web/, read once at start-up. Everything else the pages show comes from the
-// JSON API under /v1 (fetched by the browser with the user's API key, when one is set).
+// The web dashboard: two HTML pages, plain ES modules (app.js, the entry, and the modules
+// it imports) and one stylesheet from apps/api/src/web/, read once at start-up. Everything
+// else the pages show comes from the JSON API under /v1 (fetched by the browser with the
+// user's API key, when one is set).
 //
 // Registered at the root (not under /v1):  await app.register(dashboardRoutes, {});
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -35,11 +36,19 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+const JS_TYPE = 'text/javascript; charset=utf-8';
+
 export default async function dashboardRoutes(app: FastifyInstance, _opts: object): Promise<void> {
-  const js = load('app.js', 'text/javascript; charset=utf-8');
+  // Every module of the web directory, by file name; app.js is the entry the pages load.
+  const modules = new Map(readdirSync(WEB_DIR).filter((f) => f.endsWith('.js')).sort().map((f) => [f, load(f, JS_TYPE)] as const));
   const css = load('app.css', 'text/css; charset=utf-8');
-  // Asset URLs carry a content hash, so they can be cached for long and still change on deploy.
-  const version = { js: js.etag.slice(1, 9), css: css.etag.slice(1, 9) };
+  // The pages name the entry and the stylesheet with a content hash, so both can be cached
+  // for long and still change on deploy. The entry's hash covers every module: a change in
+  // any of them gives the pages a new entry URL.
+  const version = {
+    js: etagOf([...modules.values()].map((m) => m.etag).join()).slice(1, 9),
+    css: css.etag.slice(1, 9),
+  };
   const pages = {
     list: load('index.html', 'text/html; charset=utf-8', version),
     sweep: load('sweep.html', 'text/html; charset=utf-8', version),
@@ -59,13 +68,18 @@ export default async function dashboardRoutes(app: FastifyInstance, _opts: objec
     return send(reply, asset, 'no-cache', inm);
   };
   const hide = { schema: { hide: true } };
+  // ?v=<hash> (from the pages) changes whenever a file does: cache for a day, revalidate by ETag after.
+  const LONG = 'public, max-age=86400';
 
   app.get('/', hide, async (request, reply) => page(reply, pages.list, request.headers['if-none-match']));
   app.get<{ Params: { id: string } }>('/sweeps/:id', hide, async (request, reply) =>
     page(reply, pages.sweep, request.headers['if-none-match']));
-  // ?v=<hash> (from the pages) changes whenever the file does: cache for a day, revalidate by ETag after.
-  app.get('/assets/app.js', hide, async (request, reply) =>
-    send(reply, js, 'public, max-age=86400', request.headers['if-none-match']));
-  app.get('/assets/app.css', hide, async (request, reply) =>
-    send(reply, css, 'public, max-age=86400', request.headers['if-none-match']));
+  app.get('/assets/app.css', hide, async (request, reply) => send(reply, css, LONG, request.headers['if-none-match']));
+  // The entry under its versioned URL; the modules it imports are fetched by plain relative
+  // URLs (no version), so they are revalidated by ETag on every load (a 304 when unchanged).
+  app.get<{ Params: { name: string } }>('/assets/:name', hide, async (request, reply) => {
+    const asset = modules.get(request.params.name);
+    if (!asset) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no asset ${request.params.name}` });
+    return send(reply, asset, request.params.name === 'app.js' ? LONG : 'no-cache', request.headers['if-none-match']);
+  });
 }

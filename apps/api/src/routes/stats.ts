@@ -113,7 +113,8 @@ const FieldSchema = Type.Object({
 });
 const FieldsReply = Type.Object({
   m: Type.Integer({ description: 'rewards per run (the length of basinShare)' }),
-  variables: Type.Array(Type.String(), { description: 'axis variables (and derived parameters): groupBy, where, x, y, series' }),
+  variables: Type.Array(Type.String(), { description: 'axis variables, then derived parameters: groupBy, where, x, y, series' }),
+  axisVariables: Type.Array(Type.String(), { description: "the spec's axis variables only, in axis order (the first of variables)" }),
   fields: Type.Array(FieldSchema),
 });
 
@@ -188,6 +189,7 @@ export default async function statsRoutes(fastify: FastifyInstance, opts: Result
     return {
       m: layout.m,
       variables: layout.variables,
+      axisVariables: layout.axisVariables,
       fields: [
         ...layout.variables.map((v) => ({ name: v, label: v, kind: 'variable' as const })),
         ...summaryFields(layout.m).map((f) => ({ name: f.name, label: f.label, kind: f.kind })),

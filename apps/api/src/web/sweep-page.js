@@ -1,0 +1,125 @@
+// The sweep page (/sweeps/:id): header, progress and spec, kept current by polling, and
+// the analytics (statistics, phase diagram, runs) refreshed as runs finish.
+import { api, apiJson } from './api.js';
+import { setupKeyForm } from './api-key.js';
+import { $, fill, h } from './dom.js';
+import { contractOf, fmtDuration } from './format.js';
+import { setupHeatmapPicking, loadHeatmap } from './heatmap.js';
+import { loadFailed, loadRunsTable } from './runs-table.js';
+import { setupSelectors } from './selectors.js';
+import { loadStats } from './stats-table.js';
+import { FALLBACK_METRICS, loadFields } from './sweep-fields.js';
+import { ACTIVE, POLL_ACTIVE_MS, badge, poller, progressEl, showError, tagList, timeEl } from './widgets.js';
+
+/** While runs finish, the analytics refresh at most this often (and once more at the end). */
+const ANALYTICS_EVERY_MS = 4000;
+
+function renderHead(sw) {
+  document.title = `${sw.name} · curation-sweeps`;
+  $('#sweep-name').textContent = sw.name;
+  fill($('#sweep-status'), badge(sw.status));
+  fill($('#sweep-tags'), tagList(sw.tags));
+  fill($('#sweep-meta'),
+    'id ', h('code', null, sw.id),
+    sw.coreVersion ? ` · submitted under contract ${contractOf(sw.coreVersion)}, core ${sw.coreVersion}` : '',
+    ' · created ', timeEl(sw.createdAt),
+    sw.startedAt ? [' · started ', timeEl(sw.startedAt)] : null,
+    sw.finishedAt ? [' · finished ', timeEl(sw.finishedAt)] : null);
+  $('#sweep-cancel').hidden = !ACTIVE.has(sw.status);
+  $('#sweep-retry').hidden = !(sw.counts.failed + sw.counts.cancelled > 0 && !ACTIVE.has(sw.status));
+}
+
+function renderProgress(sw) {
+  const c = sw.counts;
+  fill($('#progress'), progressEl(c));
+  const item = (label, value, cls) => h('div', { class: cls }, h('dt', null, label), h('dd', null, value));
+  fill($('#counts'),
+    item('total', c.total), item('queued', c.queued), item('running', c.running),
+    item('succeeded', c.succeeded), item('failed', c.failed), item('cancelled', c.cancelled),
+    item('ETA', ACTIVE.has(sw.status) ? fmtDuration(sw.etaSeconds) : '—'),
+    sw.enqueued != null && sw.enqueued < c.total ? item('enqueued', `${sw.enqueued}/${c.total}`) : null);
+}
+
+function renderSpec(sw) {
+  const note = $('#spec-note');
+  if (sw.spec) {
+    note.hidden = true;
+    $('#spec').textContent = JSON.stringify(sw.spec, null, 2);
+  } else {
+    note.hidden = false;
+    note.textContent = 'GET /v1/sweeps/:id does not return the specification; this is the sweep record it returns.';
+    $('#spec').textContent = JSON.stringify(sw, null, 2);
+  }
+}
+
+export function sweepPage() {
+  setupKeyForm(() => poll.now());
+  const errEl = $('#sweep-error');
+  /** @type {import('./sweep-fields.js').SweepView} */
+  const view = {
+    id: decodeURIComponent(location.pathname.split('/')[2] ?? ''),
+    sweep: null,
+    variables: null,
+    axisVariables: [],
+    metrics: FALLBACK_METRICS,
+    selectedRunId: null,
+    runsShown: 100,
+  };
+  let lastDone = -1;
+  let lastFailed = -1;
+  let lastAnalytics = 0;
+
+  setupHeatmapPicking(view);
+
+  const refreshAnalytics = async () => {
+    lastAnalytics = Date.now();
+    await Promise.all([loadStats(view), loadHeatmap(view), loadRunsTable(view)]);
+  };
+
+  const poll = poller(async () => {
+    try {
+      const sw = await apiJson(`/v1/sweeps/${encodeURIComponent(view.id)}`);
+      const first = !view.sweep;
+      const wasActive = view.sweep ? ACTIVE.has(view.sweep.status) : true;
+      view.sweep = sw;
+      errEl.hidden = true;
+      renderHead(sw);
+      renderProgress(sw);
+      if (first) renderSpec(sw);
+      if (!view.variables && (await loadFields(view))) setupSelectors(view);
+      const c = sw.counts;
+      const done = c.succeeded + c.failed + c.cancelled;
+      const active = ACTIVE.has(sw.status);
+      if (c.failed !== lastFailed) { lastFailed = c.failed; loadFailed(view); }
+      if (view.variables && (done !== lastDone || (wasActive && !active) || first)) {
+        if (!active || first || Date.now() - lastAnalytics > ANALYTICS_EVERY_MS) {
+          lastDone = done;
+          refreshAnalytics();
+        }
+      }
+      return active || !view.variables ? POLL_ACTIVE_MS : null;
+    } catch (err) {
+      if (err.status === 404) {
+        showError(errEl, err, 'No such sweep');
+        $('#sweep-name').textContent = 'Sweep not found';
+        return null;
+      }
+      if (err.status === 401) errEl.hidden = true; // the banner at the top says what to do
+      else showError(errEl, err, 'Could not load the sweep');
+      return 5000;
+    }
+  });
+
+  $('#sweep-cancel').addEventListener('click', async () => {
+    if (!confirm('Cancel this sweep? Queued runs are cancelled at once; running ones stop soon.')) return;
+    try { await api(`/v1/sweeps/${view.id}/cancel`, { method: 'POST' }); } catch (err) { showError(errEl, err, 'Cancel failed'); }
+    poll.now();
+  });
+  $('#sweep-retry').addEventListener('click', async () => {
+    try { await api(`/v1/sweeps/${view.id}/retry`, { method: 'POST' }); } catch (err) { showError(errEl, err, 'Retry failed'); }
+    lastFailed = -1;
+    poll.now();
+  });
+
+  poll.now();
+}
