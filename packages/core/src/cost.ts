@@ -18,9 +18,9 @@ const FINITE_K = 150e-9;
 /**
  * Seconds per node of the multiplier's layout per reward per generation. The nodes
  * span the scores beta * r in steps of 1/4, so a wide range of scores (large beta)
- * costs more than the atom count says: at n = 2001, beta = 100 a call took 1.5-1.8 ms
- * against 0.22-0.40 ms at beta = 1 (finite-k bench, which prints this model next to
- * its measurements); 16-31 ns per node over the bench's cases, rounded up.
+ * costs more than the atom count says, and a per-atom constant alone underestimates
+ * sharp curation. The finite-k bench prints this model next to its measurements; the
+ * figures are in the core README ("Cost estimate").
  */
 const FINITE_K_NODE = 30e-9;
 

@@ -54,8 +54,8 @@ export class ShiftedScores {
 /**
  * Masses below this are set to 0. A long run drives the tails of p through the
  * subnormal range (below 2.2e-308) on their way to 0, and subnormal arithmetic is
- * 50 to 100 times slower on x86: a 100,000-generation run was 4.6x slower for it.
- * The change to any output is below 1e-290 (thresholds in the contract are 0.01 and
+ * many times slower on x86, enough to dominate a long run (measurements in the core
+ * README, "Tiny masses"). The change to any output is below 1e-290 (thresholds in the contract are 0.01 and
  * up), so the dynamics are exact at any precision that can be printed, and atoms that
  * reach 0 leave the kernels' window sooner.
  */
