@@ -70,11 +70,13 @@ export class Reconciler {
 
   constructor(o: ReconcilerOptions) {
     const started = Date.now();
-    this.o = { intervalMs: 5000, deadAfterMs: DEAD_AFTER_MS, healthySince: () => started, ...o };
+    this.o = { intervalMs: 3000, deadAfterMs: DEAD_AFTER_MS, healthySince: () => started, ...o };
   }
 
+  /** A first pass now (a worker started to replace a dead leader takes over at once), then every interval. */
   start(): void {
     if (this.timer || this.closed) return;
+    void this.tick();
     this.timer = setInterval(() => { void this.tick(); }, this.o.intervalMs);
     this.timer.unref();
   }
@@ -183,7 +185,7 @@ export class Reconciler {
     const client = (await queue.client) as unknown as Redis;
     const read = async (ids: string[]) => {
       const pipe = client.pipeline();
-      for (const id of ids) pipe.hmget(queue.toKey(id), 'data', 'processedBy');
+      for (const id of ids) pipe.hmget(queue.toKey(id), 'data', 'pb'); // pb: the worker (its name, our id) that took it
       const replies = (await pipe.exec()) ?? [];
       return replies.map(([, v]) => v as [string | null, string | null]);
     };
@@ -244,7 +246,9 @@ export class Reconciler {
     return batches.map((batch) => ({
       name: RUN_JOB_NAME,
       data: { sweepId, indexes: batch } satisfies RunBatchJob,
-      opts: { ...RUN_JOB_DEFAULTS, jobId: batchJobId(sweepId, batch[0], `r${passId}`) },
+      // At the head of the queue: these runs were due long ago (a dead worker had them, or
+      // their jobs vanished); behind a sweep's remaining jobs they would wait for all of them.
+      opts: { ...RUN_JOB_DEFAULTS, lifo: true, jobId: batchJobId(sweepId, batch[0], `r${passId}`) },
     }));
   }
 }

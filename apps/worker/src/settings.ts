@@ -39,8 +39,9 @@ export const DEFAULTS = {
   // that is killed (deploy, OOM, spot reclaim) should not cost anyone their runs.
   maxStalledCount: 5,
   cacheScope: 'team' as 'team' | 'global',
-  deadAfterMs: 10_000,
-  reconcileIntervalMs: 5000,
+  // Heartbeats every fifth of it: only a process stopped or cut off for seconds misses five.
+  deadAfterMs: 6000,
+  reconcileIntervalMs: 3000,
 };
 
 function num(env: NodeJS.ProcessEnv, name: string, fallback: number, opts: { integer?: boolean; min?: number } = {}): number {

@@ -12,7 +12,7 @@ import type pg from 'pg';
 type Queryable = Pick<pg.Pool, 'query'>;
 
 /** A worker whose heartbeat is older than this is taken for dead: its `running` runs are computed by nobody. */
-export const DEAD_AFTER_MS = 10_000;
+export const DEAD_AFTER_MS = 6000;
 
 /** SQL condition: the run `r` may be claimed by worker `$w` (placeholder) with dead-after `$d` (ms, placeholder). */
 const CLAIMABLE = (w: string, d: string) => `(r.status = 'queued' OR (r.status = 'running' AND (r.worker = ${w} OR NOT EXISTS (
