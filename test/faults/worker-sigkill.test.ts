@@ -35,7 +35,7 @@ function prng(seed: number): () => number {
 describe('fault: worker SIGKILL, repeatedly during one sweep', () => {
   const fx = useSharedServices(3);
 
-  it('every index stored exactly once, equal to a clean run, after repeated kills; a victim's runs back at work within 20 s', async () => {
+  it("every index stored exactly once, equal to a clean run, after repeated kills; every victim's runs back at work within 20 s", async () => {
     const seed = Number(process.env.FAULT_SEED) || Math.floor(Math.random() * 2 ** 31);
     console.log(`worker-sigkill: seed ${seed} (FAULT_SEED=${seed} replays it)`);
     const random = prng(seed);
