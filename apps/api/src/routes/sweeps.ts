@@ -23,7 +23,7 @@ export function overBudgetError(o: OverBudget): ApiError {
   const message =
     `compute budget exceeded: this sweep needs an estimated ${seconds(o.requestedSeconds)} of compute, and the team has ` +
     `used ${seconds(o.usedSeconds)} of its budget of ${seconds(o.budgetSeconds)} ` +
-    `(${seconds(Math.max(0, o.budgetSeconds - o.usedSeconds))} left; cancelled sweeps do not count)`;
+    `(${seconds(Math.max(0, o.budgetSeconds - o.usedSeconds))} left; a cancelled sweep counts only the runs it computed)`;
   return new ApiError(422, message, [{ path: '', message }], { extra: { budget: o } });
 }
 
