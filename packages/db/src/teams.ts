@@ -7,6 +7,7 @@
 // deterministic hash lets every request find its key with one lookup on a unique index.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { Prisma, pgErrorCode, prismaFor } from './client.ts';
 
 type Queryable = Pick<pg.Pool, 'query'>;
 
@@ -57,44 +58,42 @@ export const hashKey = (key: string): string => createHash('sha256').update(key,
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const TEAM_COLUMNS = `id, name, compute_budget_seconds AS "computeBudgetSeconds", created_at AS "createdAt"`;
-const KEY_COLUMNS = `id, team_id AS "teamId", name, prefix, role, created_at AS "createdAt",
-  last_used_at AS "lastUsedAt", revoked_at AS "revokedAt"`;
+const KEY_FIELDS = { id: true, teamId: true, name: true, prefix: true, role: true, createdAt: true, lastUsedAt: true, revokedAt: true } as const;
 
-export async function createTeam(db: Queryable, name: string, o: { computeBudgetSeconds?: number | null } = {}): Promise<Team> {
+// Teams and keys are read and written through Prisma's model API (prismaFor: the pool's
+// client); `db` is the service's pool.
+export async function createTeam(db: pg.Pool, name: string, o: { computeBudgetSeconds?: number | null } = {}): Promise<Team> {
   if (!name.trim()) throw new Error('a team name cannot be empty');
   const budget = o.computeBudgetSeconds ?? null;
   if (budget !== null && !(Number.isFinite(budget) && budget >= 0)) throw new Error(`compute budget ${budget} is not a number of seconds >= 0`);
   try {
-    const { rows } = await db.query<Team>(
-      `INSERT INTO teams (id, name, compute_budget_seconds) VALUES ($1, $2, $3) RETURNING ${TEAM_COLUMNS}`,
-      [randomUUID(), name, budget],
-    );
-    return rows[0];
+    return await prismaFor(db).team.create({ data: { id: randomUUID(), name, computeBudgetSeconds: budget } });
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') throw new DuplicateTeamError(name);
+    if (pgErrorCode(err) === '23505') throw new DuplicateTeamError(name);
     throw err;
   }
 }
 
 /** A team by id (uuid) or by name. */
-export async function findTeam(db: Queryable, ref: string): Promise<Team | null> {
-  const { rows } = await db.query<Team>(
-    `SELECT ${TEAM_COLUMNS} FROM teams WHERE ${UUID_RE.test(ref) ? 'id = $1::uuid OR ' : ''}name = $1::text`,
-    [ref],
-  );
-  return rows[0] ?? null;
+export async function findTeam(db: pg.Pool, ref: string): Promise<Team | null> {
+  return prismaFor(db).team.findFirst({ where: UUID_RE.test(ref) ? { OR: [{ id: ref.toLowerCase() }, { name: ref }] } : { name: ref } });
 }
 
-export async function listTeams(db: Queryable): Promise<(Team & { keys: number; sweeps: number; budgetUsedSeconds: number })[]> {
-  const { rows } = await db.query(
-    `SELECT t.id, t.name, t.compute_budget_seconds AS "computeBudgetSeconds", t.created_at AS "createdAt",
-            (SELECT count(*)::int FROM api_keys k WHERE k.team_id = t.id AND k.revoked_at IS NULL) AS keys,
-            (SELECT count(*)::int FROM sweeps s WHERE s.team_id = t.id) AS sweeps,
-            (SELECT coalesce(sum(${SWEEP_CHARGE}), 0)::float8 FROM sweeps s WHERE s.team_id = t.id) AS "budgetUsedSeconds"
-       FROM teams t ORDER BY t.name`,
-  );
-  return rows;
+export async function listTeams(db: pg.Pool): Promise<(Team & { keys: number; sweeps: number; budgetUsedSeconds: number })[]> {
+  const prisma = prismaFor(db);
+  const [teams, used] = await Promise.all([
+    prisma.team.findMany({
+      orderBy: { name: 'asc' },
+      include: { _count: { select: { keys: { where: { revokedAt: null } }, sweeps: true } } },
+    }),
+    // The budget charge is an aggregate over each sweep's runs (SWEEP_CHARGE): SQL, through the same client.
+    prisma.$queryRaw<{ teamId: string; used: number }[]>(
+      Prisma.sql`SELECT s.team_id AS "teamId", coalesce(sum(${Prisma.raw(SWEEP_CHARGE)}), 0)::float8 AS used
+                   FROM sweeps s WHERE s.team_id IS NOT NULL GROUP BY s.team_id`,
+    ),
+  ]);
+  const usedBy = new Map(used.map((u) => [u.teamId, u.used]));
+  return teams.map(({ _count, ...t }) => ({ ...t, keys: _count.keys, sweeps: _count.sweeps, budgetUsedSeconds: usedBy.get(t.id) ?? 0 }));
 }
 
 /** A new random key in the documented shape. */
@@ -107,44 +106,42 @@ export function generateKey(): string {
  * keeps its sha256 and its first characters.
  */
 export async function createKey(
-  db: Queryable,
+  db: pg.Pool,
   teamId: string,
   o: { name?: string; role?: KeyRole } = {},
 ): Promise<{ key: string; info: ApiKeyInfo }> {
   const key = generateKey();
-  const { rows } = await db.query<ApiKeyInfo>(
-    `INSERT INTO api_keys (id, team_id, name, prefix, hash, role) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${KEY_COLUMNS}`,
-    [randomUUID(), teamId, o.name ?? 'default', key.slice(0, KEY_DISPLAY_CHARS), hashKey(key), o.role ?? 'member'],
-  );
-  return { key, info: rows[0] };
+  const info = await prismaFor(db).apiKey.create({
+    data: { id: randomUUID(), teamId, name: o.name ?? 'default', prefix: key.slice(0, KEY_DISPLAY_CHARS), hash: hashKey(key), role: o.role ?? 'member' },
+    select: KEY_FIELDS,
+  });
+  return { key, info: { ...info, role: info.role as KeyRole } };
 }
 
-/** Revokes a key (idempotent); false when there is no such key. */
-export async function revokeKey(db: Queryable, keyId: string): Promise<boolean> {
+/** Revokes a key (idempotent: a revoked key keeps its first revocation time); false when there is no such key. */
+export async function revokeKey(db: pg.Pool, keyId: string): Promise<boolean> {
   if (!UUID_RE.test(keyId)) return false;
-  const { rowCount } = await db.query(
-    'UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1',
-    [keyId],
-  );
-  return (rowCount ?? 0) > 0;
+  const id = keyId.toLowerCase();
+  const prisma = prismaFor(db);
+  const { count } = await prisma.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+  return count > 0 || (await prisma.apiKey.count({ where: { id } })) > 0;
 }
 
 /** The keys of a team, revoked ones included, oldest first. */
-export async function listKeys(db: Queryable, teamId: string): Promise<ApiKeyInfo[]> {
-  const { rows } = await db.query<ApiKeyInfo>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE team_id = $1 ORDER BY created_at, id`, [teamId]);
-  return rows;
+export async function listKeys(db: pg.Pool, teamId: string): Promise<ApiKeyInfo[]> {
+  const keys = await prismaFor(db).apiKey.findMany({ where: { teamId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], select: KEY_FIELDS });
+  return keys.map((k) => ({ ...k, role: k.role as KeyRole }));
 }
 
 /** The live (not revoked) key whose plaintext this is, or null. */
-export async function findKeyByPlaintext(db: Queryable, key: string): Promise<KeyAuth | null> {
+export async function findKeyByPlaintext(db: pg.Pool, key: string): Promise<KeyAuth | null> {
   if (!KEY_RE.test(key)) return null;
-  const { rows } = await db.query<KeyAuth>(
-    `SELECT k.id AS "keyId", k.team_id AS "teamId", t.name AS "teamName", k.role
-       FROM api_keys k JOIN teams t ON t.id = k.team_id
-      WHERE k.hash = $1 AND k.revoked_at IS NULL`,
-    [hashKey(key)],
-  );
-  return rows[0] ?? null;
+  const found = await prismaFor(db).apiKey.findUnique({
+    where: { hash: hashKey(key) },
+    select: { id: true, teamId: true, role: true, revokedAt: true, team: { select: { name: true } } },
+  });
+  if (!found || found.revokedAt !== null) return null;
+  return { keyId: found.id, teamId: found.teamId, teamName: found.team.name, role: found.role as KeyRole };
 }
 
 /** Writes last_used_at at most once per key per this interval (per process). */
@@ -156,7 +153,7 @@ const lastTouched = new Map<string, number>();
  * process (and the UPDATE itself skips rows touched within the minute, for other
  * processes), so requests do not each cost a write. Returns whether it wrote.
  */
-export async function touchLastUsed(db: Queryable, keyId: string, now = Date.now()): Promise<boolean> {
+export async function touchLastUsed(db: pg.Pool, keyId: string, now = Date.now()): Promise<boolean> {
   const prior = lastTouched.get(keyId);
   if (prior !== undefined && now - prior < TOUCH_INTERVAL_MS) return false;
   lastTouched.set(keyId, now);
@@ -164,12 +161,11 @@ export async function touchLastUsed(db: Queryable, keyId: string, now = Date.now
     for (const [k, t] of lastTouched) if (now - t >= TOUCH_INTERVAL_MS) lastTouched.delete(k);
   }
   try {
-    const { rowCount } = await db.query(
-      `UPDATE api_keys SET last_used_at = now()
-        WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
-      [keyId],
-    );
-    return (rowCount ?? 0) > 0;
+    const { count } = await prismaFor(db).apiKey.updateMany({
+      where: { id: keyId, OR: [{ lastUsedAt: null }, { lastUsedAt: { lt: new Date(now - TOUCH_INTERVAL_MS) } }] },
+      data: { lastUsedAt: new Date(now) },
+    });
+    return count > 0;
   } catch (err) {
     lastTouched.delete(keyId);
     throw err;
