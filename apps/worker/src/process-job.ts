@@ -213,6 +213,9 @@ export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobC
         .filter((c) => c.runs.length > 0);
       return task.items.map((c) => c.runs[0].config);
     });
+    // A claim can fail (Postgres unreachable) before the loop below awaits this task: the
+    // loop still sees the error; this only keeps it from counting as unhandled meanwhile.
+    task.out.catch(() => {});
     return task;
   });
   const flushEveryMs = deps.flushEveryMs ?? 1000;
