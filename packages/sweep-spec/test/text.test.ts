@@ -137,14 +137,14 @@ describe('size after parsing', () => {
   test('JSON bodies have the same bounds (no aliases, but lists and totals)', () => {
     const list = JSON.stringify({ name: 'j', base: { v: new Array(100_001).fill(1) } });
     expect(tooLarge(() => parseSpecText(list, 'json')).oversize).toMatchObject({ limit: 'maxListLength', found: 100_001, path: '/base/v' });
-    const small = { maxBytes: 1000, maxNodes: 50, maxListLength: 10 };
+    const small = { ...DEFAULT_SIZE_LIMITS, maxBytes: 1000, maxNodes: 50, maxListLength: 10 };
     expect(tooLarge(() => parseSpecText(JSON.stringify({ a: 'x'.repeat(2000) }), 'json', small)).oversize).toMatchObject({ limit: 'maxBytes', path: '/a' });
     expect(tooLarge(() => parseSpecText(JSON.stringify({ a: [[1, 2, 3], [4, 5, 6]], b: new Array(9).fill({ c: [1, 2, 3, 4] }) }), 'json', small)).oversize)
       .toMatchObject({ limit: 'maxNodes', found: 51 });
   });
 
   test('exactly at the limits is accepted; the measure counts every value once per use', () => {
-    const limits = { maxBytes: 10_000, maxNodes: 12, maxListLength: 3 };
+    const limits = { ...DEFAULT_SIZE_LIMITS, maxBytes: 10_000, maxNodes: 12, maxListLength: 3 };
     // root, a, [1,2,3] (4), b -> the same list again (4), c: 1 node... = 1 + 4 + 4 + 1 = 10 with the object b, 11 with c
     const shared = [1, 2, 3];
     expect(measureSpec({ a: shared, b: shared, c: 'x' }, limits)).toBeNull();
