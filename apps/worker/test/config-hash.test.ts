@@ -42,7 +42,14 @@ describe('configuration hash', () => {
     const v = validateConfig(RAW as never);
     if (!v.ok) throw new Error('invalid');
     const text = canonicalJson(normalizeForHash(v.config));
-    expect(createHash('sha256').update(text).digest('hex')).toBe('d9549c2f9fde251d6e3f0a5278e7b0de032942fe61b595d2b659ba9c6836d692');
+    // Contract 2 added model, retrain and each reward's resolved beta to the hashed form and
+    // changed the tol default, so hashes differ from contract 1 (results are keyed by core
+    // version as well, so nothing of contract 1 is reused either way).
+    expect(text).toBe('{"K":8,"beta":1,"eps":0.1,"init":{"kind":"uniform"},"iterations":50,"mode":"sampled","model":{"kind":"exact"},'
+      + '"realFraction":0,"recordEvery":1,"retrain":"replace","rewards":[{"beta":1,"center":[-1],"kind":"quadratic","scale":1},'
+      + '{"beta":1,"center":[1],"clip":{"max":0},"kind":"quadratic","scale":1}],"samples":1000,"seed":4,'
+      + '"support":{"kind":"grid","max":[6],"min":[-6],"n":[61]},"tol":0.000001,"weights":[0.3,0.7]}');
+    expect(createHash('sha256').update(text).digest('hex')).toBe('c4ef4dcbba4fd3cdb548f333002d667b1890ffc18bc264b0dbbb2e9b08c57a05');
   });
 
   it('prepareRun hashes and simulates exactly normalizeForHash of the validated configuration', () => {
