@@ -1,8 +1,11 @@
 // Sweep queries of the API: submission with idempotency, listing, progress counts,
 // cancel and retry, and the bookkeeping of the resumable background enqueue.
-// Plain SQL through the pg Pool: these need ON CONFLICT, row locks, unnest and
-// aggregates, which Prisma cannot express (or only slowly).
+// Reads of sweeps (one, a page, run counts) use Prisma's model API. Submission, cancel,
+// retry and the enqueue bookkeeping stay SQL on a pg client: they run in transactions
+// that lock the sweep or team row (FOR UPDATE / FOR KEY SHARE) beside the budget checks
+// of teams.ts, and insert runs with unnest and ON CONFLICT.
 import type pg from 'pg';
+import { Prisma, prismaFor, type PrismaClient } from './client.ts';
 import type { Queryable } from './queryable.ts';
 import { chargeRetry, lockTeam, overBudget, type OverBudget } from './teams.ts';
 
@@ -134,18 +137,48 @@ export async function findSweepByIdempotencyKey(
 /** SQL condition: the sweep (column `col`, default team_id) is visible; `p` is the placeholder of visibleTeam(). */
 export const teamCondition = (p: string, col = 'team_id') => `(${p}::uuid IS NULL OR ${col} = ${p}::uuid)`;
 
-/** A sweep the caller may see, or null (unknown, or another team's). */
-export async function getSweep(db: Queryable, id: string, vis: Visibility): Promise<SweepRow | null> {
-  const { rows } = await db.query<SweepRow>(`SELECT ${COLUMNS} FROM sweeps WHERE id = $1 AND ${teamCondition('$2')}`, [id, visibleTeam(vis)]);
-  return rows[0] ?? null;
+const ROW_FIELDS = {
+  id: true, name: true, tags: true, total: true, status: true, idempotencyKey: true, teamId: true,
+  estimatedCostSeconds: true, enqueued: true, coreVersion: true, createdAt: true, startedAt: true, finishedAt: true,
+  refineStage: true, refineDone: true,
+} as const satisfies Prisma.SweepSelect;
+
+type RowFields = Prisma.SweepGetPayload<{ select: typeof ROW_FIELDS }>;
+
+/** The row as the API shows it; `budget` is the refine block's (undefined: not an adaptive sweep). */
+function toRow({ refineStage, refineDone, status, ...r }: RowFields, budget: number | undefined): SweepRow {
+  return { ...r, status: status as SweepStatus, refine: budget === undefined ? null : { stage: refineStage, done: refineDone, budget } };
 }
 
-export async function getSweepWithSpec(db: Queryable, id: string, vis: Visibility): Promise<SweepWithSpec | null> {
-  const { rows } = await db.query<SweepWithSpec>(
-    `SELECT ${COLUMNS}, spec FROM sweeps WHERE id = $1 AND ${teamCondition('$2')}`,
-    [id, visibleTeam(vis)],
+const visibleWhere = (vis: Visibility): Prisma.SweepWhereInput => ('teamId' in vis ? { teamId: vis.teamId } : {});
+
+/**
+ * The refine budgets of those of the sweeps that are adaptive. The budget lives in the
+ * spec, and Prisma's model API reads a json column only whole: one indexed lookup that
+ * reads just that path, instead of sending every spec of a page.
+ */
+async function refineBudgets(prisma: PrismaClient, ids: string[]): Promise<Map<string, number>> {
+  if (!ids.length) return new Map();
+  const rows = await prisma.$queryRaw<{ id: string; budget: number }[]>(
+    Prisma.sql`SELECT id::text, (spec #>> '{refine,budget}')::int AS budget FROM sweeps WHERE id = ANY(${ids}::uuid[]) AND spec ? 'refine'`,
   );
-  return rows[0] ?? null;
+  return new Map(rows.map((r) => [r.id, r.budget]));
+}
+
+/** A sweep the caller may see, or null (unknown, or another team's). */
+export async function getSweep(db: pg.Pool, id: string, vis: Visibility): Promise<SweepRow | null> {
+  const prisma = prismaFor(db);
+  const row = await prisma.sweep.findFirst({ where: { id, ...visibleWhere(vis) }, select: ROW_FIELDS });
+  if (!row) return null;
+  return toRow(row, (await refineBudgets(prisma, [row.id])).get(row.id));
+}
+
+export async function getSweepWithSpec(db: pg.Pool, id: string, vis: Visibility): Promise<SweepWithSpec | null> {
+  const row = await prismaFor(db).sweep.findFirst({ where: { id, ...visibleWhere(vis) }, select: { ...ROW_FIELDS, spec: true } });
+  if (!row) return null;
+  const { spec, ...rest } = row;
+  const refine = spec !== null && typeof spec === 'object' && !Array.isArray(spec) && 'refine' in spec ? (spec.refine as { budget?: unknown } | null) : undefined;
+  return { ...toRow(rest, refine === undefined ? undefined : Number(refine?.budget)), spec };
 }
 
 export interface SweepCursor { createdAt: Date; id: string }
@@ -159,19 +192,18 @@ export interface ListSweepsOptions {
 }
 
 /** Newest first, keyset on (created_at, id) so pages stay stable while sweeps are added. */
-export async function listSweeps(db: Queryable, o: ListSweepsOptions): Promise<{ items: SweepRow[]; next: SweepCursor | null }> {
-  const { rows } = await db.query<SweepRow>(
-    `SELECT ${COLUMNS} FROM sweeps
-     WHERE ($1::text IS NULL OR $1 = ANY(tags))
-       AND ($2::text IS NULL OR status = $2)
-       AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
-       AND ${teamCondition('$6')}
-     ORDER BY created_at DESC, id DESC
-     LIMIT $5`,
-    [o.tag ?? null, o.status ?? null, o.after?.createdAt ?? null, o.after?.id ?? null, o.limit + 1, visibleTeam(o.visibility)],
-  );
+export async function listSweeps(db: pg.Pool, o: ListSweepsOptions): Promise<{ items: SweepRow[]; next: SweepCursor | null }> {
+  const prisma = prismaFor(db);
+  const where: Prisma.SweepWhereInput = { ...visibleWhere(o.visibility) };
+  if (o.tag !== undefined) where.tags = { has: o.tag };
+  if (o.status !== undefined) where.status = o.status;
+  // (created_at, id) < cursor, written so that the created_at index serves the range.
+  if (o.after) Object.assign(where, { createdAt: { lte: o.after.createdAt }, NOT: { createdAt: o.after.createdAt, id: { gte: o.after.id } } });
+  const rows = await prisma.sweep.findMany({ where, select: ROW_FIELDS, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: o.limit + 1 });
   const more = rows.length > o.limit;
-  const items = more ? rows.slice(0, o.limit) : rows;
+  const page = more ? rows.slice(0, o.limit) : rows;
+  const budgets = await refineBudgets(prisma, page.map((r) => r.id));
+  const items = page.map((r) => toRow(r, budgets.get(r.id)));
   const last = items[items.length - 1];
   return { items, next: more && last ? { createdAt: last.createdAt, id: last.id } : null };
 }
@@ -181,18 +213,14 @@ export type StatusCounts = Record<RunStatus, number>;
 export const emptyCounts = (): StatusCounts => ({ queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 });
 
 /** Run counts per status of each sweep (sweeps without run rows are absent). */
-export async function runStatusCounts(db: Queryable, sweepIds: string[]): Promise<Map<string, StatusCounts>> {
+export async function runStatusCounts(db: pg.Pool, sweepIds: string[]): Promise<Map<string, StatusCounts>> {
   const out = new Map<string, StatusCounts>();
   if (!sweepIds.length) return out;
-  const { rows } = await db.query<{ sweepId: string; status: RunStatus; n: number }>(
-    `SELECT sweep_id AS "sweepId", status, count(*)::int AS n FROM runs
-     WHERE sweep_id = ANY($1::uuid[]) GROUP BY sweep_id, status`,
-    [sweepIds],
-  );
-  for (const r of rows) {
-    const c = out.get(r.sweepId) ?? emptyCounts();
-    if (r.status in c) c[r.status] += r.n;
-    out.set(r.sweepId, c);
+  const groups = await prismaFor(db).run.groupBy({ by: ['sweepId', 'status'], where: { sweepId: { in: sweepIds } }, _count: { _all: true } });
+  for (const g of groups) {
+    const c = out.get(g.sweepId) ?? emptyCounts();
+    if (g.status in c) c[g.status as RunStatus] += g._count._all;
+    out.set(g.sweepId, c);
   }
   return out;
 }
