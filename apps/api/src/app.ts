@@ -22,11 +22,11 @@ import { boundaryRoutes } from './routes/boundary.ts';
 import { actionRoutes } from './routes/actions.ts';
 import { runRoutes } from './routes/runs.ts';
 import { healthRoutes } from './routes/health.ts';
-import statsRoutes from './routes/stats.ts';
-import exportRoutes from './routes/export.ts';
-import plotRoutes from './routes/plots.ts';
+import { statsRoutes } from './routes/stats.ts';
+import { exportRoutes } from './routes/export.ts';
+import { plotRoutes } from './routes/plots.ts';
 import { metricsRoutes } from './routes/metrics.ts';
-import dashboardRoutes from './routes/dashboard.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { adminQueuesRoutes } from './routes/admin-queues.ts';
 import { authGuard } from './auth.ts';
 import { DEFAULT_RATE_LIMIT, registerRateLimit, trustProxyOption, type RateLimitOptions } from './rate-limit.ts';
@@ -65,6 +65,24 @@ declare module 'fastify' {
 
 export const DEFAULT_BODY_LIMIT = 10 * 1024 * 1024;
 
+const REDIS_ERROR_LOG_MS = 30_000;
+
+/** `log` at most once per `periodMs`; each call passes how many were left out since the last. */
+function throttled<T>(periodMs: number, log: (value: T, skipped: number) => void): (value: T) => void {
+  let last = -Infinity;
+  let skipped = 0;
+  return (value) => {
+    const now = Date.now();
+    if (now - last < periodMs) {
+      skipped++;
+      return;
+    }
+    log(value, skipped);
+    last = now;
+    skipped = 0;
+  };
+}
+
 const isLoggerInstance = (l: unknown): l is FastifyServerOptions['loggerInstance'] =>
   typeof l === 'object' && l !== null && typeof (l as { child?: unknown }).child === 'function';
 
@@ -91,9 +109,13 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   const pool = createPool(opts.databaseUrl);
   // Producer settings: commands fail fast instead of queueing while Redis is down.
   const redis = createRedis(opts.redisUrl);
-  redis.on('error', (err) => app.log.debug({ err }, 'redis connection error'));
+  // ioredis reports every failed reconnect (several a second while Redis is down): the
+  // first at once, then one line per period with how many were left out.
+  const redisError = throttled(REDIS_ERROR_LOG_MS, (err: Error, skipped: number) =>
+    app.log.warn({ err, ...(skipped ? { skipped } : {}) }, 'redis connection error'));
+  redis.on('error', redisError);
   const queue = new Queue(RUNS_QUEUE, { connection: redis, prefix: opts.prefix });
-  queue.on('error', (err) => app.log.debug({ err }, 'queue error'));
+  queue.on('error', redisError);
   const refiner = new Refiner({ pool, queue, log: app.log, redisUrl: opts.redisUrl, prefix: opts.prefix, rescanMs: opts.enqueueRescanMs });
   const enqueuer = new Enqueuer({
     pool, queue, redis, log: app.log, chunkSize: opts.enqueueChunkSize, rescanMs: opts.enqueueRescanMs,
@@ -110,10 +132,15 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   app.addHook('onClose', async () => {
     await enqueuer.close();
     await refiner.close();
-    // Queue.close waits for a first connection that may never come (Redis down since start-up).
-    await Promise.race([queue.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
-    if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
-    else redis.disconnect();
+    // Queue.close waits for the connection to be ready, which never happens while Redis is
+    // down: then the queue has nothing to flush, and ending the connection is all there is.
+    if (redis.status === 'ready') {
+      await queue.close().catch(() => {});
+      await redis.quit().catch(() => redis.disconnect());
+    } else {
+      void queue.close().catch(() => {});
+      redis.disconnect();
+    }
     await pool.end();
   });
   app.addHook('onSend', async (request, reply) => {
@@ -177,14 +204,14 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   }, { prefix: '/v1' });
   // Unversioned aliases for load balancers and orchestrators that probe fixed paths.
   await app.register(healthRoutes, { ...deps, hide: true });
-  await metricsRoutes(app, deps, opts.metricsPublic ? null : authGuard(pool, { admin: true, basicRealm: BASIC_REALM, failures }));
+  await app.register(metricsRoutes, { ...deps, guard: opts.metricsPublic ? null : authGuard(pool, { admin: true, basicRealm: BASIC_REALM, failures }) });
   await app.register(async (admin) => {
     // bull-board's pages and their API calls: admin keys only (Bearer, or Basic from a browser).
     admin.addHook('onRequest', authGuard(pool, { admin: true, basicRealm: BASIC_REALM, failures }));
-    await adminQueuesRoutes(admin, deps);
+    await admin.register(adminQueuesRoutes, deps);
   });
   // The web dashboard at / : static pages that call /v1 with the user's key.
-  await app.register(dashboardRoutes, {});
+  await app.register(dashboardRoutes);
 
   return app;
 }

@@ -2,7 +2,7 @@
 // anticipate becomes a 500 that names the request id (for the logs) and nothing else.
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable } from '@curation/db';
+import { StatsQueryError, isDatabaseUnavailable } from '@curation/db';
 import { isRedisUnavailable } from '@curation/queue';
 import { validationIssues, type ValidationErrorLike } from './validation.ts';
 
@@ -47,6 +47,18 @@ export function issuesMessage(lead: string, issues: Issue[]): string {
 // Connection failures of Postgres or Redis: the client may retry, so 503 rather than 500.
 const isUnavailable = (err: unknown) => isDatabaseUnavailable(err) || isRedisUnavailable(err);
 
+/**
+ * The packages' errors that mean the caller asked for something wrong, as the 4xx they
+ * are; routes throw them as they come (one mapping here, not a catch in every route).
+ */
+function fromDomainError(err: unknown): ApiError | null {
+  if (err instanceof StatsQueryError) {
+    // The caller's query: a 400 naming the parameter.
+    return new ApiError(400, err.message, err.param ? [{ path: `/querystring/${err.param}`, message: err.reason }] : undefined);
+  }
+  return null;
+}
+
 export function errorHandler(err: FastifyError | ApiError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const fe = err as FastifyError & { validation?: ValidationErrorLike[]; validationContext?: string };
   if (fe.validation) {
@@ -54,9 +66,10 @@ export function errorHandler(err: FastifyError | ApiError | Error, request: Fast
     reply.code(400).send(errorBody(400, issuesMessage('invalid request', issues), issues));
     return;
   }
-  if (err instanceof ApiError) {
-    if (err.headers) reply.headers(err.headers);
-    reply.code(err.statusCode).send(errorBody(err.statusCode, err.message, err.issues, err.extra));
+  const known = err instanceof ApiError ? err : fromDomainError(err);
+  if (known) {
+    if (known.headers) reply.headers(known.headers);
+    reply.code(known.statusCode).send(errorBody(known.statusCode, known.message, known.issues, known.extra));
     return;
   }
   const status = fe.statusCode;

@@ -12,6 +12,7 @@
 // two API instances driving the same sweep never add a stage twice.
 import type pg from 'pg';
 import { QueueEvents, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import { compileSweep, readOutcome, type CompiledSweep, type PointValues } from '@curation/sweep-spec';
 import {
@@ -82,6 +83,7 @@ export class Refiner {
   private readonly active = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private events: QueueEvents | undefined;
+  private eventsConn: Redis | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -97,7 +99,10 @@ export class Refiner {
   start(): void {
     if (this.closed || this.timer) return;
     if (this.redisUrl) {
-      this.events = new QueueEvents(RUNS_QUEUE, { connection: createRedis(this.redisUrl, { forWorker: true }), prefix: this.prefix });
+      this.eventsConn = createRedis(this.redisUrl, { forWorker: true });
+      // The same outage the app's own connection reports at warn.
+      this.eventsConn.on('error', (err) => this.log.debug({ err }, 'refiner: job events connection error'));
+      this.events = new QueueEvents(RUNS_QUEUE, { connection: this.eventsConn, prefix: this.prefix });
       this.events.on('error', (err) => this.log.debug({ err }, 'refiner: job events error'));
       const onJob = ({ jobId }: { jobId: string }) => {
         const sweepId = jobId.split(':')[0];
@@ -146,10 +151,14 @@ export class Refiner {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.idle();
-    if (this.events) {
-      const conn = await this.events.client.catch(() => undefined);
-      await this.events.close().catch(() => {});
-      conn?.disconnect();
+    if (this.events && this.eventsConn) {
+      // QueueEvents.close first waits for its connection to be ready, which never happens
+      // while Redis is down (a connection ended between reconnects never says so either):
+      // then there is no event stream to stop, and ending the connection is all there is to do.
+      const ready = this.eventsConn.status === 'ready';
+      const closing = this.events.close().catch(() => {});
+      if (ready) await closing;
+      this.eventsConn.disconnect();
     }
   }
 

@@ -9,7 +9,7 @@ export { SweepSpecSchema } from '@curation/sweep-spec';
 const StringEnum = <T extends string>(values: readonly T[], description: string) =>
   Type.Unsafe<T>({ type: 'string', enum: [...values], description });
 
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 const Timestamp = Type.String({ format: 'date-time' });
 

@@ -3,12 +3,13 @@
 // else the pages show comes from the JSON API under /v1 (fetched by the browser with the
 // user's API key, when one is set).
 //
-// Registered at the root (not under /v1):  await app.register(dashboardRoutes, {});
+// Registered at the root (not under /v1):  await app.register(dashboardRoutes);
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { ApiError } from '../errors.ts';
 
 const WEB_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'web');
 
@@ -38,7 +39,7 @@ const CSP = [
 
 const JS_TYPE = 'text/javascript; charset=utf-8';
 
-export default async function dashboardRoutes(app: FastifyInstance, _opts: object): Promise<void> {
+export const dashboardRoutes: FastifyPluginAsync = async (app) => {
   // Every module of the web directory, by file name; app.js is the entry the pages load.
   const modules = new Map(readdirSync(WEB_DIR).filter((f) => f.endsWith('.js')).sort().map((f) => [f, load(f, JS_TYPE)] as const));
   const css = load('app.css', 'text/css; charset=utf-8');
@@ -79,7 +80,7 @@ export default async function dashboardRoutes(app: FastifyInstance, _opts: objec
   // URLs (no version), so they are revalidated by ETag on every load (a 304 when unchanged).
   app.get<{ Params: { name: string } }>('/assets/:name', hide, async (request, reply) => {
     const asset = modules.get(request.params.name);
-    if (!asset) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no asset ${request.params.name}` });
+    if (!asset) throw new ApiError(404, `no asset ${request.params.name}`);
     return send(reply, asset, request.params.name === 'app.js' ? LONG : 'no-cache', request.headers['if-none-match']);
   });
-}
+};

@@ -3,13 +3,15 @@
 //   GET /sweeps/:id/runs.csv      one row per run, axis variables and the flattened summary as columns
 //   GET /sweeps/:id/runs.ndjson   one JSON object per line; ?trajectory=1 adds the decoded trajectory
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, RawServerDefault } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { SWEEP_STATUSES, csvChunks, exportFileStem, exportLayout, isUuid, ndjsonChunks, type RunStatus } from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
+import type { Deps } from '../deps.ts';
 import { notFound } from '../errors.ts';
 import { visibilityOf } from '../auth.ts';
-import { SweepIdParam, badRequest, errorReplies, type ResultsRouteOptions } from '../stats-params.ts';
+import { SweepIdParams, errors } from '../schemas.ts';
+import { badRequest } from '../stats-params.ts';
 
 const StatusParam = Type.Unsafe<RunStatus>({
   type: 'string',
@@ -41,9 +43,8 @@ function stream(reply: FastifyReply, type: string, filename: string, body: Async
   return reply.send(Readable.from(body, { objectMode: false, highWaterMark: 64 * 1024 }));
 }
 
-export default async function exportRoutes(fastify: FastifyInstance, opts: ResultsRouteOptions): Promise<void> {
-  const app = fastify.withTypeProvider<TypeBoxProvider>();
-  const { pool } = opts;
+export const exportRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvider> = async (app, deps) => {
+  const { pool } = deps;
 
   app.get('/sweeps/:id/runs.csv', {
     schema: {
@@ -55,11 +56,11 @@ export default async function exportRoutes(fastify: FastifyInstance, opts: Resul
         'the stats metric and the plot value (summary.converged, summary.basinShare.0, summary.final.*, summary.audit.* ' +
         'for two rewards; GET /v1/sweeps/:id/fields lists them with labels), and error. Runs of every contract are listed. ' +
         'Empty cell for null, booleans as true/false, numbers at full precision. Loads with pandas.read_csv as is.',
-      params: SweepIdParam,
+      params: SweepIdParams,
       querystring: CsvQuery,
       response: {
         200: { description: 'CSV, one row per run in index order', content: { 'text/csv': { schema: { type: 'string' } } } },
-        ...errorReplies(400, 404),
+        ...errors(400, 404),
       },
     },
   }, async (request, reply) => {
@@ -79,11 +80,11 @@ export default async function exportRoutes(fastify: FastifyInstance, opts: Resul
       description:
         'One JSON object per line: index, runId, status, params, summary (null unless succeeded), contract and coreVersion ' +
         '(null unless succeeded), error, and with ?trajectory=1 the decoded trajectory (shareStep null in contract 1 rows).',
-      params: SweepIdParam,
+      params: SweepIdParams,
       querystring: NdjsonQuery,
       response: {
         200: { description: 'NDJSON, one run per line in index order', content: { 'application/x-ndjson': { schema: { type: 'string' } } } },
-        ...errorReplies(400, 404),
+        ...errors(400, 404),
       },
     },
   }, async (request, reply) => {
@@ -93,4 +94,4 @@ export default async function exportRoutes(fastify: FastifyInstance, opts: Resul
     return stream(reply, 'application/x-ndjson; charset=utf-8', `${exportFileStem(layout, id)}.ndjson`,
       ndjsonChunks(pool, id, { status: request.query.status, trajectory: on(request.query.trajectory) }));
   });
-}
+};

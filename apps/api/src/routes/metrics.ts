@@ -1,7 +1,7 @@
 // Prometheus metrics at /metrics. HTTP figures come from this process; queue, run and
 // worker figures are read from Redis and Postgres at scrape time, so every API
 // instance reports the same cluster-wide numbers (scrape one, or dedupe by job).
-import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
 import client from 'prom-client';
 import type { Deps } from '../deps.ts';
 
@@ -10,8 +10,13 @@ const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] a
 // Rate window for runs per second: long enough to smooth batch completions.
 const RATE_WINDOW_SECONDS = 60;
 
-/** `guard`: the onRequest hook that admits a scrape (an admin key), or null for a public /metrics. */
-export async function metricsRoutes(app: FastifyInstance, deps: Deps, guard: onRequestAsyncHookHandler | null = null) {
+export interface MetricsOptions extends Deps {
+  /** The onRequest hook that admits a scrape (an admin key), or null for a public /metrics. */
+  guard: onRequestAsyncHookHandler | null;
+}
+
+export const metricsRoutes: FastifyPluginAsync<MetricsOptions> = async (app, deps) => {
+  const { guard } = deps;
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
 
@@ -22,8 +27,7 @@ export async function metricsRoutes(app: FastifyInstance, deps: Deps, guard: onR
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  // Called on the root instance (not registered as an encapsulated plugin), so this hook
-  // sees every request of the application.
+  // Not encapsulated (skip-override, below), so this hook sees every request of the application.
   app.addHook('onResponse', async (request, reply) => {
     httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
@@ -99,4 +103,6 @@ export async function metricsRoutes(app: FastifyInstance, deps: Deps, guard: onR
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
-}
+};
+// What fastify-plugin does: the plugin's hooks apply to its parent, the root instance.
+Object.assign(metricsRoutes, { [Symbol.for('skip-override')]: true });

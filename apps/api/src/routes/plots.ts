@@ -2,16 +2,18 @@
 //   GET /sweeps/:id/plot.svg?x=q&y=D&z=summary.basinShare.0[&agg=mean]   phase diagram (heatmap)
 //   GET /sweeps/:id/plot.svg?x=D&z=summary.nashGap[&series=q]            line plot, mean +- sd over seeds
 //   GET /runs/:id/plot.svg                                               one run's trajectory
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, RawServerDefault } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { heatmapSvg, linePlotSvg, trajectoryPlotSvg, type Category, type HeatmapCell, type LinePoint } from '@curation/plots';
 import {
   parseWhere, requireMetric, requireVariable, runTrajectory, sweepMeta, sweepStats, type MetricStats, type StatsGroup, type SweepStats,
 } from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
+import type { Deps } from '../deps.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { visibilityOf } from '../auth.ts';
-import { ContractParam, ListParam, SweepIdParam, asApiError, badRequest, errorReplies, type ResultsRouteOptions } from '../stats-params.ts';
+import { RunIdParams, SweepIdParams, errors } from '../schemas.ts';
+import { ContractParam, ListParam, badRequest } from '../stats-params.ts';
 
 export const AGGREGATES = ['mean', 'median', 'min', 'max', 'count', 'std', 'meanSquare', 'rms'] as const;
 export type Aggregate = (typeof AGGREGATES)[number];
@@ -40,7 +42,6 @@ const SweepPlotQuery = Type.Object({
   height: Size('height'),
 });
 
-const RunIdParam = Type.Object({ id: Type.String({ description: 'run id (decimal integer); anything else is a 404' }) });
 const RunPlotQuery = Type.Object({ width: Size('width'), height: Size('height') });
 
 const svgReply = {
@@ -105,10 +106,9 @@ function short(v: unknown): string {
   return typeof v === 'number' ? String(Number(v.toPrecision(6))) : typeof v === 'string' ? v : JSON.stringify(v);
 }
 
-export default async function plotRoutes(fastify: FastifyInstance, opts: ResultsRouteOptions): Promise<void> {
-  const app = fastify.withTypeProvider<TypeBoxProvider>();
-  const { pool } = opts;
-  const prefix = fastify.prefix;
+export const plotRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvider> = async (app, deps) => {
+  const { pool } = deps;
+  const prefix = app.prefix;
 
   app.get('/sweeps/:id/plot.svg', {
     schema: {
@@ -118,108 +118,104 @@ export default async function plotRoutes(fastify: FastifyInstance, opts: Results
         'With x and y: a heatmap of the aggregate `agg` (mean by default) of z over the runs of each (x, y) cell, with a colour ' +
         'scale; a cell holding exactly one run links to that run\'s plot. With only x: the mean of z against x with error bars ' +
         '(+- sample sd over the runs, i.e. seeds; p10..p90 with agg=median), one line per value of `series` if given.',
-      params: SweepIdParam,
+      params: SweepIdParams,
       querystring: SweepPlotQuery,
-      response: { 200: svgReply, ...errorReplies(400, 404) },
+      response: { 200: svgReply, ...errors(400, 404) },
     },
   }, async (request, reply) => {
     const { id } = request.params;
     const q = request.query;
     const z = q.z ?? DEFAULT_Z;
     const visibility = visibilityOf(request);
-    try {
-      const where = parseWhere(q.where);
-      const meta = await sweepMeta(pool, id, visibility);
-      if (!meta) throw notFound('sweep', id);
-      const sweepName = typeof (meta.spec as { name?: unknown })?.name === 'string' ? (meta.spec as { name: string }).name : id;
-      // Each parameter checked by its own name, so a 400 says which one is wrong.
-      requireVariable(q.x, meta.variables, 'x');
-      if (q.y !== undefined) requireVariable(q.y, meta.variables, 'y');
-      if (q.series !== undefined) requireVariable(q.series, meta.variables, 'series');
-      const zField = requireMetric(z, 'z');
-      const { contract } = q;
+    const where = parseWhere(q.where);
+    const meta = await sweepMeta(pool, id, visibility);
+    if (!meta) throw notFound('sweep', id);
+    const sweepName = typeof (meta.spec as { name?: unknown })?.name === 'string' ? (meta.spec as { name: string }).name : id;
+    // Each parameter checked by its own name, so a 400 says which one is wrong.
+    requireVariable(q.x, meta.variables, 'x');
+    if (q.y !== undefined) requireVariable(q.y, meta.variables, 'y');
+    if (q.series !== undefined) requireVariable(q.series, meta.variables, 'series');
+    const zField = requireMetric(z, 'z');
+    const { contract } = q;
 
-      if (q.y !== undefined) {
-        if (q.series !== undefined) throw badRequest('series is for line plots (x only); a heatmap has x and y');
-        if (q.logY !== undefined) throw badRequest('logY is for line plots (x only)');
-        if (q.y === q.x) throw badRequest(`x and y are both ${JSON.stringify(q.x)}: a heatmap needs two different variables`);
-        const agg: Aggregate = q.agg ?? 'mean';
-        const stats = await sweepStats(pool, id, { groupBy: [q.x, q.y], metrics: [z], where, contract, visibility });
-        if (!stats) throw notFound('sweep', id);
-        const cells: HeatmapCell[] = stats.groups.map((g) => ({
-          x: category(g.key[q.x]),
-          y: category(g.key[q.y!]),
-          value: aggregateOf(g.metrics[z], agg),
-          count: g.n,
-          ...(g.runId ? { runId: g.runId } : {}),
-          firstRunId: g.firstRunId,
-        }));
-        const perCell = [...new Set(stats.groups.map((g) => g.n))];
-        const runs = perCell.length === 1 ? `${perCell[0]} run${perCell[0] === 1 ? '' : 's'} per cell` : 'runs per cell vary';
-        const svg = heatmapSvg({
-          title: `${valueTitle(agg, z, zField.label)} over seeds (${runs}): ${sweepName}; ${provenance(stats)}`,
-          xLabel: q.x,
-          yLabel: q.y,
-          zLabel: `${agg}(${z})`,
-          xValues: sortCategories(cells.map((c) => c.x)),
-          yValues: sortCategories(cells.map((c) => c.y)),
-          cells,
-          cellHref: (c) => (c.runId ? `${prefix}/runs/${c.runId}/plot.svg` : undefined),
-          width: q.width,
-          height: q.height,
-        });
-        return sendSvg(reply, svg);
-      }
-
+    if (q.y !== undefined) {
+      if (q.series !== undefined) throw badRequest('series is for line plots (x only); a heatmap has x and y');
+      if (q.logY !== undefined) throw badRequest('logY is for line plots (x only)');
+      if (q.y === q.x) throw badRequest(`x and y are both ${JSON.stringify(q.x)}: a heatmap needs two different variables`);
       const agg: Aggregate = q.agg ?? 'mean';
-      if (q.series === q.x) throw badRequest(`x and series are both ${JSON.stringify(q.x)}`);
-      const groupBy = q.series !== undefined ? [q.series, q.x] : [q.x];
-      const stats = await sweepStats(pool, id, { groupBy, metrics: [z], where, contract, visibility });
+      const stats = await sweepStats(pool, id, { groupBy: [q.x, q.y], metrics: [z], where, contract, visibility });
       if (!stats) throw notFound('sweep', id);
-      const bad = stats.groups.find((g) => typeof g.key[q.x] !== 'number');
-      if (bad) {
-        throw badRequest(`x variable ${JSON.stringify(q.x)} has the non-numeric value ${JSON.stringify(bad.key[q.x])}: a line plot needs numbers (use a heatmap)`);
-      }
-      const bySeries = new Map<string, StatsGroup[]>();
-      for (const g of stats.groups) {
-        const name = q.series !== undefined ? `${q.series} = ${short(g.key[q.series])}` : z;
-        bySeries.set(name, [...(bySeries.get(name) ?? []), g]);
-      }
-      const series = [...bySeries].map(([name, groups]) => ({
-        name,
-        points: groups.map((g): LinePoint => {
-          const m = g.metrics[z];
-          const y = aggregateOf(m, agg);
-          // error bars: +- sd around the mean, p10..p90 around the median
-          const bars =
-            agg === 'mean' && y !== null && m?.std != null ? { yLow: y - m.std, yHigh: y + m.std }
-              : agg === 'median' && m?.p10 != null && m?.p90 != null ? { yLow: m.p10, yHigh: m.p90 }
-                : {};
-          return { x: g.key[q.x] as number, y, ...bars, count: m?.count ?? 0 };
-        }),
+      const cells: HeatmapCell[] = stats.groups.map((g) => ({
+        x: category(g.key[q.x]),
+        y: category(g.key[q.y!]),
+        value: aggregateOf(g.metrics[z], agg),
+        count: g.n,
+        ...(g.runId ? { runId: g.runId } : {}),
+        firstRunId: g.firstRunId,
       }));
-      const svg = linePlotSvg({
-        title: `${valueTitle(agg, z, zField.label)} over seeds${LINE_BARS.get(agg) ?? ''}: ${sweepName}; ${provenance(stats)}`,
+      const perCell = [...new Set(stats.groups.map((g) => g.n))];
+      const runs = perCell.length === 1 ? `${perCell[0]} run${perCell[0] === 1 ? '' : 's'} per cell` : 'runs per cell vary';
+      const svg = heatmapSvg({
+        title: `${valueTitle(agg, z, zField.label)} over seeds (${runs}): ${sweepName}; ${provenance(stats)}`,
         xLabel: q.x,
-        yLabel: agg === 'mean' ? z : `${agg}(${z})`,
-        series,
-        logY: q.logY === '1' || q.logY === 'true',
+        yLabel: q.y,
+        zLabel: `${agg}(${z})`,
+        xValues: sortCategories(cells.map((c) => c.x)),
+        yValues: sortCategories(cells.map((c) => c.y)),
+        cells,
+        cellHref: (c) => (c.runId ? `${prefix}/runs/${c.runId}/plot.svg` : undefined),
         width: q.width,
         height: q.height,
       });
       return sendSvg(reply, svg);
-    } catch (err) {
-      throw asApiError(err);
     }
+
+    const agg: Aggregate = q.agg ?? 'mean';
+    if (q.series === q.x) throw badRequest(`x and series are both ${JSON.stringify(q.x)}`);
+    const groupBy = q.series !== undefined ? [q.series, q.x] : [q.x];
+    const stats = await sweepStats(pool, id, { groupBy, metrics: [z], where, contract, visibility });
+    if (!stats) throw notFound('sweep', id);
+    const bad = stats.groups.find((g) => typeof g.key[q.x] !== 'number');
+    if (bad) {
+      throw badRequest(`x variable ${JSON.stringify(q.x)} has the non-numeric value ${JSON.stringify(bad.key[q.x])}: a line plot needs numbers (use a heatmap)`);
+    }
+    const bySeries = new Map<string, StatsGroup[]>();
+    for (const g of stats.groups) {
+      const name = q.series !== undefined ? `${q.series} = ${short(g.key[q.series])}` : z;
+      bySeries.set(name, [...(bySeries.get(name) ?? []), g]);
+    }
+    const series = [...bySeries].map(([name, groups]) => ({
+      name,
+      points: groups.map((g): LinePoint => {
+        const m = g.metrics[z];
+        const y = aggregateOf(m, agg);
+        // error bars: +- sd around the mean, p10..p90 around the median
+        const bars =
+          agg === 'mean' && y !== null && m?.std != null ? { yLow: y - m.std, yHigh: y + m.std }
+            : agg === 'median' && m?.p10 != null && m?.p90 != null ? { yLow: m.p10, yHigh: m.p90 }
+              : {};
+        return { x: g.key[q.x] as number, y, ...bars, count: m?.count ?? 0 };
+      }),
+    }));
+    const svg = linePlotSvg({
+      title: `${valueTitle(agg, z, zField.label)} over seeds${LINE_BARS.get(agg) ?? ''}: ${sweepName}; ${provenance(stats)}`,
+      xLabel: q.x,
+      yLabel: agg === 'mean' ? z : `${agg}(${z})`,
+      series,
+      logY: q.logY === '1' || q.logY === 'true',
+      width: q.width,
+      height: q.height,
+    });
+    return sendSvg(reply, svg);
   });
 
   app.get('/runs/:id/plot.svg', {
     schema: {
       tags: ['results'],
       summary: 'The trajectory of one run: basin masses and outside, entropy, step (log axis)',
-      params: RunIdParam,
+      params: RunIdParams,
       querystring: RunPlotQuery,
-      response: { 200: svgReply, ...errorReplies(404) },
+      response: { 200: svgReply, ...errors(404) },
     },
   }, async (request, reply) => {
     const { id } = request.params;
@@ -235,4 +231,4 @@ export default async function plotRoutes(fastify: FastifyInstance, opts: Results
     });
     return sendSvg(reply, svg);
   });
-}
+};

@@ -5,15 +5,15 @@
 //
 // Every reply aggregates the results of one model contract (the newest the sweep has, or
 // ?contract=) and says which: results of two contracts are never aggregated together.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync, RawServerDefault } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { FILTER_OPS, SUMMARY_FIELD_HELP, exportLayout, isUuid, parseWhere, summaryFields, sweepStats, sweepsByTag } from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
+import type { Deps } from '../deps.ts';
 import { notFound } from '../errors.ts';
 import { visibilityOf } from '../auth.ts';
-import {
-  ContractParam, ListParam, Nullable, SweepIdParam, asApiError, errorReplies, listOf, type ResultsRouteOptions,
-} from '../stats-params.ts';
+import { Nullable, SweepIdParams, errors } from '../schemas.ts';
+import { ContractParam, ListParam, listOf } from '../stats-params.ts';
 
 // ---- schemas
 
@@ -120,9 +120,8 @@ const FieldsReply = Type.Object({
 
 const TagReply = Type.Object({ tag: Type.String(), sweeps: Type.Array(TagSweepSchema) });
 
-export default async function statsRoutes(fastify: FastifyInstance, opts: ResultsRouteOptions): Promise<void> {
-  const app = fastify.withTypeProvider<TypeBoxProvider>();
-  const { pool } = opts;
+export const statsRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvider> = async (app, deps) => {
+  const { pool } = deps;
 
   app.get('/sweeps/:id/stats', {
     schema: {
@@ -134,22 +133,18 @@ export default async function statsRoutes(fastify: FastifyInstance, opts: Result
         'the mean and spread over seeds; meanSquare and rms give e.g. the mean squared Nash gap. Only the results of ' +
         'one model contract are aggregated (`contract`, the newest by default); the reply names it with the core ' +
         'versions, and counts the left-out runs of other contracts in otherContracts. Computed in Postgres.',
-      params: SweepIdParam,
+      params: SweepIdParams,
       querystring: StatsQuery,
-      response: { 200: StatsReply, ...errorReplies(400, 404) },
+      response: { 200: StatsReply, ...errors(400, 404) },
     },
   }, async (request) => {
     const { id } = request.params;
     const q = request.query;
     const metrics = q.metrics === undefined ? DEFAULT_METRICS : listOf(q.metrics);
-    try {
-      const where = parseWhere(q.where);
-      const stats = await sweepStats(pool, id, { groupBy: listOf(q.groupBy), metrics, where, contract: q.contract, visibility: visibilityOf(request) });
-      if (!stats) throw notFound('sweep', id);
-      return stats;
-    } catch (err) {
-      throw asApiError(err);
-    }
+    const where = parseWhere(q.where);
+    const stats = await sweepStats(pool, id, { groupBy: listOf(q.groupBy), metrics, where, contract: q.contract, visibility: visibilityOf(request) });
+    if (!stats) throw notFound('sweep', id);
+    return stats;
   });
 
   app.get('/stats', {
@@ -160,16 +155,12 @@ export default async function statsRoutes(fastify: FastifyInstance, opts: Result
         'One line per sweep with the tag, oldest first: counts, rates of collapsed/converged/inInterval, mean nashGap and convergedAt, ' +
         "over the results of one model contract per sweep (`contract`, else the sweep's newest), named in each line.",
       querystring: TagQuery,
-      response: { 200: TagReply, ...errorReplies(400) },
+      response: { 200: TagReply, ...errors(400) },
     },
   }, async (request) => {
     const q = request.query;
-    try {
-      const sweeps = await sweepsByTag(pool, q.tag, { metrics: listOf(q.metrics), limit: q.limit, contract: q.contract, visibility: visibilityOf(request) });
-      return { tag: q.tag, sweeps: sweeps.map((s) => ({ ...s, createdAt: s.createdAt.toISOString() })) };
-    } catch (err) {
-      throw asApiError(err);
-    }
+    const sweeps = await sweepsByTag(pool, q.tag, { metrics: listOf(q.metrics), limit: q.limit, contract: q.contract, visibility: visibilityOf(request) });
+    return { tag: q.tag, sweeps: sweeps.map((s) => ({ ...s, createdAt: s.createdAt.toISOString() })) };
   });
 
   app.get('/sweeps/:id/fields', {
@@ -179,8 +170,8 @@ export default async function statsRoutes(fastify: FastifyInstance, opts: Result
       description:
         'Axis variables, then every summary field of a run with this sweep\'s number of rewards: the strings that stats ' +
         'metrics, where filters, plot values and CSV columns all use, each with its human-facing label.',
-      params: SweepIdParam,
-      response: { 200: FieldsReply, ...errorReplies(404) },
+      params: SweepIdParams,
+      response: { 200: FieldsReply, ...errors(404) },
     },
   }, async (request) => {
     const { id } = request.params;
@@ -196,4 +187,4 @@ export default async function statsRoutes(fastify: FastifyInstance, opts: Result
       ],
     };
   });
-}
+};
