@@ -19,7 +19,7 @@ import { createRedis, RUNS_QUEUE, type RunBatchJob } from '@curation/queue';
 import { startOwnRedis, type OwnRedis } from '../support/own-servers.ts';
 import { createTestDatabase, createTestRedis, uniqueName, type TestDatabase } from '../support/services.ts';
 import {
-  c4Spec, call, linspace, makeTeam, ProcessGroup, recordFault, runCounts, sleep, spawnApi, spawnWorker, storageReport,
+  c4Spec, linspace, makeTeam, ProcessGroup, recordFault, runCounts, sleep, spawnApi, spawnWorker, storageReport,
   submit, waitFinished, waitFor, type Target,
 } from './support.ts';
 

@@ -65,8 +65,9 @@ export class Enqueuer {
   /** Resumes unfinished enqueues now and every rescanMs. */
   start(): void {
     if (this.closed || this.timer) return;
-    this.rescan();
-    this.timer = setInterval(() => this.rescan(), this.rescanMs);
+    // rescan() logs its own failures and never rejects.
+    void this.rescan();
+    this.timer = setInterval(() => void this.rescan(), this.rescanMs);
     this.timer.unref();
   }
 

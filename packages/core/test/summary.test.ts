@@ -92,7 +92,7 @@ describe('outsideDecayRate', () => {
   it('uses every generation, not just the recorded ones', () => {
     // One reward on two atoms: outside_t = 1 / (1 + e^{beta t}) exactly.
     const base = { support: { kind: 'atoms', n: 2 }, rewards: [{ kind: 'table', values: [1, 0] }], beta: 0.7, iterations: 31 };
-    let tt = 0, yy = 0, ty = 0, t1 = 0, y1 = 0, k = 0;
+    let tt = 0, ty = 0, t1 = 0, y1 = 0, k = 0;
     for (let t = 16; t <= 31; t++) {
       const y = -Math.log1p(Math.exp(0.7 * t));
       k++; t1 += t; y1 += y; tt += t * t; ty += t * y;
@@ -168,8 +168,8 @@ describe('the audit works in selection units (beta_i r_i)', () => {
     const a = simulate(bumps(5, 1, { eps: 0.1 })).summary;
     const b = simulate(bumps(1, 5, { eps: 0.02 })).summary;
     expect(b.basinShare).toEqual(a.basinShare);
-    const { crossGap: ga, outsideGap: oa, varianceBound: va, varianceSlack: sa, nash: na, ...restA } = a.audit!;
-    const { crossGap: gb, outsideGap: ob, varianceBound: vb, varianceSlack: sb, nash: nb, ...restB } = b.audit!;
+    const { crossGap: ga, outsideGap: oa, varianceBound: _va, varianceSlack: _sa, nash: _na, ...restA } = a.audit!;
+    const { crossGap: gb, outsideGap: ob, varianceBound: _vb, varianceSlack: _sb, nash: _nb, ...restB } = b.audit!;
     const other = restB as unknown as Record<string, unknown>;
     for (const [k, v] of Object.entries(restA)) {
       if (Array.isArray(v)) v.forEach((x, i) => (typeof x === 'number' ? expect((other[k] as number[])[i]).toBeCloseTo(x, 12) : expect((other[k] as unknown[])[i]).toEqual(x)));
