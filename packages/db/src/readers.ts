@@ -6,8 +6,7 @@
 // every statement runs in one transaction: a role exists with its team and grants, or not at all.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type pg from 'pg';
-
-type Queryable = Pick<pg.Pool, 'query'>;
+import { prismaFor } from './client.ts';
 
 export interface Reader {
   roleName: string;
@@ -54,6 +53,10 @@ export function scramSha256Verifier(password: string, salt: Buffer = randomBytes
 const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
+// createReader and dropReader stay on a pg client: CREATE ROLE, GRANT and DROP ROLE take
+// no parameters (identifiers and the verifier are written into the statement) and must
+// commit or roll back with the team_readers row in one transaction.
+
 /**
  * Creates a LOGIN role that can read the analyst views (and, under row-level security,
  * only `teamId`'s rows), and nothing else: no write, no other table, read-only
@@ -96,13 +99,8 @@ export async function createReader(pool: pg.Pool, teamId: string, o: { roleName:
 }
 
 /** The readers of a team (or of every team), oldest first. */
-export async function listReaders(db: Queryable, teamId?: string): Promise<Reader[]> {
-  const { rows } = await db.query<Reader>(
-    `SELECT role_name AS "roleName", team_id AS "teamId", created_at AS "createdAt" FROM team_readers
-      WHERE $1::uuid IS NULL OR team_id = $1 ORDER BY created_at, role_name`,
-    [teamId ?? null],
-  );
-  return rows;
+export async function listReaders(db: pg.Pool, teamId?: string): Promise<Reader[]> {
+  return prismaFor(db).teamReader.findMany({ where: teamId === undefined ? {} : { teamId }, orderBy: [{ createdAt: 'asc' }, { roleName: 'asc' }] });
 }
 
 /**
