@@ -6,6 +6,7 @@ import type { SweepLimits } from '@curation/sweep-spec';
 import type { Enqueuer } from './enqueuer.ts';
 
 export interface Deps {
+  /** The API's one pool; its Prisma Client (prismaFor(pool), packages/db) runs on the same connections. */
   pool: pg.Pool;
   redis: Redis;
   queue: Queue;

@@ -35,12 +35,6 @@ export function prismaFor(pool: pg.Pool): PrismaClient {
   return client;
 }
 
-/** A pool and its Prisma Client, for scripts that need their own connection (closed by `pool.end()`). */
-export function createPrisma(url: string, max = 10): { pool: pg.Pool; prisma: PrismaClient } {
-  const pool = createPool(url, max);
-  return { pool, prisma: prismaFor(pool) };
-}
-
 /** Postgres' error code behind an error thrown by Prisma Client or by pg ('23505' for a unique violation). */
 export function pgErrorCode(err: unknown): string | undefined {
   const e = err as { code?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } };
