@@ -1,6 +1,6 @@
 // The Fastify application: connections, body parsing, validation, error shape, access
 // control and rate limits, OpenAPI docs and the /v1 routes. main.ts adds settings,
-// migrations, listening and signals.
+// the schema check, listening and signals.
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -107,6 +107,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   }).withTypeProvider<TypeBoxProvider>();
 
   const pool = createPool(opts.databaseUrl);
+  // An idle connection whose server went away (restart, failover): the pool drops it and
+  // the next query opens another, but the operator should know.
+  pool.on('error', (err) => app.log.warn({ err }, 'postgres: an idle connection failed'));
   // Producer settings: commands fail fast instead of queueing while Redis is down.
   const redis = createRedis(opts.redisUrl);
   // ioredis reports every failed reconnect (several a second while Redis is down): the

@@ -1,15 +1,18 @@
-// `npm run api`: settings from the environment, migrations, then listen; SIGTERM/SIGINT
-// close the server (in-flight requests finish, the enqueuer stops after its chunk and is
-// resumed by the next instance).
+// `npm run api`: settings from the environment, a check that the database schema is
+// current (migrating is a deploy step of its own: npm run db:migrate), then listen;
+// SIGTERM/SIGINT close the server (in-flight requests finish, the enqueuer stops after
+// its chunk and is resumed by the next instance).
 import pino from 'pino';
-import { migrate } from '@curation/db';
+import { SchemaNotCurrentError, checkSchema } from '@curation/db';
 import { assertNoEviction, createRedis } from '@curation/queue';
 import { buildApp } from './app.ts';
 import { readSettings } from './settings.ts';
 
 const CLOSE_TIMEOUT_MS = 15_000;
 
-const log = pino({ level: process.env.LOG_LEVEL || 'info' });
+// Replaced by one at the configured level as soon as the settings are read; until then
+// only a refusal to start (such as a bad LOG_LEVEL) is logged, at the default level.
+let log = pino({ level: 'info' });
 
 async function checkRedisPolicy(url: string): Promise<void> {
   const redis = createRedis(url, { lazyConnect: true });
@@ -28,9 +31,8 @@ async function checkRedisPolicy(url: string): Promise<void> {
 
 async function main(): Promise<void> {
   const settings = readSettings();
-  const { applied } = await migrate(settings.databaseUrl);
-  if (applied.length) log.info({ applied }, 'migrations applied');
-  await checkRedisPolicy(settings.redisUrl);
+  log = pino({ level: settings.logLevel });
+  await Promise.all([checkSchema(settings.databaseUrl), checkRedisPolicy(settings.redisUrl)]);
 
   const app = await buildApp({
     databaseUrl: settings.databaseUrl,
@@ -69,6 +71,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  log.fatal({ err }, 'api failed to start');
+  // The reason alone when it is one we wrote for the operator (settings, schema).
+  log.fatal(err instanceof SchemaNotCurrentError ? { reason: err.message } : { err }, 'api failed to start');
   process.exit(1);
 });

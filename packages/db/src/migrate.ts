@@ -2,6 +2,8 @@
 // `_prisma_migrations` table, so `prisma migrate deploy` (where its native engine can be
 // fetched) sees the same history. We need our own applier because Prisma 7's migrate
 // needs a schema engine binary that cannot be downloaded offline (prisma/orm#27403).
+// Migrating is a deploy step of its own (docs/service-design.md, "Migrations"); the
+// services only check at start that it was done (checkSchema).
 import { createHash, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -23,7 +25,7 @@ const PRISMA_MIGRATIONS_DDL = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
     "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
 )`;
 
-// Any constant works; it only serialises concurrent appliers (API and workers starting together).
+// Any constant works; it only serialises concurrent appliers (two deploys, or a deploy and `sweep admin migrate`).
 const ADVISORY_LOCK_KEY = 72_707_369;
 
 export interface Migration { name: string; sql: string; checksum: string }
@@ -107,4 +109,48 @@ export async function migrate(url: string, opts: { createDatabase?: boolean; dir
     await client.end();
   }
   return { applied, alreadyApplied };
+}
+
+/** How to apply the migrations, named in every refusal to start on an old schema. */
+export const MIGRATE_COMMAND = '`npm run db:migrate` (or `sweep admin migrate`, or the compose service `migrate`)';
+
+/** A database whose schema is behind this code's migrations: the services refuse to start on it. */
+export class SchemaNotCurrentError extends Error {
+  readonly pending: string[];
+  readonly changed: string[];
+  constructor(pending: string[], changed: string[]) {
+    const parts = [
+      pending.length ? `${pending.length} migration${pending.length === 1 ? '' : 's'} not applied (${pending.join(', ')})` : '',
+      changed.length ? `${changed.join(', ')} changed after it was applied` : '',
+    ].filter(Boolean);
+    super(`the database schema is not current: ${parts.join('; ')}; apply the migrations first with ${MIGRATE_COMMAND}`);
+    this.name = 'SchemaNotCurrentError';
+    this.pending = pending;
+    this.changed = changed;
+  }
+}
+
+/**
+ * Compares the applied migrations with this code's, in one query, and applies nothing.
+ * Migrations the database has and the code does not (a newer release migrated it) are
+ * fine: migrations only add, so older code keeps working during a rolling deploy.
+ * Throws SchemaNotCurrentError when one of ours is missing or was changed.
+ */
+export async function checkSchema(url: string, opts: { dir?: string } = {}): Promise<void> {
+  const migrations = readMigrations(opts.dir);
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  let rows: { migration_name: string; checksum: string }[];
+  try {
+    const table = await client.query<{ t: string | null }>(`SELECT to_regclass('"_prisma_migrations"')::text AS t`);
+    rows = table.rows[0].t === null ? [] : (await client.query<{ migration_name: string; checksum: string }>(
+      'SELECT migration_name, checksum FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+    )).rows;
+  } finally {
+    await client.end().catch(() => {});
+  }
+  const done = new Map(rows.map((r) => [r.migration_name, r.checksum]));
+  const pending = migrations.filter((m) => !done.has(m.name)).map((m) => m.name);
+  const changed = migrations.filter((m) => done.has(m.name) && done.get(m.name) !== m.checksum).map((m) => m.name);
+  if (pending.length || changed.length) throw new SchemaNotCurrentError(pending, changed);
 }
