@@ -1,9 +1,9 @@
 // `sweep admin`: teams and keys in the database, spawned as an operator would run it
-// (against a fresh database, which the command migrates first).
+// (against a fresh database, which `sweep admin migrate` creates and migrates).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import pg from 'pg';
-import { findKeyByPlaintext, withDatabase } from '@curation/db';
+import { findKeyByPlaintext, readMigrations, withDatabase } from '@curation/db';
 import { getServices, uniqueName } from '../../../test/support/services.ts';
 
 const BIN = new URL('../bin/sweep.mjs', import.meta.url).pathname;
@@ -32,7 +32,7 @@ function sweep(args: string[], env: Record<string, string> = {}): Promise<Result
 beforeAll(async () => {
   const { postgresUrl } = await getServices();
   adminUrl = withDatabase(postgresUrl, 'postgres');
-  // Not created here: the first command creates and migrates it.
+  // Not created here: `sweep admin migrate` creates and migrates it.
   url = withDatabase(postgresUrl, uniqueName('admin'));
 });
 
@@ -48,7 +48,32 @@ afterAll(async () => {
 });
 
 describe('sweep admin', () => {
-  it('create-team on a new database (migrated first); a duplicate name is exit 4', async () => {
+  it('migrate creates and migrates a new database; the other commands only check, and say which command migrates', async () => {
+    const migrations = readMigrations().map((m) => m.name);
+    const first = await sweep(['migrate']);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toBe(`applied ${migrations.length} migration(s) (${migrations.join(', ')}), 0 already applied\n`);
+    const last = migrations.at(-1)!;
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query('UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE migration_name = $1', [last]);
+      const refused = await sweep(['list-teams']);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toBe(
+        `error: the database schema is not current: 1 migration not applied (${last}); apply the migrations first with ` +
+        '`npm run db:migrate` (or `sweep admin migrate`, or the compose service `migrate`)\n',
+      );
+    } finally {
+      await client.query('UPDATE "_prisma_migrations" SET rolled_back_at = NULL WHERE migration_name = $1', [last]).finally(() => client.end());
+    }
+    const again = await sweep(['migrate']);
+    expect(again.stdout).toBe(`applied 0 migration(s), ${migrations.length} already applied\n`);
+    expect((await sweep(['list-teams'])).code).toBe(0);
+  });
+
+  it('create-team; a duplicate name is exit 4', async () => {
     const r = await sweep(['create-team', 'physics', '--budget', '3600']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);

@@ -1,7 +1,10 @@
 // `sweep admin ...`: teams and API keys, managed directly in the database (DATABASE_URL,
 // or --database-url), not through the API: they are what gives access to the API.
-// Every subcommand applies pending migrations first, so it also works on a new database.
+// `migrate` creates the database and applies pending migrations (the deploy step, like
+// `npm run db:migrate`); every other subcommand first checks that the schema is current
+// and otherwise stops naming that step, as the API does.
 //
+//   sweep admin migrate
 //   sweep admin create-team NAME [--budget SECONDS]
 //   sweep admin create-key TEAM [--name N] [--admin]     prints the key, once
 //   sweep admin list-keys TEAM
@@ -32,10 +35,10 @@ class AdminError extends Error {
 // let us in: no such database (3D000), password or role refused (28P01, 28000).
 const CANNOT_USE = new Set(['3D000', '28P01', '28000']);
 
-function exitCodeOf(err: unknown): number {
+function exitCodeOf(err: unknown, db: typeof import('@curation/db')): number {
   if (err instanceof AdminError) return err.code;
-  const e = err as { name?: string; code?: string };
-  if (e?.name === 'DuplicateTeamError' || e?.name === 'DuplicateReaderError') return EXIT_CONFLICT;
+  if (err instanceof db.DuplicateTeamError || err instanceof db.DuplicateReaderError) return EXIT_CONFLICT;
+  const e = err as { code?: string };
   if (isDatabaseUnavailable(err) || (e?.code && CANNOT_USE.has(e.code))) return EXIT_UNREACHABLE;
   return EXIT_FAILURE;
 }
@@ -46,18 +49,28 @@ function messageOf(err: unknown): string {
   return e?.message || inner || e?.code || String(err);
 }
 
-/** Connects (after migrating), runs, disconnects; failures become one stderr line and an exit code. */
-async function withDb(flags: DbFlags, fn: (pool: pg.Pool, db: typeof import('@curation/db')) => Promise<void>): Promise<void> {
+/** Checks the schema (or migrates, for `migrate`), connects, runs, disconnects; failures become one stderr line and an exit code. */
+async function withDb(
+  flags: DbFlags,
+  fn: (pool: pg.Pool, db: typeof import('@curation/db')) => Promise<void>,
+  o: { migrate?: boolean } = {},
+): Promise<void> {
   const db = await import('@curation/db');
   const url = flags.databaseUrl || db.databaseUrl();
   let pool: pg.Pool | undefined;
   try {
-    await db.migrate(url);
+    if (o.migrate) {
+      const { applied, alreadyApplied } = await db.migrate(url);
+      process.stdout.write(`applied ${applied.length} migration(s)${applied.length ? ` (${applied.join(', ')})` : ''}, ${alreadyApplied.length} already applied\n`);
+      process.exitCode = 0;
+      return;
+    }
+    await db.checkSchema(url);
     pool = db.createPool(url, 2);
     await fn(pool, db);
     process.exitCode = 0;
   } catch (err) {
-    const code = exitCodeOf(err);
+    const code = exitCodeOf(err, db);
     const where = code === EXIT_UNREACHABLE ? ` (database ${redact(url)})` : '';
     process.stderr.write(`error: ${messageOf(err)}${where}\n`);
     process.exitCode = code;
@@ -104,10 +117,16 @@ function parseBudget(raw: string | undefined): number | null | undefined {
 export function registerAdmin(program: Command): void {
   const admin = program
     .command('admin')
-    .description('manage teams, API keys and read-only SQL roles in the database (DATABASE_URL); applies pending migrations first');
+    .description('manage teams, API keys and read-only SQL roles in the database (DATABASE_URL); `migrate` applies the migrations');
 
   const dbOption = (cmd: Command) =>
     cmd.option('--database-url <url>', 'Postgres URL (default: $DATABASE_URL, else the local default)');
+
+  dbOption(admin.command('migrate'))
+    .description('create the database if needed and apply pending migrations (the deploy step; the other commands, the API and the workers only check)')
+    .action(async (flags: DbFlags) => {
+      await withDb(flags, async () => {}, { migrate: true });
+    });
 
   dbOption(admin.command('create-team'))
     .description('create a team (exit 4 if the name is taken)')
