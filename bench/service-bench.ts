@@ -20,9 +20,9 @@ import { buildApp } from '../apps/api/src/app.ts';
 import { Worker } from 'node:worker_threads';
 import { benchAuthHeaders } from './auth.ts';
 import { commandSeconds, threadSeconds } from './cpu-times.ts';
+import { waitFor } from '../test/support/wait-for.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const C4_BASE = {
   support: { kind: 'grid', min: -12, max: 12, n: 401 },
@@ -53,15 +53,6 @@ async function redisUsedMemory(client: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(info)![1]);
 }
 
-async function waitFor<T>(what: string, poll: () => Promise<T | undefined>, timeoutMs: number, stepMs = 50): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await poll();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(stepMs);
-  }
-}
 
 function startWorkerProcess(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, [...(process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(root, 'apps/worker/src/main.ts')], {

@@ -37,13 +37,12 @@ describe('e2e: workers dying and stopping', () => {
     const first = await spawnWorker(env, { ...FAST_STALL, SHUTDOWN_GRACE_SECONDS: '0.5' });
     const { id } = await submit(env, spec);
     await waitFor('a run in hand', async () => ((await runCounts(env, id)).running ?? 0) >= 1, 60_000, 20);
-    const t0 = Date.now();
     const exited = await first.kill('SIGTERM');
     expect(exited).toEqual({ code: 0, signal: null });
-    expect(Date.now() - t0).toBeLessThan(5000);
     expect(first.output()).toMatch(/handed back/);
-    const after = await runCounts(env, id);
-    expect(after.running ?? 0).toBe(0); // handed back as queued, not left running
+    // The worker left within the grace, before the run in hand could finish: every run is
+    // queued again (none left running, none finished by a worker that waited it out).
+    expect(await runCounts(env, id)).toEqual({ queued: 3 });
 
     await spawnWorker(env);
     const done = await waitStatus(env, id, ['succeeded', 'failed'], 60_000);

@@ -8,7 +8,9 @@ describe('e2e: submit -> workers -> stored results', () => {
 
   it('stores every configuration of a small q x D sweep, equal to the core run directly', async () => {
     const spec = c4Spec({ name: 'e2e-full', qs: [0.2, 0.5, 0.8], ds: [2, 4, 6, 8], n: 121, iterations: 200, recordEvery: 10 });
-    await spawnWorker(env);
+    // The revision the worker records with every result (GIT_REVISION, else git rev-parse HEAD).
+    const revision = 'e2e-full-path-revision';
+    await spawnWorker(env, { GIT_REVISION: revision });
     const { id, total } = await submit(env, spec);
     expect(total).toBe(12);
     const done = await waitStatus(env, id, ['succeeded', 'failed']);
@@ -16,7 +18,7 @@ describe('e2e: submit -> workers -> stored results', () => {
     expect(done.counts).toMatchObject({ total: 12, succeeded: 12, queued: 0, running: 0, failed: 0, cancelled: 0 });
     const rows = await expectStoredLikeCleanRun(env, id, spec, expect);
     expect(new Set(rows.map((r) => r.core_version)).size).toBe(1);
-    expect(rows[0].git_revision).toMatch(/^([0-9a-f]{40}|unknown|.+)$/);
+    expect(rows.map((r) => r.git_revision)).toEqual(rows.map(() => revision));
 
     // The same sweep again: every configuration is already stored, nothing is recomputed.
     const before = Number((await env.pool.query('SELECT count(*) AS n FROM results')).rows[0].n);

@@ -10,6 +10,9 @@ import { simulate } from '@curation/core';
 import { compileSweep } from '@curation/sweep-spec';
 import { buildApp } from '../../apps/api/src/app.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase } from '../support/services.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+export { waitFor };
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -98,15 +101,6 @@ export async function spawnWorker(env: Env, extra: Record<string, string> = {}):
   return w;
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 export async function submit(env: Env, spec: unknown): Promise<{ id: string; total: number }> {
   const res = await env.request('POST', '/v1/sweeps', spec as object);

@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { createRedis } from '@curation/queue';
-import { setup, spec, waitFor, type Env, type TeamKey } from './helpers.ts';
+import { setup, spec, type Env, type TeamKey } from './helpers.ts';
+import { waitFor } from '../../../test/support/wait-for.ts';
 
 let env: Env;
 let app: FastifyInstance;
@@ -48,7 +49,7 @@ describe('cancel', () => {
       expect(body).toMatchObject({ id, status: 'cancelled', affected: 4, etaSeconds: null, finishedAt: expect.any(String) });
       expect(body.counts).toEqual({ total: 6, queued: 0, running: 1, succeeded: 1, failed: 0, cancelled: 4 });
       expect(await statuses(id)).toEqual(['running', 'succeeded', 'cancelled', 'cancelled', 'cancelled', 'cancelled']);
-      await waitFor(async () => messages.includes(id), 5000);
+      await waitFor('the cancel message', () => messages.includes(id), 5000);
     } finally {
       sub.disconnect();
     }
@@ -85,7 +86,7 @@ describe('cancel', () => {
     expect(retry.statusCode).toBe(200);
     expect(retry.json().status).toBe('queued');
     await slow.enqueuer.idle();
-    await waitFor(async () => (await env.pool.query('SELECT enqueued FROM sweeps WHERE id = $1', [id])).rows[0].enqueued === 10_000);
+    await waitFor('10,000 runs enqueued', async () => (await env.pool.query('SELECT enqueued FROM sweeps WHERE id = $1', [id])).rows[0].enqueued === 10_000);
     const after = (await slow.inject({ method: 'GET', url: `/v1/sweeps/${id}`, headers: auth.headers })).json().counts;
     expect(after).toEqual({ total: 10_000, queued: 10_000, running: 0, succeeded: 0, failed: 0, cancelled: 0 });
   }, 60_000);

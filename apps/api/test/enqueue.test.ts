@@ -1,6 +1,7 @@
 // Large submissions and the resumable background enqueue.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setup, spec, waitFor, type Env, type TeamKey } from './helpers.ts';
+import { setup, spec, type Env, type TeamKey } from './helpers.ts';
+import { waitFor } from '../../../test/support/wait-for.ts';
 
 let env: Env;
 let auth: TeamKey;
@@ -34,10 +35,12 @@ describe('100,000 configurations', () => {
     const toCreated = performance.now() - t0;
     expect(res.statusCode).toBe(201);
     expect(res.json().total).toBe(100_000);
-    await waitFor(async () => (await enqueued(res.json().id)) === 100_000, 60_000);
+    // The answer does not wait for the runs: they are still being added when it arrives.
+    expect(await enqueued(res.json().id)).toBeLessThan(100_000);
+    await waitFor('100,000 runs enqueued', async () => (await enqueued(res.json().id)) === 100_000, 60_000);
     const toEnqueued = performance.now() - t0;
+    // Timings for the log only (speed is measured by the service benchmark, not asserted here).
     console.log(`100k sweep: 201 after ${toCreated.toFixed(0)} ms, fully enqueued after ${toEnqueued.toFixed(0)} ms`);
-    expect(toCreated).toBeLessThan(5000); // the target is 2 s; the bound is loose because CI timings are noisy
 
     const id = res.json().id;
     expect(await runStats(id)).toEqual({ n: 100_000, distinct: 100_000, lo: 0, hi: 99_999 });
@@ -66,8 +69,8 @@ describe('resume', () => {
 
     const second = await env.app();
     await second.enqueuer.idle();
-    await waitFor(async () => (await enqueued(id)) === 4);
-    await waitFor(async () => (await env.pool.query('SELECT status FROM sweeps WHERE id = $1', [id])).rows[0].status === 'succeeded', 5_000);
+    await waitFor('4 runs enqueued', async () => (await enqueued(id)) === 4);
+    await waitFor('the sweep succeeded', async () => (await env.pool.query('SELECT status FROM sweeps WHERE id = $1', [id])).rows[0].status === 'succeeded', 5_000);
   });
 
   it('a second instance completes a partially enqueued sweep, exactly once', async () => {
@@ -87,7 +90,7 @@ describe('resume', () => {
     // Two instances start together: the advisory lock lets one of them do it.
     const [a, b] = await Promise.all([env.app({ enqueueChunkSize: 100 }), env.app({ enqueueChunkSize: 100 })]);
     await Promise.all([a.enqueuer.idle(), b.enqueuer.idle()]);
-    await waitFor(async () => (await enqueued(id)) === 1000);
+    await waitFor('1000 runs enqueued', async () => (await enqueued(id)) === 1000);
 
     expect(await runStats(id)).toEqual({ n: 1000, distinct: 1000, lo: 0, hi: 999 });
     const { jobs, indexes } = await jobsOf(id);

@@ -1,7 +1,8 @@
 // Operators' endpoints: Prometheus metrics and the bull-board queue UI.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { setup, spec, waitFor, type Env, type TeamKey } from './helpers.ts';
+import { setup, spec, type Env, type TeamKey } from './helpers.ts';
+import { waitFor } from '../../../test/support/wait-for.ts';
 
 function metric(text: string, name: string, labels = ''): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
@@ -26,7 +27,7 @@ describe('operations', () => {
     const submitted = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(3, 2), headers: auth.headers });
     expect(submitted.statusCode).toBe(201);
     const { id } = submitted.json();
-    await waitFor(async () => (await app.inject({ url: `/v1/sweeps/${id}`, headers: auth.headers })).json().enqueued === 6);
+    await waitFor('6 runs enqueued', async () => (await app.inject({ url: `/v1/sweeps/${id}`, headers: auth.headers })).json().enqueued === 6);
 
     const res = await asAdmin('/metrics');
     expect(res.statusCode).toBe(200);

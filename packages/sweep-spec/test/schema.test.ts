@@ -1,13 +1,36 @@
 import { describe, expect, test } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
-import { RunConfigSchema } from '@curation/core';
-import { CONFIG_FIELDS, compileSweep, parseSpecText, SweepSpecSchema, type SweepSpec } from '../src/index.ts';
+import { CONFIG_FIELDS, compileSweep, parseSpecText, SweepSpecSchema, validateSweep, type SweepSpec } from '../src/index.ts';
 import { readFileSync } from 'node:fs';
 import { spec } from './helpers.ts';
 
 describe('SweepSpecSchema', () => {
-  test('configuration fields match the core RunConfigSchema', () => {
-    expect([...CONFIG_FIELDS].sort()).toEqual(Object.keys(RunConfigSchema.properties).sort());
+  // The configuration fields as the model reference documents them (its section 1 table),
+  // read independently of the code that derives CONFIG_FIELDS from the core's schema.
+  const documented = () => {
+    const doc = readFileSync(new URL('../../../docs/model.md', import.meta.url), 'utf8');
+    const from = doc.indexOf('| field |', doc.indexOf('## 1. Configuration'));
+    const table = doc.slice(from, doc.indexOf('\n\n', from));
+    return [...table.matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
+  };
+
+  test('the configuration fields are the documented ones, and an axis on any of them sets the configuration', () => {
+    const fields = documented();
+    expect(fields.length).toBeGreaterThan(10);
+    expect([...CONFIG_FIELDS].sort()).toEqual([...fields].sort());
+    for (const field of fields) {
+      const c = compileSweep(spec({ axes: [{ param: field, values: ['v'] }] }));
+      expect((c.configAt(0) as Record<string, unknown>)[field]).toBe('v');
+    }
+  });
+
+  test('a name that is no configuration field is a free variable: refused unless derive reads it', () => {
+    const refused = validateSweep(spec({ axes: [{ param: 'Dist', values: [1] }] }));
+    expect(refused.ok).toBe(false);
+    expect(!refused.ok && refused.issues.map((i) => i.path)).toEqual(['/axes/0/param']);
+    const used = compileSweep(spec({ axes: [{ param: 'Dist', values: [3] }], derive: { iterations: 'Dist' } }));
+    expect(used.configAt(0)).not.toHaveProperty('Dist');
+    expect((used.configAt(0) as { iterations: number }).iterations).toBe(3);
   });
 
   test('accepts the examples that compile', () => {

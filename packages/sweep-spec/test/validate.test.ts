@@ -89,7 +89,7 @@ describe('validateSweep', () => {
     ]);
   });
 
-  test('100,000 configurations compile, expand and validate quickly', () => {
+  test('100,000 configurations compile, expand and validate', () => {
     const s = spec({
       axes: [
         { param: 'q', linspace: [0.01, 0.99, 100] },
@@ -98,13 +98,8 @@ describe('validateSweep', () => {
       ],
       derive: { 'rewards.0.center': '[-beta/2]' },
     });
-    const t = performance.now();
     const r = validateSweep(s, DEFAULT_LIMITS);
-    const ms = performance.now() - t;
     expect(r.ok).toBe(true);
     if (r.ok) expect(r.compiled.total).toBe(100_000);
-    // Measured ~0.7 s on the 2-core dev machine, most of it in the core's validateConfig;
-    // the bound here only catches a pathological regression.
-    expect(ms).toBeLessThan(10_000);
   });
 });
