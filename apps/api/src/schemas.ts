@@ -122,20 +122,33 @@ export const RunPage = Type.Object({
   nextCursor: Nullable(Type.String()),
 });
 
+const N = Type.Number();
+/** One recorded generation (section 4 of the model contract). */
+export const TrajectoryRowSchema = Type.Object({
+  t: Type.Integer(),
+  entropy: N,
+  effectiveSupport: N,
+  mass: Type.Array(N, { description: 'mass of each basin' }),
+  outside: N,
+  meanReward: Type.Array(N),
+  varReward: Type.Array(N),
+  step: Nullable(Type.Number({ description: 'total variation between this generation and the previous; null at t = 0' })),
+  shareStep: Nullable(Type.Number({ description: 'max |M_t - M_(t-1)| over the basin masses and outside; null at t = 0 and in contract 1 results' })),
+}, { additionalProperties: true, description: 'one recorded generation' });
+
 export const RunDetailSchema = Type.Composite([
   RunSchema,
   Type.Object({
     sweepId: Type.String({ format: 'uuid' }),
     config: Nullable(Loose('the configuration as run (from the result, else rebuilt from the sweep spec)')),
     configHash: Nullable(Type.String()),
-    coreVersion: Nullable(Type.String()),
+    coreVersion: Nullable(Type.String({ description: 'the core version that computed the result; null until succeeded' })),
+    contract: Nullable(Type.Integer({ description: 'the model contract of the result (the major number of coreVersion); null until succeeded' })),
     gitRevision: Nullable(Type.String()),
     generator: Nullable(Type.String()),
     durationMs: Nullable(Type.Number({ description: "this run's own compute time; null when it reused a stored result" })),
     reused: Type.Boolean({ description: 'served from a stored result (RESULT_CACHE_SCOPE) instead of computed' }),
-    trajectory: Nullable(
-      Type.Array(Loose('one recorded generation: t, entropy, effectiveSupport, mass[], outside, meanReward[], varReward[], step')),
-    ),
+    trajectory: Nullable(Type.Array(TrajectoryRowSchema)),
   }),
 ]);
 export type RunDetailView = Static<typeof RunDetailSchema>;

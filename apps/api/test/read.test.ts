@@ -159,18 +159,20 @@ describe('runs', () => {
     expect(res.statusCode).toBe(200);
     const run = res.json();
     expect(run).toMatchObject({
-      id: page.items[7].id, sweepId, index: 7, status: 'succeeded', coreVersion: CORE_VERSION, gitRevision: 'test', durationMs: 12.5,
+      id: page.items[7].id, sweepId, index: 7, status: 'succeeded', coreVersion: CORE_VERSION, contract: Number(CORE_VERSION.split('.')[0]), gitRevision: 'test', durationMs: 12.5,
       configHash: `test-${sweepId}-7`,
     });
     expect(run.config).toMatchObject({ q: 0.3, beta: 1.25 });
     expect(run.trajectory).toHaveLength(out.trajectory.length);
-    expect(run.trajectory[0]).toEqual(out.trajectory[0]); // step null at t = 0 survives the codec and JSON
+    expect(run.trajectory[0]).toEqual(out.trajectory[0]); // step and shareStep null at t = 0 survive the codec and JSON
+    expect(run.trajectory[0].shareStep).toBeNull();
+    expect(run.trajectory[1].shareStep).toBe(out.trajectory[1].shareStep);
     expect(run.trajectory.at(-1)).toEqual(out.trajectory.at(-1));
     expect(run.summary).toEqual(JSON.parse(JSON.stringify(out.summary)));
 
     // Not run yet: the configuration is rebuilt from the spec, no trajectory.
     const queued = (await get(`/v1/runs/${page.items[0].id}`)).json();
-    expect(queued).toMatchObject({ status: 'queued', trajectory: null, summary: null, coreVersion: null });
+    expect(queued).toMatchObject({ status: 'queued', trajectory: null, summary: null, coreVersion: null, contract: null });
     expect(queued.config).toEqual(compileSweep(s).configAt(0));
   });
 

@@ -62,11 +62,12 @@ export const runRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvid
       config: (config ?? null) as Record<string, unknown> | null,
       configHash: run.configHash,
       coreVersion: run.coreVersion,
+      contract: run.contract,
       gitRevision: run.gitRevision,
       generator: run.generator,
       durationMs: run.durationMs,
       reused: run.reused,
-      trajectory: run.trajectory ? (decodeTrajectory(run.trajectory) as unknown as Record<string, unknown>[]) : null,
+      trajectory: run.trajectory ? decodeTrajectory(run.trajectory) : null,
     };
   });
 };
