@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, RawServerDefault } from 'fastify';
 import { CORE_VERSION } from '@curation/core';
-import { validateSweep } from '@curation/sweep-spec';
+import { SpecError, compileSweep, validateSweep } from '@curation/sweep-spec';
 import {
   findSweepByIdempotencyKey, getSweepWithSpec, insertSweep, listSweeps, runStatusCounts, type OverBudget, type SweepRow,
 } from '@curation/db';
@@ -27,6 +27,20 @@ export function overBudgetError(o: OverBudget): ApiError {
   return new ApiError(422, message, [{ path: '', message }], { extra: { budget: o } });
 }
 
+/**
+ * A body that failed the schema: the compiler's issues when it refuses the body too (the
+ * schema's JSON Schema messages only say which keyword failed), else the schema's error.
+ */
+function specIssuesOr(body: unknown, schemaError: Error & { validationContext?: string }): Error {
+  if (schemaError.validationContext !== 'body') return schemaError;
+  try {
+    compileSweep(body);
+  } catch (err) {
+    if (err instanceof SpecError) return new ApiError(400, issuesMessage('invalid sweep specification', err.issues), err.issues);
+  }
+  return schemaError;
+}
+
 export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvider> = async (app, deps) => {
   const { pool, enqueuer, limits } = deps;
 
@@ -40,6 +54,9 @@ export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProv
   };
 
   app.post('/sweeps', {
+    // A body the schema refuses is also given to the spec compiler (below), whose issues
+    // say more: the allowed fields, "did you mean", what was found.
+    attachValidation: true,
     schema: {
       tags: ['sweeps'],
       summary: 'Submit a sweep (JSON, or YAML with Content-Type: application/yaml)',
@@ -53,6 +70,7 @@ export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProv
       response: { 201: SubmitReply, 200: SubmitReply, ...errors(400, 401, 409, 413, 415, 422, 429) },
     },
   }, async (request, reply) => {
+    if (request.validationError) throw specIssuesOr(request.body, request.validationError);
     const spec = request.body;
     const teamId = teamOf(request);
     const key = request.headers['idempotency-key'] ?? null;
