@@ -133,6 +133,18 @@ describe('refusals', () => {
     expect(res.json().issues).toEqual([{ path: '/tags/0', message: 'a tag must be a string of 1 to 100 characters, got the number 7' }]);
   });
 
+  it('a YAML syntax error: the line, the column, the reason and the lines around it with a caret', async () => {
+    const res = await app.inject({
+      method: 'POST', url: '/v1/sweeps', headers: { ...auth.headers, 'content-type': 'application/yaml' },
+      payload: 'name: x\nbase:\n  a: [1, 2\nb: 3\n',
+    });
+    expect(res.statusCode).toBe(400);
+    const reason =
+      'YAML syntax error at line 4, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]\n' +
+      '      a: [1, 2\n    b: 3\n    ^';
+    expect(res.json()).toMatchObject({ message: `the body is not valid YAML: ${reason}`, issues: [{ path: '', message: reason }] });
+  });
+
   it('a misspelt axis kind: the whole line names the field and the kind meant, not the schema\'s "values is required"', async () => {
     const bad = { ...spec(), axes: [{ param: 'q', values: [0.3] }, { param: 'beta', linespace: [0.5, 1.5, 3] }] };
     const res = await post(bad);

@@ -260,17 +260,22 @@ export function parseSpecText(text: string, format: 'json' | 'yaml', limits: Spe
     }
     let doc;
     try {
-      doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+      doc = parseDocument(text, { uniqueKeys: true });
     } catch (e) {
       fail(`YAML syntax error: ${e instanceof Error ? e.message : String(e)}`);
     }
     const err = doc.errors[0];
     if (err) {
-      const reason = err.message.split('\n')[0].replace(/\s*at line \d+, column \d+:?\s*$/, '');
+      // The library's message: the reason, "at line L, column C:", then the lines around the
+      // error and a caret under the column. The context is kept, indented under the first
+      // line (so the caret still points at the column), as the CLI shows it.
+      const [first, ...context] = err.message.replace(/\s+$/, '').split('\n');
+      const reason = first.replace(/\s*at line \d+, column \d+:?\s*$/, '');
       const pos = err.linePos?.[0] ?? lineCol(text, err.pos[0]);
       const line = 'line' in pos ? pos.line : 1;
       const column = 'col' in pos ? pos.col : (pos as { column: number }).column;
-      fail(`YAML syntax error at line ${line}, column ${column}: ${reason}`);
+      const shown = context.filter((l) => l.trim() !== '').map((l) => `\n    ${l}`).join('');
+      fail(`YAML syntax error at line ${line}, column ${column}: ${reason}${shown}`);
     }
     let aliases = 0;
     visit(doc, { Alias: () => { aliases++; } });

@@ -104,9 +104,12 @@ describe('spec errors point at the mistake and name the fix', () => {
     ]);
   });
 
-  test('a YAML syntax error gives the line, the column and the reason', () => {
+  test('a YAML syntax error gives the line, the column, the reason and the lines around it with a caret', () => {
     expect(syntaxError('name: x\nbase:\n  a: [1, 2\nb: 3\n')).toBe(
-      'YAML syntax error at line 4, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]',
+      'YAML syntax error at line 4, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]\n' +
+      '      a: [1, 2\n' +
+      '    b: 3\n' +
+      '    ^',
     );
   });
 });
