@@ -13,6 +13,8 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { stringify as toYaml, parse as fromYaml } from 'yaml';
 import type { FastifyInstance } from 'fastify';
+// The type of app.swagger() (the plugin declares it on FastifyInstance).
+import type {} from '@fastify/swagger';
 import { startWorker, type RunningWorker } from '../../worker/src/worker.ts';
 import { textProblem } from '../src/edge.ts';
 import { setup, spec, waitFor, type Env, type TeamKey } from './helpers.ts';

@@ -45,6 +45,7 @@ const NASTY_ERROR = 'core threw: "bad, value"\nat line 2, col "3"';
 const trajectoryOf = (q: number, D: number): MetricsRow[] => [0, 10, 20].map((t) => ({
   t, entropy: 2 - t / 100, effectiveSupport: Math.exp(2 - t / 100), mass: [q * (1 + t / 100), 1 / 3 + D / 1000],
   outside: 0.1, meanReward: [-1 / 3, -D / 7], varReward: [0.1, 0.2], step: t === 0 ? null : 1 / (t + 7),
+  shareStep: null, // as in a contract 1 result
 }));
 
 function summaryFor(q: number, D: number, seed: number) {
@@ -281,7 +282,7 @@ describe('GET /v1/sweeps/:id/runs.ndjson', () => {
     expect(lines).toHaveLength(small.fixtures.length);
     for (const [i, line] of lines.entries()) {
       const f = small.fixtures[i];
-      // stored without shareStep (a contract 1 core): decoded with shareStep null
+      // shareStep null in every row (a contract 1 result), read back as null
       expect(line.trajectory).toEqual(f.traj ? f.traj.map((r) => ({ ...r, shareStep: null })) : null);
     }
     expect(lines[0].trajectory[0].step).toBeNull();

@@ -15,7 +15,7 @@ const share = (q: number, D: number, seed: number) => q + (0.5 - q) * Math.exp(-
 
 const trajectoryOf = (q: number): MetricsRow[] => [0, 10, 20, 30].map((t) => ({
   t, entropy: 3 - t / 20, effectiveSupport: Math.exp(3 - t / 20), mass: [q + t / 100, 1 - q - t / 100 - 0.05], outside: 0.05,
-  meanReward: [-1, -1], varReward: [0.1, 0.1], step: t === 0 ? null : 0.1 / t,
+  meanReward: [-1, -1], varReward: [0.1, 0.1], step: t === 0 ? null : 0.1 / t, shareStep: t === 0 ? null : 0.05 / t,
 }));
 
 interface Run { index: number; q: number; D: number; seed: number; status: string; runId: string; share0: number | null }

@@ -59,7 +59,7 @@ async function insertSweep(pool: pg.Pool, o: { name: string; tags: string[]; sta
     [id, o.name, o.tags, JSON.stringify(specOf(o.name, o.tags)), fixtures.length, o.createdAt ?? null],
   );
   const traj = encodeTrajectory([
-    { t: 0, entropy: 2, effectiveSupport: Math.exp(2), mass: [0.5, 0.5], outside: 0, meanReward: [0, 0], varReward: [1, 1], step: null },
+    { t: 0, entropy: 2, effectiveSupport: Math.exp(2), mass: [0.5, 0.5], outside: 0, meanReward: [0, 0], varReward: [1, 1], step: null, shareStep: null },
   ]);
   for (const f of fixtures) {
     let resultId: string | null = null;
