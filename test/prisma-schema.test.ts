@@ -8,11 +8,18 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { getDMMF } from '@prisma/get-dmmf';
+import { getDMMF as getDmmfOrError, type GetDMMFError } from '@prisma/get-dmmf';
 import { createPool, prismaFor, type PrismaClient } from '@curation/db';
 import { createTestDatabase, type TestDatabase } from './support/services.ts';
 
-type Dmmf = Awaited<ReturnType<typeof getDMMF>>;
+type Dmmf = Exclude<Awaited<ReturnType<typeof getDmmfOrError>>, GetDMMFError>;
+
+/** The schema's DMMF; a schema Prisma cannot parse fails the test with Prisma's reason. */
+async function getDMMF(options: Parameters<typeof getDmmfOrError>[0]): Promise<Dmmf> {
+  const out = await getDmmfOrError(options);
+  if ('error' in out && 'reason' in out) throw new Error(`schema.prisma does not parse: ${out.reason}`);
+  return out as Dmmf;
+}
 type Model = Dmmf['datamodel']['models'][number];
 type Field = Model['fields'][number];
 
