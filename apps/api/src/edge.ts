@@ -2,6 +2,7 @@
 // one case they are stored in. Registered once, as a preValidation hook on the root
 // instance, so no route (and no route added later) can forget them.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isUuid } from '@curation/db';
 import { errorBody, issuesMessage, type Issue } from './errors.ts';
 import { MAX_ISSUES, token } from './validation.ts';
 
@@ -57,8 +58,6 @@ export function textIssues(root: unknown, prefix: string): Issue[] {
   return issues;
 }
 
-const UUID_ANY_CASE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * The checks every route shares, before its schema is applied (a preValidation hook on
  * the root instance): no string anywhere in params, query or body may hold text that
@@ -78,7 +77,7 @@ export async function checkRequestEdge(request: FastifyRequest, reply: FastifyRe
   const params = request.params as Record<string, unknown> | undefined;
   if (params && typeof params === 'object') {
     for (const [k, v] of Object.entries(params)) {
-      if (typeof v === 'string' && UUID_ANY_CASE.test(v)) params[k] = v.toLowerCase();
+      if (typeof v === 'string' && isUuid(v)) params[k] = v.toLowerCase();
     }
   }
 }

@@ -1,8 +1,10 @@
 // Sweep id prefixes: `sweep status 3f0c` means the team's one sweep whose id starts with
 // 3f0c. Resolved through the list endpoint (the sweeps the key may see), once per prefix.
+// The subpath, not the package root: the root loads pg and Prisma, which every CLI
+// command that talks to the API would pay for at start.
+import { isUuid } from '@curation/db/uuid';
 import { InputError } from './read-input.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** At least 4 hex digits, dashes where a UUID has them. */
 const PREFIX = /^[0-9a-f]{4}[0-9a-f-]{0,31}$/i;
 /** Candidates named when a prefix is ambiguous. */
@@ -21,7 +23,7 @@ interface Page { items: { id: string; name: string; createdAt: string }[]; nextC
  * with the prefix: InputError naming them.
  */
 export async function resolveSweepId(client: Lister, idOrPrefix: string): Promise<string> {
-  if (UUID.test(idOrPrefix) || !PREFIX.test(idOrPrefix)) return idOrPrefix;
+  if (isUuid(idOrPrefix) || !PREFIX.test(idOrPrefix)) return idOrPrefix;
   const prefix = idOrPrefix.toLowerCase();
   const found: Page['items'] = [];
   let cursor: string | undefined;
@@ -44,7 +46,7 @@ export async function resolveSweepId(client: Lister, idOrPrefix: string): Promis
  */
 export async function resolveSweepPath(client: Lister, path: string, cache: Map<string, string>): Promise<string> {
   const m = /^\/sweeps\/([^/?]+)(.*)$/.exec(path);
-  if (!m || UUID.test(m[1])) return path;
+  if (!m || isUuid(m[1])) return path;
   const given = decodeURIComponent(m[1]);
   let id = cache.get(given);
   if (id === undefined) {

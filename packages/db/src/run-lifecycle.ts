@@ -7,9 +7,7 @@
 // write for that run (finish, hand-back) names both. A worker that was stopped (SIGSTOP,
 // a long GC pause, a partition) while another took its runs over finds its claim gone
 // and writes nothing.
-import type pg from 'pg';
-
-type Queryable = Pick<pg.Pool, 'query'>;
+import type { Queryable } from './queryable.ts';
 
 /** A worker whose heartbeat is older than this is taken for dead: its `running` runs are computed by nobody. */
 export const DEAD_AFTER_MS = 6000;

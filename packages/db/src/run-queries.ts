@@ -1,8 +1,6 @@
 // Run reads of the API: a sweep's runs page by page, and one run with its result.
-import type pg from 'pg';
+import type { Queryable } from './queryable.ts';
 import { teamCondition, visibleTeam, type RunStatus, type Visibility } from './sweeps.ts';
-
-type Queryable = pg.Pool | pg.PoolClient;
 
 export interface RunListItem {
   /** bigint, as text: JavaScript numbers cannot hold every bigserial value. */

@@ -8,8 +8,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { Prisma, pgErrorCode, prismaFor } from './client.ts';
-
-type Queryable = Pick<pg.Pool, 'query'>;
+import type { Queryable } from './queryable.ts';
+import { isUuid } from './uuid.ts';
 
 export const KEY_PREFIX = 'cs_';
 /** Characters of the key kept in clear (prefix included) to tell keys apart in listings. */
@@ -56,8 +56,6 @@ export class DuplicateTeamError extends Error {
 
 export const hashKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const KEY_FIELDS = { id: true, teamId: true, name: true, prefix: true, role: true, createdAt: true, lastUsedAt: true, revokedAt: true } as const;
 
 // Teams and keys are read and written through Prisma's model API (prismaFor: the pool's
@@ -76,7 +74,7 @@ export async function createTeam(db: pg.Pool, name: string, o: { computeBudgetSe
 
 /** A team by id (uuid) or by name. */
 export async function findTeam(db: pg.Pool, ref: string): Promise<Team | null> {
-  return prismaFor(db).team.findFirst({ where: UUID_RE.test(ref) ? { OR: [{ id: ref.toLowerCase() }, { name: ref }] } : { name: ref } });
+  return prismaFor(db).team.findFirst({ where: isUuid(ref) ? { OR: [{ id: ref.toLowerCase() }, { name: ref }] } : { name: ref } });
 }
 
 export async function listTeams(db: pg.Pool): Promise<(Team & { keys: number; sweeps: number; budgetUsedSeconds: number })[]> {
@@ -120,7 +118,7 @@ export async function createKey(
 
 /** Revokes a key (idempotent: a revoked key keeps its first revocation time); false when there is no such key. */
 export async function revokeKey(db: pg.Pool, keyId: string): Promise<boolean> {
-  if (!UUID_RE.test(keyId)) return false;
+  if (!isUuid(keyId)) return false;
   const id = keyId.toLowerCase();
   const prisma = prismaFor(db);
   const { count } = await prisma.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
