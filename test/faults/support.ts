@@ -15,6 +15,9 @@ import { afterAll, beforeAll } from 'vitest';
 import { createKey, createTeam } from '@curation/db';
 import { freePort } from '../support/own-servers.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase } from '../support/services.ts';
+import { waitFor } from '../support/wait-for.ts';
+
+export { waitFor };
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const RESULTS_DIR = join(ROOT, 'test-results/faults');
@@ -183,15 +186,6 @@ export async function submit(base: string, key: string, spec: unknown): Promise<
   return r.body;
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // Teams

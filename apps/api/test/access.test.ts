@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { validateSweep } from '@curation/sweep-spec';
 import { revokeKey } from '@curation/db';
-import { setup, spec, waitFor, type Env, type TeamKey } from './helpers.ts';
+import { waitFor } from '../../../test/support/wait-for.ts';
+import { setup, spec, type Env, type TeamKey } from './helpers.ts';
 import { MALFORMED_MESSAGE } from '../src/auth.ts';
 
 let env: Env;
@@ -74,14 +75,16 @@ describe('API keys', () => {
     const fresh = await env.team();
     const before = await env.pool.query('SELECT last_used_at FROM api_keys WHERE id = $1', [fresh.keyId]);
     expect(before.rows[0].last_used_at).toBeNull();
-    const t0 = Date.now();
+    // The API stamps the key with its own clock (this process's), in the background
+    // after the request: the stamp lies between the request's start and the moment
+    // it is seen, to the millisecond Postgres keeps of it.
+    const start = Date.now();
     await app.inject({ method: 'GET', url: '/v1/sweeps', headers: fresh.headers });
-    let at: Date | null = null;
-    await waitFor(async () => {
-      at = (await env.pool.query('SELECT last_used_at FROM api_keys WHERE id = $1', [fresh.keyId])).rows[0].last_used_at;
-      return at !== null;
-    }, 5000);
-    expect(at!.getTime()).toBeGreaterThan(t0 - 5000);
+    const at = await waitFor<Date>('last_used_at written', async () =>
+      (await env.pool.query<{ last_used_at: Date | null }>('SELECT last_used_at FROM api_keys WHERE id = $1', [fresh.keyId])).rows[0].last_used_at ?? undefined, 5000);
+    const seen = Date.now();
+    expect(at.getTime()).toBeGreaterThanOrEqual(start);
+    expect(at.getTime()).toBeLessThanOrEqual(seen);
   });
 
   it('/health and /ready stay open; /docs is open unless DOCS_REQUIRE_AUTH', async () => {
@@ -232,7 +235,7 @@ describe('limits', () => {
     const limit = { max: 5, windowMs: 60_000 };
     const [one, two] = [await env.app({ rateLimit: limit }), await env.app({ rateLimit: limit })];
     // Both connected to Redis (/ready checks it; /ready itself is never limited).
-    for (const a of [one, two]) await waitFor(async () => (await a.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
+    for (const a of [one, two]) await waitFor('/v1/ready answering 200', async () => (await a.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
     const who = await env.team();
     const other = await env.team();
     const codes: number[] = [];
@@ -258,7 +261,7 @@ describe('limits', () => {
 
   it('unknown keys are counted per client address: past the limit 429, while a valid key from that address is served', async () => {
     const app = await env.app({ rateLimit: { max: 100, windowMs: 60_000, authFailures: 3 } });
-    await waitFor(async () => (await app.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
+    await waitFor('/v1/ready answering 200', async () => (await app.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
     const guess = (remoteAddress: string, i: number) =>
       app.inject({ method: 'GET', url: '/v1/sweeps', remoteAddress, headers: { authorization: `Bearer cs_${String(i).padStart(43, 'G')}` } });
     for (let i = 0; i < 3; i++) expect((await guess('10.9.0.1', i)).statusCode).toBe(401);
@@ -279,7 +282,7 @@ describe('limits', () => {
 
   it('31 unknown keys and then a valid key from the same address, at the default limit: the valid key gets 200', async () => {
     const app = await env.app({ rateLimit: { max: 1000, windowMs: 60_000, authFailures: 30 } });
-    await waitFor(async () => (await app.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
+    await waitFor('/v1/ready answering 200', async () => (await app.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
     const codes: number[] = [];
     for (let i = 0; i < 31; i++) {
       const res = await app.inject({ method: 'GET', url: '/v1/sweeps', remoteAddress: '10.9.1.1', headers: { authorization: `Bearer cs_${String(i).padStart(43, 'H')}` } });
@@ -305,7 +308,7 @@ describe('limits', () => {
     // Default: every request through the proxy is the proxy's address, and a client can not
     // escape the count by sending a header of its own.
     const plain = await env.app({ rateLimit: { max: 1000, windowMs: 60_000, authFailures: 2 } });
-    await waitFor(async () => (await plain.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
+    await waitFor('/v1/ready answering 200', async () => (await plain.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
     expect((await viaProxy(plain, '192.0.2.1', 0)).statusCode).toBe(401);
     expect((await viaProxy(plain, '192.0.2.2', 1)).statusCode).toBe(401);
     expect((await viaProxy(plain, '192.0.2.3', 2)).statusCode).toBe(429);
@@ -313,7 +316,7 @@ describe('limits', () => {
     const settings: (string[] | number | boolean)[] = [['10.0.0.0/8'], 1, true];
     for (const [k, trustProxy] of settings.entries()) {
       const trusting = await env.app({ rateLimit: { max: 1000, windowMs: 60_000, authFailures: 2 }, trustProxy });
-      await waitFor(async () => (await trusting.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
+      await waitFor('/v1/ready answering 200', async () => (await trusting.inject({ method: 'GET', url: '/v1/ready' })).statusCode === 200, 5000);
       const client = `198.51.100.${k}`;
       expect((await viaProxy(trusting, client, 0)).statusCode).toBe(401);
       expect((await viaProxy(trusting, client, 1)).statusCode).toBe(401);

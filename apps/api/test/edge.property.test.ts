@@ -17,7 +17,8 @@ import type { FastifyInstance } from 'fastify';
 import type {} from '@fastify/swagger';
 import { startWorker, type RunningWorker } from '../../worker/src/worker.ts';
 import { textProblem } from '../src/edge.ts';
-import { setup, spec, waitFor, type Env, type TeamKey } from './helpers.ts';
+import { waitFor } from '../../../test/support/wait-for.ts';
+import { setup, spec, type Env, type TeamKey } from './helpers.ts';
 
 const SEED = Number(process.env.FC_SEED ?? 20261213);
 const SCALE = Number(process.env.FC_RUNS_SCALE ?? 1);
@@ -50,7 +51,7 @@ beforeAll(async () => {
   const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: RICH(), headers: auth.headers });
   expect(res.statusCode, res.body).toBe(201);
   sweepId = res.json().id;
-  await waitFor(async () => (await app.inject({ method: 'GET', url: `/v1/sweeps/${sweepId}`, headers: auth.headers })).json().status === 'succeeded', 100_000, 100);
+  await waitFor('the sweep succeeded', async () => (await app.inject({ method: 'GET', url: `/v1/sweeps/${sweepId}`, headers: auth.headers })).json().status === 'succeeded', 100_000, 100);
   runId = (await app.inject({ method: 'GET', url: `/v1/sweeps/${sweepId}/runs`, headers: auth.headers })).json().items[0].id;
 }, 150_000);
 

@@ -7,7 +7,6 @@ import type { FastifyInstance } from 'fastify';
 import { createRedis } from '@curation/queue';
 import { createKey, createTeam } from '@curation/db';
 import { createTestDatabase, createTestRedis, type TestDatabase } from '../../../test/support/services.ts';
-import { waitFor as sharedWaitFor } from '../../../test/support/wait-for.ts';
 import { buildApp, type BuildAppOptions } from '../src/app.ts';
 
 /** A fresh team and one of its keys, with the header that sends it. */
@@ -94,10 +93,3 @@ export function spec(a = 3, b = 2, extra: Record<string, unknown> = {}) {
   };
 }
 
-/**
- * The shared waitFor (test/support/wait-for.ts) for a boolean condition. New tests call
- * that one with a description; this form stays for the callers written before it.
- */
-export async function waitFor(cond: () => Promise<boolean>, timeoutMs = 30_000, stepMs = 50): Promise<void> {
-  await sharedWaitFor('a condition', cond, timeoutMs, stepMs);
-}

@@ -7,6 +7,9 @@ import type pg from 'pg';
 import { CORE_VERSION } from '@curation/core';
 import { compileSweep } from '@curation/sweep-spec';
 import { batchJobId, createRedis, RUNS_QUEUE, type RunBatchJob } from '@curation/queue';
+import { waitFor } from '../../../test/support/wait-for.ts';
+
+export { waitFor };
 
 /** A cheap sweep on a small 1-d grid: q x D with two quadratic rewards (the C.4 geometry, shrunk). */
 export function smallSpec(opts: { qs?: number[]; ds?: number[]; iterations?: number; name?: string } = {}) {
@@ -56,20 +59,6 @@ export async function addJob(queue: Queue<RunBatchJob>, sweepId: string, indexes
   });
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 export async function runStatuses(db: pg.Pool, sweepId: string): Promise<Record<number, string>> {
   const { rows } = await db.query<{ index: number; status: string }>('SELECT index, status FROM runs WHERE sweep_id = $1 ORDER BY index', [sweepId]);
