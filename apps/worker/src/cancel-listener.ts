@@ -2,9 +2,8 @@
 // (a message sent while we reconnect is gone), so Postgres, which holds the truth,
 // is also polled for the sweeps we have in hand.
 import type { Redis } from 'ioredis';
-import type pg from 'pg';
 import type { Logger } from 'pino';
-import { stoppedSweeps } from '@curation/db';
+import { stoppedSweeps, type Queryable } from '@curation/db';
 import { cancelChannel, createRedis } from '@curation/queue';
 import type { InFlight } from './stop-flag.ts';
 
@@ -13,7 +12,7 @@ export interface CancelListener { close(): Promise<void> }
 export async function startCancelListener(opts: {
   redisUrl: string;
   prefix: string;
-  pool: Pick<pg.Pool, 'query'>;
+  pool: Queryable;
   inFlight: InFlight;
   logger: Logger;
   pollMs?: number;
@@ -22,7 +21,7 @@ export async function startCancelListener(opts: {
   const channel = cancelChannel(opts.prefix);
   // A subscribed connection can do nothing else, hence its own.
   const sub: Redis = createRedis(opts.redisUrl, { forWorker: true });
-  sub.on('error', (err) => logger.warn({ err: err.message }, 'cancel subscriber connection error'));
+  sub.on('error', (err) => logger.warn({ err }, 'cancel subscriber connection error'));
   sub.on('message', (ch: string, sweepId: string) => {
     if (ch !== channel) return;
     const n = inFlight.cancelSweep(sweepId);
@@ -40,7 +39,7 @@ export async function startCancelListener(opts: {
         if (inFlight.cancelSweep(id)) logger.info({ sweepId: id }, 'sweep found cancelled in Postgres, stopping runs in hand');
       }
     } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'cancel poll failed');
+      logger.warn({ err }, 'cancel poll failed');
     } finally {
       polling = false;
     }

@@ -5,16 +5,16 @@
 // failed, Postgres being down). So a job that meets an unreachable database keeps its
 // slot and waits, with backoff, until Postgres answers, then is processed again (every
 // step is idempotent); no attempt is used and no other job is taken meanwhile.
-import type pg from 'pg';
-import { isDatabaseUnavailable } from '@curation/db';
+import { isDatabaseUnavailable, type Queryable } from '@curation/db';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Waits until `SELECT 1` answers (true), with backoff from 250 ms up to maxDelayMs,
- * or until `stopped()` says to give up (false).
+ * Waits out an outage of a database the worker was already using: until `SELECT 1`
+ * answers through the pool (true), with backoff from 250 ms up to maxDelayMs, however
+ * long it takes, or until `stopped()` says to give up (false).
  */
-export async function waitForDatabase(db: Pick<pg.Pool, 'query'>, stopped: () => boolean, maxDelayMs = 5000): Promise<boolean> {
+export async function waitOutDatabaseOutage(db: Queryable, stopped: () => boolean, maxDelayMs = 5000): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     const delay = Math.min(maxDelayMs, 250 * 2 ** attempt);
     for (let waited = 0; waited < delay; waited += 100) {

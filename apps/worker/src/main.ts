@@ -7,7 +7,11 @@ import { assertNoEviction, createRedis } from '@curation/queue';
 import { readSettings } from './settings.ts';
 import { startWorker, type RunningWorker } from './worker.ts';
 
-async function waitForDatabase(url: string, logger: pino.Logger, attempts = 30): Promise<void> {
+/**
+ * At start: waits until the database answers and has the schema (the `runs` table), a
+ * bounded number of attempts with a fresh connection each, then throws.
+ */
+async function waitForMigratedDatabase(url: string, logger: pino.Logger, attempts = 30): Promise<void> {
   // Migrations are the deployer's job (npm run db:migrate); the worker only needs an
   // answering database, which may still be starting next to it (compose, k8s).
   for (let i = 1; ; i++) {
@@ -18,7 +22,7 @@ async function waitForDatabase(url: string, logger: pino.Logger, attempts = 30):
       return;
     } catch (err) {
       if (i >= attempts) throw new Error(`database not ready after ${attempts} attempts: ${(err as Error).message}`);
-      logger.warn({ attempt: i, err: (err as Error).message }, 'waiting for the database');
+      logger.warn({ attempt: i, err }, 'waiting for the database');
       await new Promise((r) => setTimeout(r, Math.min(500 * i, 3000)));
     } finally {
       await client.end().catch(() => {});
@@ -42,7 +46,7 @@ async function main(): Promise<void> {
     worker.close().then(
       () => process.exit(0),
       (err: unknown) => {
-        logger.error({ err: (err as Error).message }, 'shutdown failed');
+        logger.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
@@ -58,7 +62,7 @@ async function main(): Promise<void> {
   } finally {
     redis.disconnect();
   }
-  await waitForDatabase(settings.databaseUrl, logger);
+  await waitForMigratedDatabase(settings.databaseUrl, logger);
 
   worker = await startWorker({ ...settings, logger });
 }

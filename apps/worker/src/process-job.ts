@@ -10,6 +10,7 @@ import {
   finishSweepIfDone, insertResults, openRuns, requeueRuns, type CacheScope, type NewResult, type RunFailure, type RunSuccess,
 } from '@curation/db';
 import type { RunBatchJob } from '@curation/queue';
+import { SpecError } from '@curation/sweep-spec';
 import type { ComputePool } from './pool.ts';
 import { prepareRun, type PreparedRun } from './process-run.ts';
 import type { JobControl } from './stop-flag.ts';
@@ -104,7 +105,7 @@ export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobC
   }
 
   const info = await deps.sweeps.get(sweepId).catch((err: unknown) => {
-    if ((err as { name?: string }).name === 'SpecError') return err as Error; // a stored spec that no longer compiles
+    if (err instanceof SpecError) return err; // a stored spec that no longer compiles
     throw err;
   });
   if (info === undefined) return report;

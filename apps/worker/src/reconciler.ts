@@ -89,7 +89,7 @@ export class Reconciler {
         if (!(await this.lead())) return undefined;
         return await this.pass();
       } catch (err) {
-        this.o.logger.warn({ err: (err as Error).message }, 'reconciler: pass failed; next one in a few seconds');
+        this.o.logger.warn({ err }, 'reconciler: pass failed; next one in a few seconds');
         return undefined;
       }
     });

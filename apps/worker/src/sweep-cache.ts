@@ -1,7 +1,7 @@
 // Compiled sweeps by id. A job only names indexes, so every job of a sweep needs the
 // compiled spec; compiling once per sweep (not per job) keeps small batches cheap.
 // Specs never change after submission, so entries never go stale, only old.
-import type pg from 'pg';
+import type { Queryable } from '@curation/db';
 import { compileSweep } from '@curation/sweep-spec';
 
 export type CompiledSweep = ReturnType<typeof compileSweep>;
@@ -15,7 +15,7 @@ export interface SweepInfo {
 export class SweepCache {
   private readonly entries = new Map<string, Promise<SweepInfo | undefined>>();
 
-  constructor(private readonly db: Pick<pg.Pool, 'query'>, private readonly max = 64) {}
+  constructor(private readonly db: Queryable, private readonly max = 64) {}
 
   /** undefined when the sweep no longer exists. */
   get(sweepId: string): Promise<SweepInfo | undefined> {

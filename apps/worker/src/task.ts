@@ -58,7 +58,7 @@ function runOne(config: RunConfig, stop: Int32Array, timeoutMs: number): TaskOut
     const trajectory = new Uint8Array(encodeTrajectory(out.trajectory));
     return { ok: true, summary: out.summary, trajectory, generator: out.generator ?? null, durationMs };
   } catch (err) {
-    if (err instanceof SimulationCancelled || (err as Error)?.name === 'SimulationCancelled') {
+    if (err instanceof SimulationCancelled) {
       // An outside stop (cancel, shutdown) that came first wins over the time limit.
       return { ok: false, stopped: true, timedOut: timedOut && Atomics.load(stop, 0) === 0 };
     }

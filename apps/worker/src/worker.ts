@@ -14,7 +14,7 @@ import { gitRevision } from './git-revision.ts';
 import { createComputePool } from './pool.ts';
 import { processJob, type JobDeps, type JobReport } from './process-job.ts';
 import { Reconciler } from './reconciler.ts';
-import { waitForDatabase } from './db-outage.ts';
+import { waitOutDatabaseOutage } from './db-outage.ts';
 import { DEFAULTS } from './settings.ts';
 import { InFlight } from './stop-flag.ts';
 import { SweepCache } from './sweep-cache.ts';
@@ -43,6 +43,8 @@ export interface StartWorkerOptions {
   reconcileIntervalMs?: number;
   /** WORKER_MAX_RUN_MEMORY_MB in bytes (default workerMaxRunMemoryBytes()). */
   maxRunMemoryBytes?: number;
+  /** Recorded with every result (default gitRevision(): GIT_REVISION, else git rev-parse HEAD). */
+  gitRevision?: string;
 }
 
 export interface RunningWorker {
@@ -64,7 +66,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   const graceMs = (opts.shutdownGraceSeconds ?? DEFAULTS.shutdownGraceSeconds) * 1000;
 
   const connection = createRedis(opts.redisUrl, { forWorker: true });
-  connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  connection.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   try {
     await assertNoEviction(connection);
   } catch (err) {
@@ -75,6 +77,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   // Enough connections for every job in hand to store while the cancel poll runs.
   const jobsInHand = concurrency * (opts.jobsPerThread ?? DEFAULTS.jobsPerThread);
   const db = createPool(opts.databaseUrl, jobsInHand + 3);
+  db.on('error', (err) => logger.warn({ err }, 'postgres: an idle connection failed'));
   const deadAfterMs = opts.deadAfterMs ?? DEAD_AFTER_MS;
   // Registered before taking any job: a claim names this worker, and a worker without a
   // heartbeat is taken for dead.
@@ -87,7 +90,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       beatFailed = false;
     }, (err: unknown) => {
       beatFailed = true;
-      logger.warn({ err: (err as Error).message }, 'heartbeat failed');
+      logger.warn({ err }, 'heartbeat failed');
     });
   }, Math.max(100, Math.floor(deadAfterMs / 5)));
   beat.unref();
@@ -99,7 +102,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     sweeps: new SweepCache(db),
     workerId: id,
     runTimeoutMs: (opts.runTimeoutSeconds ?? DEFAULTS.runTimeoutSeconds) * 1000,
-    gitRevision: gitRevision(),
+    gitRevision: opts.gitRevision ?? gitRevision(),
     logger,
     cacheScope: opts.cacheScope ?? DEFAULTS.cacheScope,
     deadAfterMs,
@@ -124,8 +127,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
             // Postgres unreachable: keep the job (and this slot) until it answers again
             // instead of failing it, see db-outage.ts. Every step of processJob is idempotent.
             if (!isDatabaseUnavailable(err)) throw err;
-            logger.warn({ jobId: job.id, sweepId: job.data.sweepId, err: (err as Error).message }, 'Postgres unreachable: holding the job until it answers');
-            if (!(await waitForDatabase(db, () => control.stopReason !== undefined))) {
+            logger.warn({ jobId: job.id, sweepId: job.data.sweepId, err }, 'Postgres unreachable: holding the job until it answers');
+            if (!(await waitOutDatabaseOutage(db, () => control.stopReason !== undefined))) {
               // Stopping (shutdown, or a cancel) while Postgres is down: hand the job back
               // untouched; its runs left `running` are claimed again by whoever takes it.
               await job.moveToWait(token);
@@ -161,11 +164,11 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       name: id,
     },
   );
-  worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+  worker.on('error', (err) => logger.error({ err }, 'worker error'));
   worker.on('failed', (job, err) => {
     if (!job || !isRunBatchJob(job.data)) return;
     const final = Boolean(job.finishedOn) || job.attemptsMade >= (job.opts.attempts ?? 1);
-    logger.warn({ jobId: job.id, sweepId: job.data.sweepId, attemptsMade: job.attemptsMade, final, err: err.message }, 'job failed');
+    logger.warn({ jobId: job.id, sweepId: job.data.sweepId, attemptsMade: job.attemptsMade, final, err }, 'job failed');
     if (!final) return;
     const reason = `job failed after ${job.attemptsMade} attempt(s): ${err.message}`.slice(0, 2000);
     void (async () => {
@@ -181,7 +184,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
           await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
         }
       }
-    })().catch((e: unknown) => logger.error({ jobId: job.id, err: (e as Error).message }, 'could not mark the runs of a failed job'));
+    })().catch((e: unknown) => logger.error({ jobId: job.id, err: e }, 'could not mark the runs of a failed job'));
   });
   await worker.waitUntilReady();
 
@@ -190,10 +193,11 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   let reconciler: Reconciler | undefined;
   if (reconcileMs > 0) {
     // Its own connection that fails fast: a pass during a Redis outage gives up and the next one tries again.
+    // Same Redis as the worker's connection, which reports an outage at warn: here at debug.
     const conn = createRedis(opts.redisUrl);
-    conn.on('error', () => {});
+    conn.on('error', (err) => logger.debug({ err }, 'reconciler redis connection error'));
     producer = new Queue<RunBatchJob>(RUNS_QUEUE, { connection: conn, prefix: opts.prefix });
-    producer.on('error', () => {});
+    producer.on('error', (err) => logger.debug({ err }, 'reconciler queue error'));
     reconciler = new Reconciler({
       workerId: id, db, queue: producer, sweeps: deps.sweeps, logger, intervalMs: reconcileMs, deadAfterMs,
       healthySince: () => healthySince,

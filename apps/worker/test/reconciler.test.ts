@@ -76,10 +76,12 @@ describe('reconciler', () => {
     await db.query(`UPDATE runs SET status = 'running', attempts = 1, started_at = now(), worker = 'ghost' WHERE sweep_id = $1`, [id]);
     await db.query(`UPDATE sweeps SET status = 'running', started_at = now() WHERE id = $1`, [id]);
     await queue.pause();
-    // Deaths are judged only once Postgres has answered this process for a whole dead-after period.
-    await new Promise((r) => setTimeout(r, 2100));
-    const pass = await leader.tick();
-    expect(pass?.released).toBeGreaterThanOrEqual(2);
+    // Deaths are judged only once Postgres has answered this process for a whole
+    // dead-after period: passes until then release nothing.
+    await waitFor('a pass that releases the dead worker\'s runs', async () => {
+      const p = await leader.tick();
+      return p && p.released >= 2 ? p : undefined;
+    }, 20_000, 100);
     expect(await runStatuses(db, id)).toEqual({ 0: 'queued', 1: 'queued' });
     await leader.tick();
     expect((await queue.getJobs(['paused'])).some((j) => j.data.sweepId === id)).toBe(true);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queue } from 'bullmq';
 import type pg from 'pg';
+import { CORE_VERSION } from '@curation/core';
 import { createPool } from '@curation/db';
 import { createRedis, type RunBatchJob } from '@curation/queue';
 import { createTestDatabase, createTestRedis, type TestDatabase } from '../../../test/support/services.ts';
@@ -23,6 +24,18 @@ function longSpec(name = 'long') {
   };
 }
 
+/** The revision every worker of this file is given, so a result can be traced to it. */
+const REVISION = 'worker-test-revision';
+
+/**
+ * CPU time of this process (every thread) since `from`, in ms. The test's own thread
+ * mostly waits on I/O, so a quarter second of it means a compute thread is simulating.
+ */
+const cpuMsSince = (from: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
+};
+
 describe('worker', () => {
   let tdb: TestDatabase;
   let db: pg.Pool;
@@ -37,6 +50,7 @@ describe('worker', () => {
       // These tests share one database across several queue prefixes: a reconciler would
       // see another prefix's runs as carried by no job (reconciler.test.ts tests it alone).
       reconcileIntervalMs: 0,
+      gitRevision: REVISION,
       logger: silentLogger(), ...over,
     });
     extra.push(w);
@@ -97,8 +111,8 @@ describe('worker', () => {
     expect(await count('SELECT count(*) AS n FROM results')).toBe(4);
 
     const r = (await db.query('SELECT * FROM results WHERE id = $1', [rows[0].result_id])).rows[0];
-    expect(r.core_version).toBeTruthy();
-    expect(r.git_revision).toBeTruthy();
+    expect(r.core_version).toBe(CORE_VERSION);
+    expect(r.git_revision).toBe(REVISION);
     expect(r.trajectory.length).toBeGreaterThan(24);
     expect(r.final_entropy).toBeCloseTo(r.summary.final.entropy, 12);
     expect(r.basin_share0).toBe(r.summary.basinShare[0]);
@@ -161,15 +175,15 @@ describe('worker', () => {
     const { id } = await insertSweep(db, longSpec('cancel-pubsub'));
     await addJob(queue, id, [0]);
     await waitFor('run running', async () => (await runStatuses(db, id))[0] === 'running');
-    await new Promise((r) => setTimeout(r, 300)); // let it get into the core
-    // What the API does on cancel.
+    const cpu0 = process.cpuUsage();
+    await waitFor('the simulation computing', () => cpuMsSince(cpu0) >= 250, 30_000, 20);
+    // What the API does on cancel. This worker never polls Postgres for cancels, so
+    // only the message can stop the run before the wait gives up.
     await db.query(`UPDATE sweeps SET status = 'cancelled', finished_at = now() WHERE id = $1`, [id]);
     const pub = createRedis(redis.url, { forWorker: true });
-    const t0 = Date.now();
     await pub.publish(cancelChannel(redis.prefix), id);
     pub.disconnect();
     await waitFor('run cancelled', async () => (await runStatuses(db, id))[0] === 'cancelled', 10_000, 20);
-    expect(Date.now() - t0).toBeLessThan(2000);
     expect((await sweepRow(db, id)).status).toBe('cancelled');
   });
 
@@ -214,7 +228,8 @@ describe('worker', () => {
         return rows[0].status === 'failed' ? rows[0] : undefined;
       });
       expect(row.error).toMatch(/after 2 attempt\(s\).*results/);
-      expect((await sweepRow(db, id)).status).toBe('failed');
+      // The sweep is finished by the statement after the one that failed its runs.
+      expect((await waitSweep(db, id, ['succeeded', 'failed', 'cancelled'])).status).toBe('failed');
     } finally {
       await db.query('ALTER TABLE results_away RENAME TO results');
     }
@@ -228,9 +243,9 @@ describe('worker', () => {
     const { id } = await insertSweep(db, longSpec('handback'));
     const job = await addJob(q, id, [0]);
     await waitFor('run running', async () => (await runStatuses(db, id))[0] === 'running');
-    const t0 = Date.now();
+    // The run would take minutes: close() returns (within the test's time limit) only
+    // because it hands the run back after the grace period.
     await w.close();
-    expect(Date.now() - t0).toBeLessThan(5000);
     expect((await runStatuses(db, id))[0]).toBe('queued');
     const back = await q.getJob(job.id!);
     expect(await back!.getState()).toBe('waiting');
