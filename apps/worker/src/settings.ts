@@ -1,7 +1,7 @@
 // Worker settings from the environment (docs/service-design.md, "Settings"). Parsed in
 // one place so a typo in a number fails at start-up instead of mid-sweep.
 import os from 'node:os';
-import { databaseUrl } from '@curation/db';
+import { databaseUrl, numberSetting } from '@curation/db';
 import { queuePrefix, redisUrl, workerMaxRunMemoryBytes } from '@curation/queue';
 
 export interface WorkerSettings {
@@ -44,32 +44,22 @@ export const DEFAULTS = {
   reconcileIntervalMs: 3000,
 };
 
-function num(env: NodeJS.ProcessEnv, name: string, fallback: number, opts: { integer?: boolean; min?: number } = {}): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || (opts.integer && !Number.isInteger(v)) || (opts.min !== undefined && v < opts.min)) {
-    throw new Error(`${name} must be ${opts.integer ? 'an integer' : 'a number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''} (got "${raw}")`);
-  }
-  return v;
-}
-
 export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
-  const lockDurationMs = num(env, 'WORKER_LOCK_DURATION_MS', DEFAULTS.lockDurationMs, { integer: true, min: 1000 });
+  const lockDurationMs = numberSetting(env, 'WORKER_LOCK_DURATION_MS', DEFAULTS.lockDurationMs, { integer: true, min: 1000 });
   return {
     databaseUrl: env.DATABASE_URL ? env.DATABASE_URL : databaseUrl(),
     redisUrl: env.REDIS_URL ? env.REDIS_URL : redisUrl(),
     prefix: env.QUEUE_PREFIX ? env.QUEUE_PREFIX : queuePrefix(),
-    concurrency: num(env, 'WORKER_CONCURRENCY', os.availableParallelism(), { integer: true, min: 1 }),
-    jobsPerThread: num(env, 'WORKER_JOBS_PER_THREAD', DEFAULTS.jobsPerThread, { integer: true, min: 1 }),
-    runTimeoutSeconds: num(env, 'RUN_TIMEOUT_SECONDS', DEFAULTS.runTimeoutSeconds, { min: 0.001 }),
-    shutdownGraceSeconds: num(env, 'SHUTDOWN_GRACE_SECONDS', DEFAULTS.shutdownGraceSeconds, { min: 0 }),
+    concurrency: numberSetting(env, 'WORKER_CONCURRENCY', os.availableParallelism(), { integer: true, min: 1 }),
+    jobsPerThread: numberSetting(env, 'WORKER_JOBS_PER_THREAD', DEFAULTS.jobsPerThread, { integer: true, min: 1 }),
+    runTimeoutSeconds: numberSetting(env, 'RUN_TIMEOUT_SECONDS', DEFAULTS.runTimeoutSeconds, { min: 0.001 }),
+    shutdownGraceSeconds: numberSetting(env, 'SHUTDOWN_GRACE_SECONDS', DEFAULTS.shutdownGraceSeconds, { min: 0 }),
     lockDurationMs,
-    stalledIntervalMs: num(env, 'WORKER_STALLED_INTERVAL_MS', DEFAULTS.stalledIntervalMs, { integer: true, min: 500 }),
-    maxStalledCount: num(env, 'WORKER_MAX_STALLED_COUNT', DEFAULTS.maxStalledCount, { integer: true, min: 0 }),
+    stalledIntervalMs: numberSetting(env, 'WORKER_STALLED_INTERVAL_MS', DEFAULTS.stalledIntervalMs, { integer: true, min: 500 }),
+    maxStalledCount: numberSetting(env, 'WORKER_MAX_STALLED_COUNT', DEFAULTS.maxStalledCount, { integer: true, min: 0 }),
     cacheScope: cacheScope(env.RESULT_CACHE_SCOPE),
-    deadAfterMs: num(env, 'WORKER_DEAD_AFTER_MS', DEFAULTS.deadAfterMs, { integer: true, min: 500 }),
-    reconcileIntervalMs: num(env, 'RECONCILE_INTERVAL_MS', DEFAULTS.reconcileIntervalMs, { integer: true, min: 0 }),
+    deadAfterMs: numberSetting(env, 'WORKER_DEAD_AFTER_MS', DEFAULTS.deadAfterMs, { integer: true, min: 500 }),
+    reconcileIntervalMs: numberSetting(env, 'RECONCILE_INTERVAL_MS', DEFAULTS.reconcileIntervalMs, { integer: true, min: 0 }),
     maxRunMemoryBytes: workerMaxRunMemoryBytes(env),
     logLevel: env.LOG_LEVEL || 'info',
   };

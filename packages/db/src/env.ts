@@ -16,3 +16,29 @@ export function withDatabase(url: string, database: string): string {
 export function databaseName(url: string): string {
   return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
 }
+
+/**
+ * A number setting from the environment: `fallback` when unset or blank, otherwise the
+ * value, which must be finite (an integer with `integer`) and within min..max; anything
+ * else throws naming the variable, what it holds and what it may hold, so a typo stops
+ * the process at start instead of mid-sweep. Shared by the API's and the worker's settings.
+ */
+export function numberSetting(
+  env: Record<string, string | undefined>,
+  name: string,
+  fallback: number,
+  o: { integer?: boolean; min?: number; max?: number } = {},
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const v = Number(raw);
+  const ok = Number.isFinite(v) && (!o.integer || Number.isInteger(v)) && (o.min === undefined || v >= o.min) && (o.max === undefined || v <= o.max);
+  if (!ok) {
+    const range = o.min !== undefined && o.max !== undefined ? ` from ${o.min} to ${o.max}`
+      : o.min !== undefined ? ` >= ${o.min}`
+      : o.max !== undefined ? ` <= ${o.max}`
+      : '';
+    throw new Error(`${name}=${JSON.stringify(raw)} is not ${o.integer ? 'an integer' : 'a number'}${range}`);
+  }
+  return v;
+}
