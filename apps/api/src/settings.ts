@@ -1,7 +1,7 @@
 // API settings from the environment (docs/service-design.md, "Settings"). A malformed
 // value stops start-up with a message naming the variable, rather than a silent default.
 import { isIP } from 'node:net';
-import { databaseUrl } from '@curation/db';
+import { databaseUrl, numberSetting as num } from '@curation/db';
 import { queuePrefix, redisUrl, workerMaxRunMemoryBytes } from '@curation/queue';
 import { DEFAULT_LIMITS, DEFAULT_SIZE_LIMITS, type SweepLimits } from '@curation/sweep-spec';
 import { DEFAULT_BODY_LIMIT } from './app.ts';
@@ -27,18 +27,6 @@ export interface Settings {
 }
 
 type Env = Record<string, string | undefined>;
-
-function num(env: Env, name: string, fallback: number, o: { integer?: boolean; min?: number; max?: number } = {}): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const v = Number(raw);
-  const ok = Number.isFinite(v) && (!o.integer || Number.isInteger(v)) && (o.min === undefined || v >= o.min) && (o.max === undefined || v <= o.max);
-  if (!ok) {
-    const range = `${o.min ?? '-inf'}..${o.max ?? 'inf'}`;
-    throw new Error(`${name}=${JSON.stringify(raw)} is not ${o.integer ? 'an integer' : 'a number'} in ${range}`);
-  }
-  return v;
-}
 
 function flag(env: Env, name: string): boolean {
   const raw = (env[name] ?? '').trim().toLowerCase();
