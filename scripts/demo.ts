@@ -1,7 +1,7 @@
 // The demo: applies migrations, uses one team named `demo` (created on the first run) with
 // a key of its own, starts the API (on PORT, else a free port) and two workers as real
 // processes, submits examples/q-vs-D.yaml (q x D on the paper's C.4 geometry), shows
-// progress and prints the phase table of the limit share of basin 1, then says where to
+// progress and prints the phase table of the limit share of the basin of reward 1, then says where to
 // go next. The key is revoked at the end; `--keep` leaves the API and workers running
 // (and the key valid) to explore.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -152,7 +152,7 @@ async function main() {
   const Ds = [...new Set(runs.map((r) => r.params.D))].sort((a, b) => a - b);
   const cell = (q: number, D: number) => runs.find((r) => r.params.q === q && r.params.D === D);
   const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '   -  ' : v.toFixed(3).padStart(6));
-  console.log('limit share of basin 1 (theory: approaches q as D grows); * = collapsed');
+  console.log('limit share of the basin of reward 1 (theory: approaches q as D grows); * = collapsed');
   console.log(`   q \\ D ${Ds.map((d) => d.toFixed(1).padStart(7)).join('')}`);
   for (const q of qs) {
     console.log(`   ${q.toFixed(2).padStart(5)} ${Ds.map((D) => {

@@ -90,9 +90,9 @@ describe('e2e: the paper kit through the service', () => {
       `SELECT s.id, s.basin_share0, s.nash_gap FROM runs r JOIN results s ON s.id = r.result_id WHERE r.sweep_id = $1 AND ${where}`, [sweepId])).rows[0];
     const d6 = await stored(t3.sweepId!, `(r.params->>'D')::float8 = 6`);
     const expected = Math.abs(d6.basin_share0 - 0.095) <= 0.0015 ? 'reproduced' : 'not reproduced';
-    expect(verdictIn(markdown, 'share of basin 1, q = 0.1, D = 6', 'gaussian')).toBe(expected);
+    expect(verdictIn(markdown, 'share of the basin of reward 1, q = 0.1, D = 6', 'gaussian')).toBe(expected);
     expect(expected).toBe('reproduced');
-    expect(verdictIn(markdown, 'share of basin 1, q = 0.1, D = 6', 'quadratic, T = 50')).toBe('not reproduced');
+    expect(verdictIn(markdown, 'share of the basin of reward 1, q = 0.1, D = 6', 'quadratic, T = 50')).toBe('not reproduced');
     expect(verdictIn(markdown, 'mean squared Nash error, D = 2', 'gaussian')).toBe('reproduced');
     expect(markdown).toMatch(/\| prop3\.4 \| [^\n]*\| \*\*holds\*\* \|/);
     expect(markdown).toMatch(/\| lemma3\.3 \| [^\n]*\| \*\*holds\*\* \|/);
@@ -119,6 +119,6 @@ describe('e2e: the paper kit through the service', () => {
     expect(t5row.basis).toMatch(/service's stats/);
     expect(t5row.ours!).toBeGreaterThan(0.05 ** 2 / 9);
     expect(t5row.verdict).toBe('not reproduced');
-    expect(again.markdown).toMatch(/\| share of basin 1, q = 0\.1, D = 6 \| [^\n]* \| gaussian \| 0\.095000 \| 0\.100000 \| \+0\.005000 \| ±0\.001500 \| \*\*not reproduced\*\* \|/);
+    expect(again.markdown).toMatch(/\| share of the basin of reward 1, q = 0\.1, D = 6 \| [^\n]* \| gaussian \| 0\.095000 \| 0\.100000 \| \+0\.005000 \| ±0\.001500 \| \*\*not reproduced\*\* \|/);
   });
 });

@@ -185,7 +185,7 @@ function claimRow(c: PublishedClaim, results: KitResults): ClaimRow {
     }
     return {
       id: c.id, verdict: worst <= tol ? 'holds' : 'does not hold',
-      evidence: `largest |share of basin 1 - q| over ${runs.length} runs: ${fmt(worst, 'sci')} (at q = ${String(at)}); tolerance ${fmt(tol, 'sci')}`,
+      evidence: `largest |share of the basin of reward 1 - q| over ${runs.length} runs: ${fmt(worst, 'sci')} (at q = ${String(at)}); tolerance ${fmt(tol, 'sci')}`,
     };
   }
   if (c.check === 'outsideGrows') {
@@ -250,7 +250,7 @@ function table3Figure(results: KitResults, q: number, published: Published): str
   if (!series.length) return null;
   const paper = published.values.filter((v) => v.quantity === 'share' && v.params.q === q && typeof v.params.D === 'number');
   if (paper.length) series.push({ name: 'paper (Table 3)', points: paper.map((v) => ({ x: v.params.D, y: v.value })).sort((a, b) => a.x - b.x) });
-  return linePlotSvg({ title: `Table 3: share of basin 1 at q = ${q}, by reading`, xLabel: 'D (distance between the optima)', yLabel: 'share of basin 1', series });
+  return linePlotSvg({ title: `Table 3: share of the basin of reward 1 at q = ${q}, by reading`, xLabel: 'D (distance between the optima)', yLabel: 'share of the basin of reward 1', series });
 }
 
 function table5Figure(results: KitResults, published: Published, rows: ValueRow[]): string | null {
@@ -300,8 +300,8 @@ function finiteKFigure(e: ExperimentResult): string {
     return { x: Number(r.params.K), y: Number(r.params.q), value: s === null ? null : Math.max(-20, Math.log10(Math.max(s, 1e-300))), count: 1 };
   });
   return heatmapSvg({
-    title: 'Finite K: share of basin 1 (log10, floor -20)', xLabel: 'K (candidates per curated sample)', yLabel: 'q (weight of reward 1)',
-    zLabel: 'log10 share of basin 1', xValues: Ks, yValues: qs, cells,
+    title: 'Finite K: share of the basin of reward 1 (log10, floor -20)', xLabel: 'K (candidates per curated sample)', yLabel: 'q (weight of reward 1)',
+    zLabel: 'log10 share of the basin of reward 1', xValues: Ks, yValues: qs, cells,
   });
 }
 
@@ -325,7 +325,7 @@ function verdictTable(rows: ValueRow[], published: Published): string {
       const v = published.values.find((x) => x.id === r.id)!;
       const kind = v.quantity === 'share' ? 'share' : 'sci';
       const what = v.quantity === 'share'
-        ? `share of basin 1, ${Object.entries(v.params).map(([k, x]) => `${k} = ${x}`).join(', ')}`
+        ? `share of the basin of reward 1, ${Object.entries(v.params).map(([k, x]) => `${k} = ${x}`).join(', ')}`
         : `mean squared Nash error, ${Object.entries(v.params).map(([k, x]) => `${k} = ${x}`).join(', ')}`;
       return [what, `${v.source.table}, ${v.source.row}${v.source.column ? `, ${v.source.column}` : ''}`, r.reading,
         fmt(r.paper, kind), fmt(r.ours, kind), signed(r.diff, kind), `±${fmt(r.allowed, kind)}`, `**${r.verdict}**`];
@@ -400,7 +400,7 @@ export function buildReport(published: Published, results: KitResults): Report {
   // ---- Table 3
   const t3 = results.experiments.filter((e) => e.id.startsWith('table3-'));
   if (t3.length) {
-    md.push('## Table 3: the limit share of basin 1 over q and D', '');
+    md.push('## Table 3: the limit share of the basin of reward 1 over q and D', '');
     const qs = [...new Set(published.values.filter((v) => v.quantity === 'share').map((v) => v.params.q))];
     for (const q of qs.length ? qs : [0.1]) {
       const svg = table3Figure(results, q, published);
@@ -413,7 +413,7 @@ export function buildReport(published: Published, results: KitResults): Report {
     for (const e of t3) {
       md.push(`### Reading: ${readingOf(e.id)}`, '', ...experimentIntro(e));
       for (const g of groupsBy(e.runs, e.variables, ['q', 'D'])) {
-        md.push(`Share of basin 1${g.label ? ` (${g.label})` : ''}; \`*\` = outside the Lemma 3.5 interval [lo, hi] of the audit:`, '');
+        md.push(`Share of the basin of reward 1${g.label ? ` (${g.label})` : ''}; \`*\` = outside the Lemma 3.5 interval [lo, hi] of the audit:`, '');
         md.push(gridTable(g.runs, 'q', 'D', (r) => {
           const s = num(r.summary!.basinShare[0]);
           const iv = r.summary!.audit?.interval;
@@ -481,7 +481,7 @@ export function buildReport(published: Published, results: KitResults): Report {
   const plateau = exp('plateau');
   if (plateau) {
     md.push('## Proposition 3.4 / Corollary 3.8: plateau rewards give share = q', '', ...experimentIntro(plateau));
-    md.push(mdTable(['q', 'share of basin 1', 'share - q', 'converged', 'inInterval'], plateau.runs.filter(ok).map((r) => {
+    md.push(mdTable(['q', 'share of the basin of reward 1', 'share - q', 'converged', 'inInterval'], plateau.runs.filter(ok).map((r) => {
       const s = num(r.summary!.basinShare[0]);
       return [String(r.params.q), fmt(s, 'share'), s === null ? '-' : signed(s - Number(r.params.q), 'sci'), String(r.summary!.converged), String(r.summary!.audit?.inInterval ?? 'null')];
     })), '');
@@ -491,7 +491,7 @@ export function buildReport(published: Published, results: KitResults): Report {
   const l33 = exp('lemma33-counterexample');
   if (l33) {
     md.push('## Lemma 3.3: the outside mass decays only under B.4 (four-atom counterexample)', '', ...experimentIntro(l33));
-    md.push(mdTable(['c (compromise atom)', 'final outside', 'outsideDomination', 'B.4 (< 1)', 'Assumption 2.1 clauses', 'applies', 'outsideDecayRate', 'share of basin 1'],
+    md.push(mdTable(['c (compromise atom)', 'final outside', 'outsideDomination', 'B.4 (< 1)', 'Assumption 2.1 clauses', 'applies', 'outsideDecayRate', 'share of the basin of reward 1'],
       l33.runs.filter(ok).map((r) => {
         const s = r.summary!;
         const a = s.audit!;
@@ -523,7 +523,7 @@ export function buildReport(published: Published, results: KitResults): Report {
     md.push('## Beyond the paper: capacity and accumulation', '');
     md.push('No published number: these runs leave the lemmas\' premises (exact refit, replace, no real data), so the audit\'s `applies` speaks only of the landscape.', '');
     const capTable = (e: ExperimentResult, x: string) => mdTable(
-      [varLabel(x), 'q', 'share of basin 1', 'share - q', 'final outside', 'entropy (nats)', 'surviving basins', 'converged'],
+      [varLabel(x), 'q', 'share of the basin of reward 1', 'share - q', 'final outside', 'entropy (nats)', 'surviving basins', 'converged'],
       e.runs.filter(ok).map((r) => {
         const s = num(r.summary!.basinShare[0]);
         return [String(r.params[x]), String(r.params.q), fmt(s, 'share'), s === null ? '-' : signed(s - Number(r.params.q), 'sci'),
@@ -541,7 +541,7 @@ export function buildReport(published: Published, results: KitResults): Report {
     }
     if (acc) {
       md.push('### Replace against accumulate, with and without real data', '', ...experimentIntro(acc));
-      md.push(mdTable(['retrain', 'realFraction', 'mode', 'share of basin 1', 'final outside', 'entropy (nats)', 'effective support', 'surviving basins'],
+      md.push(mdTable(['retrain', 'realFraction', 'mode', 'share of the basin of reward 1', 'final outside', 'entropy (nats)', 'effective support', 'surviving basins'],
         acc.runs.filter(ok).map((r) => [String(r.params.retrain), String(r.params.realFraction), String(r.params.mode),
           fmt(r.summary!.basinShare[0], 'share'), fmt(r.summary!.final.outside), fmt(r.summary!.final.entropy),
           fmt(r.summary!.final.effectiveSupport), String(r.summary!.survivingBasins)])), '');
