@@ -15,7 +15,7 @@ describe('e2e: submit -> workers -> stored results', () => {
     expect(total).toBe(12);
     const done = await waitStatus(env, id, ['succeeded', 'failed']);
     expect(done.status).toBe('succeeded');
-    expect(done.counts).toMatchObject({ total: 12, succeeded: 12, queued: 0, running: 0, failed: 0, cancelled: 0 });
+    expect(done.counts).toEqual({ total: 12, succeeded: 12, queued: 0, running: 0, failed: 0, cancelled: 0, reused: 0 });
     const rows = await expectStoredLikeCleanRun(env, id, spec, expect);
     expect(new Set(rows.map((r) => r.core_version)).size).toBe(1);
     expect(rows.map((r) => r.git_revision)).toEqual(rows.map(() => revision));
@@ -23,7 +23,10 @@ describe('e2e: submit -> workers -> stored results', () => {
     // The same sweep again: every configuration is already stored, nothing is recomputed.
     const before = Number((await env.pool.query('SELECT count(*) AS n FROM results')).rows[0].n);
     const again = await submit(env, { ...spec, name: 'e2e-full-again' });
-    expect((await waitStatus(env, again.id, ['succeeded', 'failed'])).status).toBe('succeeded');
+    const second = await waitStatus(env, again.id, ['succeeded', 'failed']);
+    expect(second.status).toBe('succeeded');
+    // What a user sees: the progress says every run was served from the stored results.
+    expect(second.counts).toEqual({ total: 12, succeeded: 12, queued: 0, running: 0, failed: 0, cancelled: 0, reused: 12 });
     expect(Number((await env.pool.query('SELECT count(*) AS n FROM results')).rows[0].n)).toBe(before);
     const linked = await env.pool.query(
       `SELECT count(*)::int AS n FROM runs a JOIN runs b ON a.index = b.index AND a.result_id = b.result_id

@@ -56,6 +56,7 @@ export const CountsSchema = Type.Object({
   succeeded: Type.Integer(),
   failed: Type.Integer(),
   cancelled: Type.Integer(),
+  reused: Type.Integer({ description: 'succeeded runs that took a stored result (same configuration and core version) instead of computing' }),
 });
 
 export const SweepSchema = Type.Object({

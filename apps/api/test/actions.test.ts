@@ -47,7 +47,7 @@ describe('cancel', () => {
       expect(res.statusCode).toBe(200);
       const body = res.json();
       expect(body).toMatchObject({ id, status: 'cancelled', affected: 4, etaSeconds: null, finishedAt: expect.any(String) });
-      expect(body.counts).toEqual({ total: 6, queued: 0, running: 1, succeeded: 1, failed: 0, cancelled: 4 });
+      expect(body.counts).toEqual({ total: 6, queued: 0, running: 1, succeeded: 1, failed: 0, cancelled: 4, reused: 0 });
       expect(await statuses(id)).toEqual(['running', 'succeeded', 'cancelled', 'cancelled', 'cancelled', 'cancelled']);
       await waitFor('the cancel message', () => messages.includes(id), 5000);
     } finally {
@@ -79,7 +79,7 @@ describe('cancel', () => {
     const queued = await env.pool.query(`SELECT count(*)::int AS n FROM runs WHERE sweep_id = $1 AND status <> 'cancelled'`, [id]);
     expect(queued.rows[0].n).toBe(0);
     const counts = (await slow.inject({ method: 'GET', url: `/v1/sweeps/${id}`, headers: auth.headers })).json().counts;
-    expect(counts).toEqual({ total: 10_000, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 10_000 });
+    expect(counts).toEqual({ total: 10_000, queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 10_000, reused: 0 });
 
     // Retry re-runs everything, including what was never enqueued.
     const retry = await slow.inject({ method: 'POST', url: `/v1/sweeps/${id}/retry`, headers: auth.headers });
@@ -88,7 +88,7 @@ describe('cancel', () => {
     await slow.enqueuer.idle();
     await waitFor('10,000 runs enqueued', async () => (await env.pool.query('SELECT enqueued FROM sweeps WHERE id = $1', [id])).rows[0].enqueued === 10_000);
     const after = (await slow.inject({ method: 'GET', url: `/v1/sweeps/${id}`, headers: auth.headers })).json().counts;
-    expect(after).toEqual({ total: 10_000, queued: 10_000, running: 0, succeeded: 0, failed: 0, cancelled: 0 });
+    expect(after).toEqual({ total: 10_000, queued: 10_000, running: 0, succeeded: 0, failed: 0, cancelled: 0, reused: 0 });
   }, 60_000);
 });
 

@@ -50,7 +50,7 @@ describe('sweeps', () => {
     let body = (await get(`/v1/sweeps/${id}`)).json();
     expect(body).toEqual({
       id, name: 'test sweep 3x2', tags: ['test'], status: 'queued',
-      counts: { total: 6, queued: 6, running: 0, succeeded: 0, failed: 0, cancelled: 0 },
+      counts: { total: 6, queued: 6, running: 0, succeeded: 0, failed: 0, cancelled: 0, reused: 0 },
       enqueued: 6, coreVersion: CORE_VERSION, createdAt: expect.any(String), startedAt: null, finishedAt: null, etaSeconds: null,
       spec: s,
     });
@@ -62,7 +62,7 @@ describe('sweeps', () => {
     await env.pool.query(`UPDATE sweeps SET status = 'running', started_at = now() - interval '30 seconds' WHERE id = $1`, [id]);
     body = (await get(`/v1/sweeps/${id}`)).json();
     expect(body.status).toBe('running');
-    expect(body.counts).toEqual({ total: 6, queued: 2, running: 1, succeeded: 2, failed: 1, cancelled: 0 });
+    expect(body.counts).toEqual({ total: 6, queued: 2, running: 1, succeeded: 2, failed: 1, cancelled: 0, reused: 0 });
     // 3 finished in 30 s -> 0.1/s; 3 left -> about 30 s.
     expect(body.etaSeconds).toBeGreaterThanOrEqual(29);
     expect(body.etaSeconds).toBeLessThanOrEqual(32);

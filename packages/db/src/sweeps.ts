@@ -208,18 +208,20 @@ export async function listSweeps(db: pg.Pool, o: ListSweepsOptions): Promise<{ i
   return { items, next: more && last ? { createdAt: last.createdAt, id: last.id } : null };
 }
 
-export type StatusCounts = Record<RunStatus, number>;
+/** Runs per status, and how many of the succeeded ones took a stored result instead of computing. */
+export type StatusCounts = Record<RunStatus, number> & { reused: number };
 
-export const emptyCounts = (): StatusCounts => ({ queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 });
+export const emptyCounts = (): StatusCounts => ({ queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, reused: 0 });
 
-/** Run counts per status of each sweep (sweeps without run rows are absent). */
+/** Run counts per status of each sweep, and the reused runs (sweeps without run rows are absent). */
 export async function runStatusCounts(db: pg.Pool, sweepIds: string[]): Promise<Map<string, StatusCounts>> {
   const out = new Map<string, StatusCounts>();
   if (!sweepIds.length) return out;
-  const groups = await prismaFor(db).run.groupBy({ by: ['sweepId', 'status'], where: { sweepId: { in: sweepIds } }, _count: { _all: true } });
+  const groups = await prismaFor(db).run.groupBy({ by: ['sweepId', 'status', 'reused'], where: { sweepId: { in: sweepIds } }, _count: { _all: true } });
   for (const g of groups) {
     const c = out.get(g.sweepId) ?? emptyCounts();
     if (g.status in c) c[g.status as RunStatus] += g._count._all;
+    if (g.reused && g.status === 'succeeded') c.reused += g._count._all;
     out.set(g.sweepId, c);
   }
   return out;

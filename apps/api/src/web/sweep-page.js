@@ -36,6 +36,7 @@ function renderProgress(sw) {
   fill($('#counts'),
     item('total', c.total), item('queued', c.queued), item('running', c.running),
     item('succeeded', c.succeeded), item('failed', c.failed), item('cancelled', c.cancelled),
+    c.reused ? item('reused', `${c.reused} of ${c.succeeded}`) : null,
     item('ETA', ACTIVE.has(sw.status) ? fmtDuration(sw.etaSeconds) : '—'),
     sw.enqueued != null && sw.enqueued < c.total ? item('enqueued', `${sw.enqueued}/${c.total}`) : null);
 }
