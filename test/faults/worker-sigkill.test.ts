@@ -125,9 +125,10 @@ describe('fault: worker SIGKILL, repeatedly during one sweep', () => {
     console.log(`worker-sigkill: back at work after ${kills.map((k) => s(k.releasedMs)).join(', ')} s; claimed by another worker after ${kills.map((k) => s(k.resumeMs)).join(', ')} s`);
     expect(kills.length).toBeGreaterThanOrEqual(MIN_KILLS);
     for (const k of kills) {
-      // One configuration per pool task here, at most two tasks in a thread's hands: a
-      // worker with one thread shows at most two runs `running`.
-      expect(k.victimRunning).toBeLessThanOrEqual(2);
+      // One configuration per pool task here, at most two tasks in a thread's hands; finished
+      // runs are written in batches (at most a second apart), so runs that ended in the last
+      // second still show `running`: with runs of about 0.25 s, at most four of them.
+      expect(k.victimRunning).toBeLessThanOrEqual(2 + 4);
       if (k.victimRunning === 0) continue;
       expect(k.releasedMs).toBeLessThan(RESUME_TARGET_MS);
       expect(k.resumeMs).toBeLessThan(CLAIMED_BOUND_MS);
