@@ -9,7 +9,6 @@
 // README's example id `3f0c` stands for the first four characters of the sweep id the
 // last `submit` printed. A command shown without output only has to succeed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,10 +19,10 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../apps/api/src/app.ts';
 import { startWorker, type RunningWorker } from '../apps/worker/src/worker.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase } from './support/services.ts';
+import { runProcess, SWEEP_BIN as BIN, type ProcessResult as Result } from './support/run-process.ts';
 import { createKey, createTeam } from '@curation/db';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const BIN = join(ROOT, 'packages/cli/bin/sweep.mjs');
 const EXAMPLE_ID = '3f0c';
 const UUID_LINE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -63,7 +62,6 @@ function linesMatch(expected: string[], actual: string[]): boolean {
   return linePattern(e).test(actual[0]) && linesMatch(rest, actual.slice(1));
 }
 
-interface Result { code: number | null; stdout: string; stderr: string }
 
 let db: TestDatabase;
 let app: FastifyInstance;
@@ -73,15 +71,7 @@ let cwd = '';
 
 function run(command: string): Promise<Result> {
   const script = command.replaceAll('npx sweep', `"${process.execPath}" "${BIN}"`);
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-o', 'pipefail', '-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProcess('bash', ['-o', 'pipefail', '-c', script], { cwd, env });
 }
 
 const lines = (s: string) => (s === '' ? [] : s.replace(/\n$/, '').split('\n'));

@@ -1,7 +1,6 @@
 // The paper kit end to end: a cut-down kit through the real API (listening on a port)
 // and two worker processes, run by the `sweep paper` command; its report's verdicts must
 // follow from the stored results, so changing a stored value changes the verdict.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +11,9 @@ import { fetchExperiments, headerComment, loadKit } from '../../packages/cli/src
 import { buildReport } from '../../packages/cli/src/paper/report.ts';
 import type { KitResults } from '../../packages/cli/src/paper/types.ts';
 import { ROOT, setup, spawnWorker, type Env } from './support.ts';
+import { runSweep, type ProcessResult } from '../support/run-process.ts';
 
 const KIT = join(ROOT, 'examples/paper');
-const BIN = join(ROOT, 'packages/cli/bin/sweep.mjs');
 
 /** The kit's own specs with smaller axes (header, base and derive as in examples/paper). */
 const CUT: Record<string, unknown[]> = {
@@ -35,16 +34,8 @@ function cutKit(dir: string): void {
   }
 }
 
-function sweepCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function sweepCli(args: string[]): Promise<ProcessResult> {
+  return runSweep(args, { cwd: ROOT });
 }
 
 /** The verdict cell of the verdict-table row for `what` under `reading`. */

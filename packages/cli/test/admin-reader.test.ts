@@ -1,15 +1,13 @@
 // `sweep admin create-reader TEAM`: a read-only Postgres role for one team, as an operator
 // runs it; the connection string it prints is what an analyst's notebook uses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { dropReader, withDatabase } from '@curation/db';
 import { getServices, uniqueName } from '../../../test/support/services.ts';
+import { runSweep, type ProcessResult as Result } from '../../../test/support/run-process.ts';
 
-const BIN = new URL('../bin/sweep.mjs', import.meta.url).pathname;
 
-interface Result { code: number | null; stdout: string; stderr: string }
 
 let url = '';
 let adminUrl = '';
@@ -17,18 +15,7 @@ let pool: pg.Pool | undefined;
 const roles: string[] = [];
 
 function sweep(args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'admin', ...args], {
-      env: { ...process.env, DATABASE_URL: url, DEFAULT_TEAM_BUDGET_SECONDS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runSweep(['admin', ...args], { env: { ...process.env, DATABASE_URL: url, DEFAULT_TEAM_BUDGET_SECONDS: '' } });
 }
 
 beforeAll(async () => {

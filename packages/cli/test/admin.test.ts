@@ -1,32 +1,19 @@
 // `sweep admin`: teams and keys in the database, spawned as an operator would run it
 // (against a fresh database, which `sweep admin migrate` creates and migrates).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { findKeyByPlaintext, readMigrations, withDatabase } from '@curation/db';
 import { getServices, uniqueName } from '../../../test/support/services.ts';
+import { runSweep, type ProcessResult as Result } from '../../../test/support/run-process.ts';
 
-const BIN = new URL('../bin/sweep.mjs', import.meta.url).pathname;
 
-interface Result { code: number | null; stdout: string; stderr: string }
 
 let url = '';
 let adminUrl = '';
 let pool: pg.Pool | undefined;
 
 function sweep(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'admin', ...args], {
-      env: { ...process.env, DATABASE_URL: url, DEFAULT_TEAM_BUDGET_SECONDS: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runSweep(['admin', ...args], { env: { ...process.env, DATABASE_URL: url, DEFAULT_TEAM_BUDGET_SECONDS: '', ...env } });
 }
 
 beforeAll(async () => {

@@ -15,27 +15,16 @@ import { buildApp } from '../../../apps/api/src/app.ts';
 import { startWorker, type RunningWorker } from '../../../apps/worker/src/worker.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase } from '../../../test/support/services.ts';
 import { waitFor } from '../../../test/support/wait-for.ts';
+import { runSweep, SWEEP_BIN as BIN, type ProcessResult as Result } from '../../../test/support/run-process.ts';
 import { createKey, createTeam } from '@curation/db';
 
-const BIN = new URL('../bin/sweep.mjs', import.meta.url).pathname;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-interface Result { code: number | null; stdout: string; stderr: string }
 
 /** Spawns the command without blocking this process (the API answers from here). */
 function sweep(args: string[], o: { input?: string; env?: Record<string, string>; api?: string | null } = {}): Promise<Result> {
   const env: Record<string, string | undefined> = { ...process.env, SWEEP_API_KEY: apiKey, ...o.env };
   if (o.api !== null) env.SWEEP_API = o.api ?? api;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(o.input ?? '');
-  });
+  return runSweep(args, { env, input: o.input });
 }
 
 const BASE = {
@@ -216,7 +205,10 @@ describe('status, list, cancel, retry', () => {
     expect(t.stdout).toMatch(/^core\s+contract \d+, core \S+ \(the API's, at submission\)$/m);
     expect(t.stdout).toMatch(/^results\s+contract \d+, core \d+\.\d+\.\d+$/m);
     expect(t.stdout).toMatch(/^status\s+succeeded$/m);
-    expect(t.stdout).toMatch(/^progress\s+6\/6 done \(100%\)$/m);
+    // The follow test submitted configurations stored before, so its runs say they were reused.
+    const reused = body.counts.reused as number;
+    expect(reused).toBe(6);
+    expect(t.stdout).toMatch(/^progress\s+6\/6 done \(100%\), 6 of 6 reused$/m);
 
     const l = await sweep(['list', '--json', '--tag', 'cli-test']);
     expect(l.code).toBe(0);

@@ -1,19 +1,17 @@
 // Sweep id prefixes and how progress reads, with `sweep` spawned against a real API on a
 // fresh database (no worker: the sweeps stay queued until cancelled).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../../apps/api/src/app.ts';
 import { createTestDatabase, createTestRedis, type TestDatabase } from '../../../test/support/services.ts';
+import { runSweep, type ProcessResult as Result } from '../../../test/support/run-process.ts';
 import { createKey, createTeam } from '@curation/db';
 import { finalLine, progressText } from '../src/follow.ts';
 import type { Sweep } from '../src/api-client.ts';
 
-const BIN = new URL('../bin/sweep.mjs', import.meta.url).pathname;
 
-interface Result { code: number | null; stdout: string; stderr: string }
 
 let db: TestDatabase;
 let app: FastifyInstance;
@@ -21,16 +19,7 @@ let pool: pg.Pool;
 let env: Record<string, string | undefined> = {};
 
 function sweep(args: string[], input = ''): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
+  return runSweep(args, { env, input });
 }
 
 const SPEC = JSON.stringify({
