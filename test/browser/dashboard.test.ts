@@ -233,6 +233,15 @@ describe.skipIf(!hasChromium)('web dashboard in headless Chromium', () => {
     await page.locator('#trajectory svg').waitFor();
     await screenshot('trajectory-from-runs-table', true);
 
+    // The cell's link, opened in a new tab: the dashboard on that run (not a 401 from /v1).
+    const href = (await heatmap.locator('a:has(.cell[data-x="0.5"][data-y="4"])').getAttribute('href'))!;
+    expect(href).toMatch(/^\/sweeps\/[0-9a-f-]{36}#run=\d+$/);
+    const tab = await page.context().newPage();
+    await tab.goto(`${base}${href}`);
+    await expect.poll(() => tab.locator('#trajectory-head').textContent()).toContain('Run #3');
+    await tab.locator('#trajectory svg').waitFor();
+    await tab.close();
+
     expect(pageErrors).toEqual([]);
   });
 

@@ -55,6 +55,23 @@ describe('operations', () => {
     expect(metric(again, 'curation_run_duration_seconds_count')).toBe(2);
   });
 
+  it('a new API instance counts the results stored before its first scrape, in the right buckets', async () => {
+    await env.pool.query(
+      `INSERT INTO results (config_hash, core_version, git_revision, config, summary, trajectory, converged, collapsed,
+         surviving_basins, final_entropy, duration_ms)
+       VALUES ('h3', 'v', 'g', '{}', '{}', '\\x00', true, false, 2, 1.0, 500)`,
+    );
+    const other = await env.app();
+    const text = (await other.inject({ method: 'GET', url: '/metrics', headers: admin.headers })).body;
+    // 250 ms, 500 ms (on a bound: counted in le="0.5") and 2 s.
+    expect(metric(text, 'curation_run_duration_seconds_count')).toBe(3);
+    expect(metric(text, 'curation_run_duration_seconds_bucket', '{le="0.1"}')).toBe(0);
+    expect(metric(text, 'curation_run_duration_seconds_bucket', '{le="0.5"}')).toBe(2);
+    expect(metric(text, 'curation_run_duration_seconds_bucket', '{le="1"}')).toBe(2);
+    expect(metric(text, 'curation_run_duration_seconds_bucket', '{le="5"}')).toBe(3);
+    expect(metric(text, 'curation_run_duration_seconds_sum')).toBeCloseTo(2.75, 9);
+  });
+
   it('serves bull-board with the runs queue at /admin/queues', async () => {
     const page = await asAdmin('/admin/queues');
     expect(page.statusCode).toBe(200);

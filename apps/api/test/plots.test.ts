@@ -159,7 +159,7 @@ describe('GET /v1/sweeps/:id/plot.svg with x and y: a heatmap', () => {
     }
   });
 
-  it('links a cell holding exactly one run to that run', async () => {
+  it('links a cell holding exactly one run to the dashboard opened on that run (no key needed to follow it)', async () => {
     const res = await get(`/v1/sweeps/${single.id}/plot.svg?x=D&y=q&z=summary.nashGap`);
     expect(res.statusCode).toBe(200);
     expectWellFormed(res.body);
@@ -169,7 +169,7 @@ describe('GET /v1/sweeps/:id/plot.svg with x and y: a heatmap', () => {
       const run = single.runs.find((r) => r.D === c.x && r.q === c.y)!;
       expect(c.runId).toBe(run.runId);
       expect(c.count).toBe(1);
-      expect(res.body).toContain(`<a href="/v1/runs/${run.runId}/plot.svg"`);
+      expect(res.body).toContain(`<a href="/sweeps/${single.id}#run=${run.runId}"`);
     }
   });
 });

@@ -108,7 +108,6 @@ function short(v: unknown): string {
 
 export const plotRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvider> = async (app, deps) => {
   const { pool } = deps;
-  const prefix = app.prefix;
 
   app.get('/sweeps/:id/plot.svg', {
     schema: {
@@ -163,7 +162,9 @@ export const plotRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvi
         xValues: sortCategories(cells.map((c) => c.x)),
         yValues: sortCategories(cells.map((c) => c.y)),
         cells,
-        cellHref: (c) => (c.runId ? `${prefix}/runs/${c.runId}/plot.svg` : undefined),
+        // The dashboard's page of the sweep, opened on the cell's run: it works in a new tab,
+        // where a link into /v1 would answer 401 (a browser sends no API key of its own).
+        cellHref: (c) => (c.runId ? `/sweeps/${encodeURIComponent(id)}#run=${encodeURIComponent(c.runId)}` : undefined),
         width: q.width,
         height: q.height,
       });

@@ -5,6 +5,7 @@ import { setupKeyForm } from './api-key.js';
 import { $, fill, h } from './dom.js';
 import { contractOf, fmtDuration } from './format.js';
 import { setupHeatmapPicking, loadHeatmap } from './heatmap.js';
+import { showRun } from './run-view.js';
 import { loadFailed, loadRunsTable } from './runs-table.js';
 import { setupSelectors } from './selectors.js';
 import { loadStats } from './stats-table.js';
@@ -87,6 +88,9 @@ export function sweepPage() {
       renderHead(sw);
       renderProgress(sw);
       if (first) renderSpec(sw);
+      // A heatmap cell's link (#run=ID) opens the sweep on that run, also in a new tab.
+      const linked = first ? /^#run=(\d+)$/.exec(location.hash) : null;
+      if (linked) showRun(view, linked[1]);
       if (!view.variables && (await loadFields(view))) setupSelectors(view);
       const c = sw.counts;
       const done = c.succeeded + c.failed + c.cancelled;
