@@ -2,25 +2,10 @@
 import type { Queryable } from './queryable.ts';
 import { ALL_SWEEPS, teamCondition, visibleTeam, type Visibility } from './sweeps.ts';
 import { isUuid } from './uuid.ts';
+import { specVariables } from '@curation/sweep-spec/variables';
 
-/** Axis variables of a stored spec, in axis order (zip members in order, random params sorted by name). */
-export function specVariables(spec: unknown): string[] {
-  const out: string[] = [];
-  const axes = (spec as { axes?: unknown } | null)?.axes;
-  if (!Array.isArray(axes)) return out;
-  const add = (a: unknown) => {
-    if (!a || typeof a !== 'object') return;
-    const o = a as Record<string, unknown>;
-    if (typeof o.param === 'string') out.push(o.param);
-    else if (Array.isArray(o.zip)) o.zip.forEach(add);
-    else if (o.random && typeof o.random === 'object') {
-      const params = (o.random as { params?: unknown }).params;
-      if (params && typeof params === 'object') out.push(...Object.keys(params).sort());
-    }
-  };
-  axes.forEach(add);
-  return [...new Set(out)];
-}
+// The one definition of a spec's axis variables (the sweep compiler's order).
+export { specVariables };
 
 export interface SweepMeta {
   id: string;
