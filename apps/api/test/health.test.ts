@@ -1,6 +1,8 @@
 // Health, readiness (also when Redis or Postgres is down), OpenAPI docs, error shape.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
+import pino from 'pino';
+import { waitFor } from '../../../test/support/wait-for.ts';
 import { setup, spec, type Env, type TeamKey } from './helpers.ts';
 import { errorHandler } from '../src/errors.ts';
 
@@ -37,10 +39,13 @@ describe('health and readiness', () => {
   });
 
   it('accepts a sweep while Redis is down (enqueued later) and still closes promptly', async () => {
-    const app = await env.app({ redisUrl: 'redis://127.0.0.1:1' });
+    // The enqueuer's warnings, to know it tried the queue, failed and is backing off.
+    const warnings: string[] = [];
+    const sink = { write: (line: string) => { const o = JSON.parse(line); if (o.level >= 40) warnings.push(o.msg); } };
+    const app = await env.app({ redisUrl: 'redis://127.0.0.1:1', logger: pino({ level: 'warn' }, sink) });
     const res = await app.inject({ method: 'POST', url: '/v1/sweeps', payload: spec(2, 2), headers: auth.headers });
     expect(res.statusCode).toBe(201);
-    await new Promise((r) => setTimeout(r, 300)); // let the enqueuer fail and back off
+    await waitFor('the enqueuer fails on Redis and retries', () => warnings.includes('enqueuer: chunk failed, retrying'));
     const { rows } = await env.pool.query('SELECT enqueued FROM sweeps WHERE id = $1', [res.json().id]);
     expect(rows[0].enqueued).toBe(0);
     const t0 = Date.now();
