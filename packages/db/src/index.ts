@@ -8,6 +8,7 @@ export * from './results.ts';
 export * from './sweeps.ts';
 export * from './run-queries.ts';
 export * from './queryable.ts';
+export * from './prisma-queryable.ts';
 export * from './uuid.ts';
 export * from './stats-error.ts';
 export * from './stats-fields.ts';
