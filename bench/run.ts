@@ -9,6 +9,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   refine: async () => (await import('./refine-bench.ts')).runRefineBench(),
   scale: async () => (await import('./scale-bench.ts')).runScaleBench(),
   'refine-service': async () => (await import('./refine-service-bench.ts')).runRefineServiceBench(),
+  prisma: async () => (await import('./prisma-bench.ts')).runPrismaBench(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
