@@ -37,26 +37,35 @@ export interface ExportOptions {
   chunkSize?: number;
 }
 
-/** The runs of a sweep in index order, read `chunkSize` at a time. */
+/**
+ * The runs of a sweep in index order, read `chunkSize` at a time. The next chunk is asked
+ * for while this one is formatted and sent, so Postgres and Node work at the same time;
+ * one chunk ahead at most, so memory stays flat.
+ */
 export async function* exportRuns(db: Queryable, sweepId: string, o: ExportOptions = {}): AsyncGenerator<ExportRun> {
   const limit = o.chunkSize ?? (o.trajectory ? EXPORT_TRAJECTORY_CHUNK : EXPORT_CHUNK);
   const traj = o.trajectory ? `, CASE WHEN r.status = 'succeeded' THEN res.trajectory END AS trajectory` : '';
-  let after = -1;
-  for (;;) {
-    const { rows } = await db.query<ExportRun>(
-      `SELECT r.index, r.id::text AS "runId", r.status, r.params, r.error, r.stage, r.cell,
-              CASE WHEN r.status = 'succeeded' THEN res.summary END AS summary,
-              CASE WHEN r.status = 'succeeded' THEN res.contract END AS contract,
-              CASE WHEN r.status = 'succeeded' THEN res.core_version END AS "coreVersion"${traj}
-         FROM runs r LEFT JOIN results res ON res.id = r.result_id
-        WHERE r.sweep_id = $1 AND r.index > $2 AND ($3::text IS NULL OR r.status = $3)
-        ORDER BY r.index
-        LIMIT $4`,
-      [sweepId, after, o.status ?? null, limit],
-    );
-    for (const row of rows) yield row;
-    if (rows.length < limit) return;
-    after = rows[rows.length - 1].index;
+  const chunk = (after: number): Promise<{ rows: ExportRun[] }> => db.query<ExportRun>(
+    `SELECT r.index, r.id::text AS "runId", r.status, r.params, r.error, r.stage, r.cell,
+            CASE WHEN r.status = 'succeeded' THEN res.summary END AS summary,
+            CASE WHEN r.status = 'succeeded' THEN res.contract END AS contract,
+            CASE WHEN r.status = 'succeeded' THEN res.core_version END AS "coreVersion"${traj}
+       FROM runs r LEFT JOIN results res ON res.id = r.result_id
+      WHERE r.sweep_id = $1 AND r.index > $2 AND ($3::text IS NULL OR r.status = $3)
+      ORDER BY r.index
+      LIMIT $4`,
+    [sweepId, after, o.status ?? null, limit],
+  );
+  let next: Promise<{ rows: ExportRun[] }> | null = chunk(-1);
+  try {
+    while (next) {
+      const { rows }: { rows: ExportRun[] } = await next;
+      next = rows.length < limit ? null : chunk(rows[rows.length - 1].index);
+      for (const row of rows) yield row;
+    }
+  } finally {
+    // The consumer stopped early (a client went away): the chunk read ahead is not wanted.
+    next?.catch(() => {});
   }
 }
 
@@ -82,10 +91,13 @@ export async function exportLayout(db: Queryable, sweepId: string, vis: Visibili
   const spec = meta.spec as { name?: unknown; base?: { rewards?: unknown } } | null;
   let m: number | null = null;
   // The data first (axes or derive may set the rewards), the spec's base when nothing succeeded yet.
+  // Walks the sweep's succeeded runs in index order into their results, so it stops at the
+  // sweep's first result wherever that lies among the results of every sweep.
   const { rows } = await db.query<{ m: number | null }>(
     `SELECT jsonb_array_length(res.summary -> 'basinShare') AS m
-       FROM runs r JOIN results res ON res.id = r.result_id
+       FROM runs r CROSS JOIN LATERAL (SELECT summary FROM results WHERE id = r.result_id) res
       WHERE r.sweep_id = $1 AND r.status = 'succeeded' AND jsonb_typeof(res.summary -> 'basinShare') = 'array'
+      ORDER BY r.index
       LIMIT 1`,
     [sweepId],
   );

@@ -4,6 +4,7 @@
 // paths, values).
 import type { SummaryField } from './stats-fields.ts';
 import { checkGroupBy, checkMetrics, resolveFilter, type Filter, type FilterOp } from './stats-filter.ts';
+import type { IndexKey } from './stats-plan.ts';
 import { teamCondition } from './sweeps.ts';
 
 /** Positional parameters: add() returns the placeholder. */
@@ -47,14 +48,22 @@ export interface StatsQueryInput {
   where: Filter[];
 }
 
-/** Statement text and parameters of sweepStats (exported for EXPLAIN in the benchmark). */
-export function buildStatsQuery(sweepId: string, variables: string[], o: StatsQueryInput): { text: string; values: unknown[] } {
+/**
+ * Statement text and parameters of sweepStats (exported for EXPLAIN in the benchmark).
+ * With `keys` (one per groupBy variable, stats-plan.ts) the groups are axis positions
+ * computed from the run index, gN an integer; without, gN is the jsonb value of params.
+ */
+export function buildStatsQuery(sweepId: string, variables: string[], o: StatsQueryInput, keys: IndexKey[] | null = null): { text: string; values: unknown[] } {
   const { names: groupBy, variables: groupVars } = checkGroupBy(o.groupBy, variables);
   const { fields } = checkMetrics(o.metrics);
+  if (keys && keys.length !== groupVars.length) throw new Error('buildStatsQuery: one index key per groupBy variable');
   const p = new Params();
   const sweep = p.add(sweepId);
   const inner = [
-    ...groupVars.map((g, i) => `r.params -> ${p.add(g)}::text AS g${i}`),
+    ...groupVars.map((g, i) => {
+      const k = keys?.[i];
+      return k ? `(r.index / ${p.add(k.stride)}::int) % ${p.add(k.length)}::int AS g${i}` : `r.params -> ${p.add(g)}::text AS g${i}`;
+    }),
     ...fields.map((f, i) => `${metricSql(f, p)} AS m${i}`),
     'r.id', 'res.contract', 'res.core_version', 'res.collapsed', 'res.converged', 'res.in_interval', 'res.converged_at',
   ];
@@ -81,45 +90,62 @@ export function buildStatsQuery(sweepId: string, variables: string[], o: StatsQu
     'avg(converged_at)::float8 AS mean_converged_at',
   ];
   // Grouped by contract first: results of two contracts are never aggregated together.
-  const keys = ['contract', ...groupBy.map((_, i) => `g${i}`)].join(', ');
+  const groupKeys = ['contract', ...groupBy.map((_, i) => `g${i}`)].join(', ');
   const text =
     `SELECT ${outer.join(',\n       ')}\n` +
     `FROM (SELECT ${inner.join(', ')}\n` +
     `        FROM runs r JOIN results res ON res.id = r.result_id\n` +
     `       WHERE ${conds.join('\n         AND ')}) t\n` +
-    `GROUP BY ${keys}\nORDER BY ${keys}`;
+    `GROUP BY ${groupKeys}\nORDER BY ${groupKeys}`;
+  return { text, values: p.values };
+}
+
+/** The sweeps carrying `tag` (oldest first, at most `limit`), with the state of their results (stats-plan.ts, resultsState). */
+export function buildTagSweepsQuery(tag: string, o: { limit: number; team: string | null }): { text: string; values: unknown[] } {
+  const p = new Params();
+  const tagP = p.add(tag);
+  const teamP = p.add(o.team);
+  const limitP = p.add(o.limit);
+  const text =
+    `SELECT s.id, s.name, s.created_at AS "createdAt", s.status, s.total,
+            s.status IN ('succeeded', 'failed', 'cancelled')
+              AND coalesce(c.running, 0) = 0 AND (s.status = 'cancelled' OR coalesce(c.queued, 0) = 0) AS settled,
+            c.version::text AS version
+       FROM (SELECT * FROM sweeps WHERE ${tagP} = ANY(tags) AND ${teamCondition(teamP)} ORDER BY created_at, id LIMIT ${limitP}) s
+       LEFT JOIN LATERAL (SELECT max(id) AS version,
+                                 sum(n) FILTER (WHERE status = 'running') AS running,
+                                 sum(n) FILTER (WHERE status = 'queued') AS queued
+                            FROM sweep_run_counts WHERE sweep_id = s.id) c ON true
+      ORDER BY s.created_at, s.id`;
   return { text, values: p.values };
 }
 
 /**
- * Statement text and parameters of sweepsByTag: one row per sweep carrying `tag` and
- * contract of its results (failed and unfinished runs have no result: contract NULL).
+ * Statement text and parameters of the lines of sweepsByTag: one row per sweep of `ids`
+ * and contract of its results (failed and unfinished runs have no result: contract NULL).
  */
-export function buildTagStatsQuery(tag: string, o: { metrics: string[]; limit: number; team: string | null }): { text: string; values: unknown[] } {
+export function buildTagStatsQuery(ids: string[], o: { metrics: string[] }): { text: string; values: unknown[] } {
   const { fields } = checkMetrics(o.metrics);
   const p = new Params();
-  const tagP = p.add(tag);
-  const limitP = p.add(o.limit);
-  const teamP = p.add(o.team);
+  const idsP = p.add(ids);
   const extra = fields.flatMap((f, i) => {
     const e = metricSql(f, p);
     return [`count(${e})::int AS m${i}_count`, `avg(${e}) AS m${i}_mean`, `stddev_samp(${e}) AS m${i}_std`, `avg((${e}) * (${e})) AS m${i}_msq`];
   });
   const text =
-    `SELECT s.id, s.name, s.created_at AS "createdAt", s.status, s.total, res.contract,
+    `SELECT r.sweep_id AS id, res.contract,
             coalesce(array_agg(DISTINCT res.core_version ORDER BY res.core_version) FILTER (WHERE res.core_version IS NOT NULL), '{}') AS "coreVersions",
-            count(r.id) FILTER (WHERE r.status = 'succeeded')::int AS succeeded,
-            count(r.id) FILTER (WHERE r.status = 'failed')::int AS failed,
+            count(*) FILTER (WHERE r.status = 'succeeded')::int AS succeeded,
+            count(*) FILTER (WHERE r.status = 'failed')::int AS failed,
             count(res.id)::int AS n,
             avg(res.collapsed::int)::float8 AS "collapsedRate",
             avg(res.converged::int)::float8 AS "convergedRate",
             avg(res.in_interval::int)::float8 AS "inIntervalRate",
             avg(res.nash_gap)::float8 AS "meanNashGap",
             avg(res.converged_at)::float8 AS "meanConvergedAt"${extra.length ? ',\n            ' + extra.join(',\n            ') : ''}
-       FROM (SELECT * FROM sweeps WHERE ${tagP} = ANY(tags) AND ${teamCondition(teamP)} ORDER BY created_at, id LIMIT ${limitP}) s
-       LEFT JOIN runs r ON r.sweep_id = s.id
+       FROM runs r
        LEFT JOIN results res ON res.id = r.result_id AND r.status = 'succeeded'
-      GROUP BY s.id, s.name, s.created_at, s.status, s.total, res.contract
-      ORDER BY s.created_at, s.id, res.contract DESC NULLS LAST`;
+      WHERE r.sweep_id = ANY(${idsP}::uuid[]) AND r.status IN ('succeeded', 'failed')
+      GROUP BY r.sweep_id, res.contract`;
   return { text, values: p.values };
 }

@@ -6,8 +6,9 @@
 //   sweepsByTag  GET /v1/stats?tag=        one line per sweep carrying a tag
 import type { Queryable } from './queryable.ts';
 import type { Filter } from './stats-filter.ts';
-import { checkContract } from './stats-filter.ts';
-import { buildStatsQuery, buildTagStatsQuery, type StatsQueryInput } from './stats-sql.ts';
+import { checkContract, checkGroupBy, checkMetrics } from './stats-filter.ts';
+import { buildStatsQuery, buildTagStatsQuery, buildTagSweepsQuery, type StatsQueryInput } from './stats-sql.ts';
+import { CACHE_MIN_MS, indexKeys, replyCache, resultsState, statsQuery, type IndexKey } from './stats-plan.ts';
 import { sweepMeta } from './sweep-meta.ts';
 import { ALL_SWEEPS, visibleTeam, type Visibility } from './sweeps.ts';
 
@@ -21,6 +22,9 @@ export interface StatsOptions extends StatsQueryInput {
   contract?: number;
   /** Whose sweeps count (default: every sweep; the API always passes the caller's). */
   visibility?: Visibility;
+  /** A page of the groups: at most `limit` (default all) after skipping `offset`. */
+  limit?: number;
+  offset?: number;
 }
 
 export interface MetricStats {
@@ -81,6 +85,8 @@ export interface SweepStats {
   coreVersions: string[];
   /** Matching succeeded runs of other contracts, left out. */
   otherContracts: OtherContract[];
+  /** Groups of `contract` in all (`groups` is the page asked for). */
+  groupCount: number;
   groups: StatsGroup[];
 }
 
@@ -99,22 +105,11 @@ function others(rows: { contract: number; n: number; coreVersions: string[] }[])
 
 const union = (lists: string[][]) => [...new Set(lists.flat())].sort();
 
-/**
- * Groups the succeeded runs of a sweep by axis variables and aggregates metrics per group,
- * over the results of one contract (the newest by default; see StatsOptions.contract).
- * Returns null when the sweep does not exist; throws StatsQueryError on a bad request.
- */
-export async function sweepStats(db: Queryable, sweepId: string, o: StatsOptions): Promise<SweepStats | null> {
-  checkContract(o.contract);
-  const meta = await sweepMeta(db, sweepId, o.visibility ?? ALL_SWEEPS);
-  if (!meta) return null;
-  const groupBy = [...new Set(o.groupBy)];
-  const metrics = [...new Set(o.metrics)];
-  const q = buildStatsQuery(sweepId, meta.variables, { groupBy, metrics, where: o.where });
-  const { rows } = await db.query<Record<string, unknown>>(q);
+/** Rows of the stats statement -> groups (every contract), in the order of the group values. */
+function toGroups(rows: Record<string, unknown>[], groupBy: string[], metrics: string[], keys: IndexKey[] | null): StatsGroup[] {
   const all = rows.map((row) => {
     const out: StatsGroup = {
-      key: Object.fromEntries(groupBy.map((g, i) => [g, row[`g${i}`] ?? null])),
+      key: Object.fromEntries(groupBy.map((g, i) => [g, keys ? keys[i].values[row[`g${i}`] as number] : (row[`g${i}`] ?? null)])),
       n: row.n as number,
       runId: (row.run_id as string | null) ?? null,
       firstRunId: row.first_run_id as string,
@@ -147,14 +142,60 @@ export async function sweepStats(db: Queryable, sweepId: string, o: StatsOptions
     out.metrics = Object.fromEntries(ms);
     return out;
   });
+  if (keys && keys.length) {
+    // Positions -> the order of their values (the statement sorted by position).
+    const rank = rows.map((row) => keys.map((k, i) => k.rank[row[`g${i}`] as number]));
+    const order = all.map((_, i) => i).sort((a, b) => {
+      if (all[a].contract !== all[b].contract) return all[a].contract - all[b].contract;
+      for (let i = 0; i < keys.length; i++) if (rank[a][i] !== rank[b][i]) return rank[a][i] - rank[b][i];
+      return 0;
+    });
+    return order.map((i) => all[i]);
+  }
+  return all;
+}
+
+/**
+ * Groups the succeeded runs of a sweep by axis variables and aggregates metrics per group,
+ * over the results of one contract (the newest by default; see StatsOptions.contract).
+ * Returns null when the sweep does not exist; throws StatsQueryError on a bad request.
+ *
+ * A reply that took long to compute is kept for a sweep whose results can no longer
+ * change (stats-plan.ts): the dashboard, plots and notebooks ask a finished million-run
+ * sweep the same questions again and again.
+ */
+export async function sweepStats(db: Queryable, sweepId: string, o: StatsOptions): Promise<SweepStats | null> {
+  checkContract(o.contract);
+  const meta = await sweepMeta(db, sweepId, o.visibility ?? ALL_SWEEPS);
+  if (!meta) return null;
+  const groupBy = [...new Set(o.groupBy)];
+  const metrics = [...new Set(o.metrics)];
+  const { variables: groupVars } = checkGroupBy(groupBy, meta.variables);
+  checkMetrics(metrics);
+  const input = { groupBy, metrics, where: o.where };
+  buildStatsQuery(sweepId, meta.variables, input); // the request's errors before any work
+
+  const state = await resultsState(db, sweepId);
+  const cacheKey = state.settled && state.version !== null ? `stats\0${sweepId}\0${state.version}\0${JSON.stringify(input)}` : null;
+  const cache = replyCache(db);
+  let all = cacheKey ? cache.get<StatsGroup[]>(cacheKey) : undefined;
+  if (!all) {
+    const started = performance.now();
+    const keys = await indexKeys(db, sweepId, meta.spec, state.total, groupVars);
+    const { rows } = await statsQuery<Record<string, unknown>>(db, buildStatsQuery(sweepId, meta.variables, input, keys));
+    all = toGroups(rows, groupBy, metrics, keys);
+    if (cacheKey && performance.now() - started >= CACHE_MIN_MS) cache.set(cacheKey, all, Math.max(1, all.length));
+  }
   const contract = o.contract ?? (all.length ? Math.max(...all.map((g) => g.contract)) : null);
   const groups = all.filter((g) => g.contract === contract);
+  const offset = Math.max(0, o.offset ?? 0);
   return {
     sweepId, groupBy, metrics, where: o.where, variables: meta.variables,
     contract,
     coreVersions: union(groups.map((g) => g.coreVersions)),
     otherContracts: others(all.filter((g) => g.contract !== contract)),
-    groups,
+    groupCount: groups.length,
+    groups: o.limit === undefined && offset === 0 ? groups : groups.slice(offset, o.limit === undefined ? undefined : offset + Math.max(0, o.limit)),
   };
 }
 
@@ -194,17 +235,34 @@ export async function sweepsByTag(
 ): Promise<TagSweepStats[]> {
   checkContract(o.contract);
   const metrics = [...new Set(o.metrics ?? [])];
-  const { rows } = await db.query<Record<string, unknown>>(buildTagStatsQuery(tag, {
-    metrics,
-    limit: Math.max(1, Math.min(o.limit ?? 200, 1000)),
-    team: visibleTeam(o.visibility ?? ALL_SWEEPS),
-  }));
-  const bySweep = new Map<string, Record<string, unknown>[]>();
-  for (const row of rows) {
-    const list = bySweep.get(row.id as string) ?? [];
-    list.push(row);
-    bySweep.set(row.id as string, list);
+  checkMetrics(metrics);
+  const { rows: sweeps } = await db.query<{ id: string; name: string; createdAt: Date; status: string; total: number; settled: boolean; version: string | null }>(
+    buildTagSweepsQuery(tag, { limit: Math.max(1, Math.min(o.limit ?? 200, 1000)), team: visibleTeam(o.visibility ?? ALL_SWEEPS) }),
+  );
+  // A settled sweep's line is kept (stats-plan.ts): a tag's history is mostly finished sweeps.
+  const cache = replyCache(db);
+  const keyOf = (s: (typeof sweeps)[number]) =>
+    s.settled && s.version !== null ? `tag\0${s.id}\0${s.version}\0${JSON.stringify(metrics)}` : null;
+  const lines = new Map<string, Record<string, unknown>[]>();
+  for (const s of sweeps) {
+    const key = keyOf(s);
+    const hit = key ? cache.get<Record<string, unknown>[]>(key) : undefined;
+    if (hit) lines.set(s.id, hit);
   }
+  const missing = sweeps.filter((s) => !lines.has(s.id));
+  if (missing.length) {
+    const started = performance.now();
+    const { rows } = await statsQuery<Record<string, unknown>>(db, buildTagStatsQuery(missing.map((s) => s.id), { metrics }));
+    for (const s of missing) lines.set(s.id, []);
+    for (const row of rows) lines.get(row.id as string)!.push(row);
+    if (performance.now() - started >= CACHE_MIN_MS) {
+      for (const s of missing) {
+        const key = keyOf(s);
+        if (key) cache.set(key, lines.get(s.id), 1);
+      }
+    }
+  }
+  const bySweep = new Map(sweeps.map((s) => [s.id, [{ ...s, contract: null, succeeded: 0, failed: 0 }, ...(lines.get(s.id) ?? [])] as Record<string, unknown>[]]));
   return [...bySweep.values()].map((list) => {
     const first = list[0];
     const withResults = list.filter((r) => r.contract !== null);

@@ -29,6 +29,8 @@ const StatsQuery = Type.Object({
   metrics: Type.Optional(ListParam(METRICS_HELP)),
   where: Type.Optional(ListParam(WHERE_HELP)),
   contract: ContractParam,
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'at most this many groups (a page; default all); groupCount says how many there are' })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'skip this many groups first (with limit: the next page)' })),
 });
 
 const N = Nullable(Type.Number());
@@ -77,6 +79,7 @@ const StatsReply = Type.Object({
   contract: Nullable(Type.Integer({ description: 'the model contract every group aggregates (null when no run matched)' })),
   coreVersions: CoreVersions,
   otherContracts: OtherContractsSchema,
+  groupCount: Type.Integer({ description: 'groups of this contract in all (groups is the page asked for with limit and offset)' }),
   groups: Type.Array(StatsGroupSchema, { description: 'ordered by the group values (numeric order for numbers)' }),
 });
 
@@ -142,7 +145,9 @@ export const statsRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProv
     const q = request.query;
     const metrics = q.metrics === undefined ? DEFAULT_METRICS : listOf(q.metrics);
     const where = parseWhere(q.where);
-    const stats = await sweepStats(pool, id, { groupBy: listOf(q.groupBy), metrics, where, contract: q.contract, visibility: visibilityOf(request) });
+    const stats = await sweepStats(pool, id, {
+      groupBy: listOf(q.groupBy), metrics, where, contract: q.contract, visibility: visibilityOf(request), limit: q.limit, offset: q.offset,
+    });
     if (!stats) throw notFound('sweep', id);
     return stats;
   });
