@@ -8,9 +8,10 @@ import type pg from 'pg';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
-import { compileSweep, type CompiledSweep } from '@curation/sweep-spec';
+import { FULL_VALIDATION_MAX, compileSweep, type CompiledSweep } from '@curation/sweep-spec';
 import {
-  advanceEnqueued, finishSweepIfDone, getEnqueueState, insertRunChunk, sweepsToEnqueue, tryLockSweep, unlockSweep,
+  advanceEnqueued, cancelQueuedRunsChunk, compactRunCounts, finishSweepIfDone, getEnqueueState, insertRunChunk, insertRunRange, sweepsToCancel,
+  sweepsToCompact, sweepsToEnqueue, tryLockSweep, unlockSweep,
 } from '@curation/db';
 import { costOf, jobsFor, maxJobIndexes, packBatches } from './batches.ts';
 import { redisReady } from './redis-ready.ts';
@@ -22,8 +23,10 @@ export interface EnqueuerOptions {
   /** The queue's connection: BullMQ waits forever for a first connection, so we check it ourselves. */
   redis: Redis;
   log: FastifyBaseLogger;
-  /** Indexes per chunk; a multiple of 100 keeps chunk boundaries at batch boundaries. */
+  /** Indexes per chunk when Node builds the run rows (adaptive sweeps, or params too irregular for rangeChunkSize); a multiple of 100 keeps chunk boundaries at batch boundaries. */
   chunkSize?: number;
+  /** Indexes per chunk when Postgres builds the run rows (generate_series); a multiple of 100 (default: chunkSize if given, else 50,000). */
+  rangeChunkSize?: number;
   /** How often to look for sweeps left half-enqueued by an instance that died (ms). */
   rescanMs?: number;
   /** Sweeps enqueued at once; each holds one pooled connection for its lock. */
@@ -38,6 +41,7 @@ export class Enqueuer {
   private readonly redis: Redis;
   private readonly log: FastifyBaseLogger;
   private readonly chunkSize: number;
+  private readonly rangeChunkSize: number;
   private readonly rescanMs: number;
   private readonly concurrency: number;
   private readonly onEnqueued?: (id: string) => void;
@@ -48,6 +52,8 @@ export class Enqueuer {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly sleepers = new Set<() => void>();
+  /** Cancelled sweeps whose queued rows are being rewritten (one pass each at a time). */
+  private readonly cancelling = new Map<string, Promise<void>>();
   /** Per-configuration cost estimates from the submission's validation, until the sweep is enqueued. */
   private readonly costs = new Map<string, Float64Array>();
 
@@ -57,6 +63,7 @@ export class Enqueuer {
     this.redis = o.redis;
     this.log = o.log;
     this.chunkSize = o.chunkSize ?? 5000;
+    this.rangeChunkSize = o.rangeChunkSize ?? o.chunkSize ?? 50_000;
     this.rescanMs = o.rescanMs ?? 10_000;
     this.concurrency = o.concurrency ?? 2;
     this.onEnqueued = o.onEnqueued;
@@ -74,8 +81,38 @@ export class Enqueuer {
   rescan(): Promise<void> {
     this.scan = sweepsToEnqueue(this.pool)
       .then((ids) => ids.forEach((id) => this.kick(id)))
+      .then(() => sweepsToCancel(this.pool))
+      .then((ids) => ids.forEach((id) => this.cancelRuns(id)))
+      // Counter rows of sweeps nobody polls pile up too (listing, analyst reads).
+      .then(() => sweepsToCompact(this.pool))
+      .then((ids) => compactRunCounts(this.pool, ids))
       .catch((err) => this.log.warn({ err }, 'enqueuer: could not list unfinished sweeps; will retry'));
     return this.scan;
+  }
+
+  /**
+   * Writes `cancelled` into the queued rows of a cancelled sweep, chunk by chunk, in the
+   * background (cancel itself only marks the sweep; until then they read as cancelled).
+   * Stops when none is left or a retry reopened the sweep; a pass cut short by a restart
+   * is resumed by the rescan. Concurrent passes (two instances) are harmless: each chunk
+   * rewrites only rows still queued.
+   */
+  cancelRuns(id: string): void {
+    if (this.closed || this.cancelling.has(id)) return;
+    const p = (async () => {
+      for (let attempt = 0; !this.closed;) {
+        try {
+          const n = await cancelQueuedRunsChunk(this.pool, id);
+          if (!n) return;
+          attempt = 0;
+        } catch (err) {
+          const delay = Math.min(30_000, 500 * 2 ** attempt++);
+          this.log.warn({ err, sweepId: id, delay }, 'enqueuer: cancelling queued runs failed, retrying');
+          await this.sleep(delay);
+        }
+      }
+    })().finally(() => this.cancelling.delete(id));
+    this.cancelling.set(id, p);
   }
 
   /**
@@ -108,7 +145,9 @@ export class Enqueuer {
   /** Resolves when no enqueue is running or waiting (tests, shutdown). */
   async idle(): Promise<void> {
     await this.scan;
-    while (this.active.size || this.waiting.length) await Promise.allSettled([...this.active.values()]);
+    while (this.active.size || this.waiting.length || this.cancelling.size) {
+      await Promise.allSettled([...this.active.values(), ...this.cancelling.values()]);
+    }
   }
 
   /** Stops after the chunk in hand; what is left is resumed by the next instance. */
@@ -118,7 +157,7 @@ export class Enqueuer {
     this.waiting.length = 0;
     for (const wake of this.sleepers) wake();
     await this.scan;
-    await Promise.allSettled([...this.active.values()]);
+    await Promise.allSettled([...this.active.values(), ...this.cancelling.values()]);
   }
 
   /** Retries infrastructure failures with backoff until done or closed. */
@@ -165,20 +204,33 @@ export class Enqueuer {
       throw new SpecUnusable(`stored spec of sweep ${id} no longer compiles: ${(err as Error).message}`);
     }
     const started = Date.now();
-    // Known from the submission in this process; a resumed sweep estimates them again.
+    // Estimates per configuration: from the submission in this process, else again from
+    // the core. A sweep validated by a sample (more than FULL_VALIDATION_MAX) has none:
+    // its jobs are cut from its mean estimate, and its runs carry no cost of their own
+    // (budgets count the sweep's mean for them, teams.ts). Decided from the spec alone,
+    // so a resumed enqueue packs the same jobs with the same ids.
     const known = this.costs.get(id);
-    const cost = known ? (i: number) => known[i] : (i: number) => costOf(compiled, i);
+    const perRun = known || compiled.refine || state.total <= FULL_VALIDATION_MAX;
+    const mean = state.total > 0 ? state.estimatedCostSeconds / state.total : 0;
+    const cost = known ? (i: number) => known[i] : perRun ? (i: number) => costOf(compiled, i) : () => mean;
+    // Postgres builds the rows from the axis values when the params have that shape.
+    const layout = compiled.refine ? null : (compiled.paramsLayout?.() ?? null);
+    const chunkSize = layout ? this.rangeChunkSize : this.chunkSize;
+    const jobIndexes = compiled.refine ? stageJobIndexes(state.total) : maxJobIndexes(state.total);
     let start = state.enqueued;
     while (start < state.total && !this.closed) {
       // Chunk ends are multiples of chunkSize whatever `enqueued` we resumed from.
-      const end = Math.min(state.total, (Math.floor(start / this.chunkSize) + 1) * this.chunkSize);
+      const end = Math.min(state.total, (Math.floor(start / chunkSize) + 1) * chunkSize);
       const indexes = Array.from({ length: end - start }, (_, k) => start + k);
-      const params = indexes.map((i) => JSON.stringify(compiled.paramsAt(i)));
-      await redisReady(this.redis, 5000); // no rows for jobs we could not add anyway
       // Each run keeps its estimate: a cancelled sweep is charged for the runs it computed (teams.ts).
-      if (!(await insertRunChunk(client, id, indexes, params, indexes.map(cost)))) return; // cancelled meanwhile
+      const costs = perRun ? indexes.map(cost) : undefined;
+      await redisReady(this.redis, 5000); // no rows for jobs we could not add anyway
+      const open = layout
+        ? await insertRunRange(client, id, start, end, layout, costs)
+        : await insertRunChunk(client, id, indexes, indexes.map((i) => paramsJson(compiled, i)), costs);
+      if (!open) return; // cancelled meanwhile
       // Job size from the sweep's total, never from where we resumed: same ids on resume.
-      await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes, compiled.refine ? stageJobIndexes(state.total) : maxJobIndexes(state.total))));
+      await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes, jobIndexes)));
       const status = await advanceEnqueued(client, id, end);
       if (status === null || status === 'cancelled') return;
       start = end;
@@ -198,6 +250,19 @@ export class Enqueuer {
       const t = setTimeout(wake, ms);
       this.sleepers.add(wake);
     });
+  }
+}
+
+/**
+ * The params of run i as JSON. A configuration the submission's sample did not check may
+ * have a derive that is not finite (paramsAt throws); its run still gets a row, with no
+ * params, and the worker fails it with the reason when it rebuilds the configuration.
+ */
+function paramsJson(compiled: CompiledSweep, i: number): string {
+  try {
+    return JSON.stringify(compiled.paramsAt(i));
+  } catch {
+    return '{}';
   }
 }
 

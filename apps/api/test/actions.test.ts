@@ -48,6 +48,8 @@ describe('cancel', () => {
       const body = res.json();
       expect(body).toMatchObject({ id, status: 'cancelled', affected: 4, etaSeconds: null, finishedAt: expect.any(String) });
       expect(body.counts).toEqual({ total: 6, queued: 0, running: 1, succeeded: 1, failed: 0, cancelled: 4, reused: 0 });
+      // The rows follow in the background; meanwhile they read as cancelled (above).
+      await app.enqueuer.idle();
       expect(await statuses(id)).toEqual(['running', 'succeeded', 'cancelled', 'cancelled', 'cancelled', 'cancelled']);
       await waitFor('the cancel message', () => messages.includes(id), 5000);
     } finally {

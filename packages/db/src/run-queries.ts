@@ -22,16 +22,36 @@ export interface ListRunsOptions {
   limit: number;
 }
 
-/** Keyset by index, so a page costs the same at the end of a 100,000-run sweep as at its start. */
+/**
+ * A run's status as users see it, in SQL over a run `r` and its sweep `s`: queued runs of
+ * a cancelled sweep are cancelled, finished when the sweep was (cancel leaves their rows
+ * to a background pass, sweeps.ts cancelQueuedRunsChunk).
+ */
+export const runStatusSql = (r = 'r', s = 's') => `CASE WHEN ${r}.status = 'queued' AND ${s}.status = 'cancelled' THEN 'cancelled' ELSE ${r}.status END`;
+export const runFinishedAtSql = (r = 'r', s = 's') => `CASE WHEN ${r}.status = 'queued' AND ${s}.status = 'cancelled' THEN ${s}.finished_at ELSE ${r}.finished_at END`;
+
+/**
+ * Keyset by index, so a page costs the same at the end of a 100,000-run sweep as at its
+ * start. Statuses as users see them (runStatusSql); the filter names the stored statuses
+ * that show as the one asked for, so it stays an index range.
+ */
 export async function listRuns(db: Queryable, sweepId: string, o: ListRunsOptions): Promise<{ items: RunListItem[]; nextIndex: number | null }> {
+  // One stored status keeps `status = $4`, whose index range is already in index order.
+  let filter = 'TRUE';
+  if (o.status !== undefined) {
+    const { rows } = await db.query<{ status: string }>('SELECT status FROM sweeps WHERE id = $1', [sweepId]);
+    const cancelled = rows[0]?.status === 'cancelled';
+    if (!cancelled || (o.status !== 'cancelled' && o.status !== 'queued')) filter = 'r.status = $4';
+    else filter = o.status === 'cancelled' ? `r.status IN ('cancelled', 'queued')` : 'FALSE';
+  }
   const { rows } = await db.query<RunListItem>(
-    `SELECT r.id::text AS id, r.index, r.params, r.status, res.summary, r.error, r.attempts,
-            r.started_at AS "startedAt", r.finished_at AS "finishedAt"
-     FROM runs r LEFT JOIN results res ON res.id = r.result_id
-     WHERE r.sweep_id = $1 AND ($2::text IS NULL OR r.status = $2) AND r.index > $3
+    `SELECT r.id::text AS id, r.index, r.params, ${runStatusSql()} AS status, res.summary, r.error, r.attempts,
+            r.started_at AS "startedAt", ${runFinishedAtSql()} AS "finishedAt"
+     FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN results res ON res.id = r.result_id
+     WHERE r.sweep_id = $1 AND ${filter} AND r.index > $2
      ORDER BY r.index
-     LIMIT $4`,
-    [sweepId, o.status ?? null, o.afterIndex ?? -1, o.limit + 1],
+     LIMIT $3`,
+    [sweepId, o.afterIndex ?? -1, o.limit + 1, ...(filter.includes('$4') ? [o.status] : [])],
   );
   const more = rows.length > o.limit;
   const items = more ? rows.slice(0, o.limit) : rows;
@@ -59,8 +79,8 @@ export interface RunDetailRow extends RunListItem {
 /** One run with its result (if any), when its sweep is visible; `id` must be a decimal bigint. */
 export async function getRunDetail(db: Queryable, id: string, vis: Visibility): Promise<RunDetailRow | null> {
   const { rows } = await db.query<RunDetailRow>(
-    `SELECT r.id::text AS id, r.sweep_id AS "sweepId", r.index, r.params, r.status, r.error, r.attempts,
-            r.started_at AS "startedAt", r.finished_at AS "finishedAt", coalesce(r.config_hash, res.config_hash) AS "configHash", r.worker,
+    `SELECT r.id::text AS id, r.sweep_id AS "sweepId", r.index, r.params, ${runStatusSql()} AS status, r.error, r.attempts,
+            r.started_at AS "startedAt", ${runFinishedAtSql()} AS "finishedAt", coalesce(r.config_hash, res.config_hash) AS "configHash", r.worker,
             res.summary, res.config, res.core_version AS "coreVersion", res.contract, res.git_revision AS "gitRevision",
             res.generator, r.reused,
             CASE WHEN r.reused THEN NULL ELSE coalesce(r.duration_ms, res.duration_ms) END AS "durationMs", res.trajectory

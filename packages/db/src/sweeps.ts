@@ -213,18 +213,70 @@ export type StatusCounts = Record<RunStatus, number> & { reused: number };
 
 export const emptyCounts = (): StatusCounts => ({ queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, reused: 0 });
 
-/** Run counts per status of each sweep, and the reused runs (sweeps without run rows are absent). */
-export async function runStatusCounts(db: pg.Pool, sweepIds: string[]): Promise<Map<string, StatusCounts>> {
+/**
+ * Run counts per status of each sweep, and the reused runs (sweeps without run rows
+ * are absent). Read from `sweep_run_counts`, which triggers on `runs` keep exact with
+ * every statement that changes runs (migration 20261208000000_sweep_run_counts): a sum
+ * over a few rows per sweep, whatever its size. Queued runs of a cancelled sweep count
+ * as cancelled: cancel leaves them for a background pass to write (cancelQueuedRunsChunk).
+ * A sweep whose rows have piled up is compacted on the way.
+ */
+export async function runStatusCounts(db: Queryable, sweepIds: string[]): Promise<Map<string, StatusCounts>> {
   const out = new Map<string, StatusCounts>();
   if (!sweepIds.length) return out;
-  const groups = await prismaFor(db).run.groupBy({ by: ['sweepId', 'status', 'reused'], where: { sweepId: { in: sweepIds } }, _count: { _all: true } });
-  for (const g of groups) {
-    const c = out.get(g.sweepId) ?? emptyCounts();
-    if (g.status in c) c[g.status as RunStatus] += g._count._all;
-    if (g.reused && g.status === 'succeeded') c.reused += g._count._all;
-    out.set(g.sweepId, c);
+  const { rows } = await db.query<{ sweepId: string; status: string; n: number; reused: number; rowCount: number; cancelled: boolean }>(
+    `SELECT c.sweep_id AS "sweepId", c.status, sum(c.n)::float8 AS n, sum(c.reused)::float8 AS reused,
+            count(*)::int AS "rowCount", s.status = 'cancelled' AS cancelled
+       FROM sweep_run_counts c JOIN sweeps s ON s.id = c.sweep_id
+      WHERE c.sweep_id = ANY($1::uuid[])
+      GROUP BY c.sweep_id, c.status, s.status`,
+    [sweepIds],
+  );
+  const pile = new Map<string, number>();
+  for (const r of rows) {
+    pile.set(r.sweepId, (pile.get(r.sweepId) ?? 0) + r.rowCount);
+    if (r.n === 0 && r.reused === 0) continue;
+    const c = out.get(r.sweepId) ?? emptyCounts();
+    const status = r.cancelled && r.status === 'queued' ? 'cancelled' : r.status;
+    if (status in c) c[status as RunStatus] += r.n;
+    c.reused += r.reused;
+    out.set(r.sweepId, c);
   }
+  const compact = [...pile].filter(([, n]) => n > COMPACT_AFTER_ROWS).map(([id]) => id);
+  if (compact.length) await compactRunCounts(db, compact);
   return out;
+}
+
+/** Counter rows of one sweep above which a read compacts them (a few per status and statement). */
+export const COMPACT_AFTER_ROWS = 200;
+
+/**
+ * Replaces the counter rows of each sweep by their sums (one row per status, none for
+ * a zero). One statement per sweep: its DELETE and INSERT commit together, so a read
+ * sees the old rows or the sum. Two compactions at once stay exact: the second waits
+ * for the rows the first deletes and then skips them, and never sees the first's sum.
+ * Rows of sweeps that no longer exist are dropped.
+ */
+export async function compactRunCounts(db: Queryable, sweepIds: string[]): Promise<void> {
+  for (const id of sweepIds) {
+    await db.query(
+      `WITH d AS (DELETE FROM sweep_run_counts WHERE sweep_id = $1 RETURNING status, n, reused)
+       INSERT INTO sweep_run_counts (sweep_id, status, n, reused)
+       SELECT $1, status, sum(n), sum(reused) FROM d
+        WHERE EXISTS (SELECT 1 FROM sweeps WHERE id = $1)
+        GROUP BY status HAVING sum(n) <> 0 OR sum(reused) <> 0`,
+      [id],
+    );
+  }
+}
+
+/** Sweeps with more than `rows` counter rows (for a periodic compaction). */
+export async function sweepsToCompact(db: Queryable, rows = COMPACT_AFTER_ROWS): Promise<string[]> {
+  const r = await db.query<{ id: string }>(
+    'SELECT sweep_id AS id FROM sweep_run_counts GROUP BY sweep_id HAVING count(*) > $1',
+    [rows],
+  );
+  return r.rows.map((x) => x.id);
 }
 
 export type CancelOutcome =
@@ -233,26 +285,61 @@ export type CancelOutcome =
   | { outcome: 'cancelled'; cancelledRuns: number };
 
 /**
- * Cancels a sweep and its queued runs in one transaction. The sweep row is locked FOR
- * UPDATE, which waits for an enqueuer chunk in flight (it holds FOR KEY SHARE), so no run
- * row inserted by that chunk is left queued behind the cancel.
+ * Cancels a sweep in constant time: the sweep row says `cancelled` and from then on its
+ * queued runs read as cancelled (counts, run pages, the analyst view); workers refuse to
+ * claim in a cancelled sweep. `cancelledRuns` is how many runs that turned (queued ones
+ * and configurations never enqueued). The rows themselves are rewritten afterwards in
+ * chunks (cancelQueuedRunsChunk). The sweep row is locked FOR UPDATE, which waits for an
+ * enqueuer chunk in flight (it holds FOR KEY SHARE), so its runs are counted here.
  */
 export async function cancelSweep(pool: pg.Pool, id: string, vis: Visibility): Promise<CancelOutcome> {
   return inTransaction(pool, async (c) => {
-    const { rows } = await c.query<{ status: SweepStatus }>(
-      `SELECT status FROM sweeps WHERE id = $1 AND ${teamCondition('$2')} FOR UPDATE`,
+    const { rows } = await c.query<{ status: SweepStatus; total: number }>(
+      `SELECT status, total FROM sweeps WHERE id = $1 AND ${teamCondition('$2')} FOR UPDATE`,
       [id, visibleTeam(vis)],
     );
     if (!rows.length) return { outcome: 'not_found' };
     const status = rows[0].status;
     if (FINISHED_SWEEP_STATUSES.includes(status)) return { outcome: 'finished', status };
+    const counts = (await runStatusCounts(c, [id])).get(id) ?? emptyCounts();
     await c.query(`UPDATE sweeps SET status = 'cancelled', finished_at = now() WHERE id = $1`, [id]);
-    const runs = await c.query(
-      `UPDATE runs SET status = 'cancelled', finished_at = now() WHERE sweep_id = $1 AND status = 'queued'`,
-      [id],
-    );
-    return { outcome: 'cancelled', cancelledRuns: runs.rowCount ?? 0 };
+    const rowsSeen = counts.queued + counts.running + counts.succeeded + counts.failed + counts.cancelled;
+    return { outcome: 'cancelled', cancelledRuns: counts.queued + Math.max(0, rows[0].total - rowsSeen) };
   });
+}
+
+/** Runs rewritten per statement by cancelQueuedRunsChunk: short row locks, bounded WAL per transaction. */
+export const CANCEL_CHUNK_ROWS = 20_000;
+
+/**
+ * Writes `cancelled` (finished when the sweep was cancelled) into up to `limit` queued
+ * runs of a cancelled sweep; how many, or null when the sweep is not cancelled (any
+ * more): a retry that reopened it must find its runs queued. The sweep row is locked
+ * FOR SHARE first, the order cancel and retry use (FOR UPDATE), so a concurrent retry
+ * either waits for this chunk or is seen by it.
+ */
+export async function cancelQueuedRunsChunk(pool: pg.Pool, id: string, limit = CANCEL_CHUNK_ROWS): Promise<number | null> {
+  return inTransaction(pool, async (c) => {
+    const { rows } = await c.query<{ status: SweepStatus }>('SELECT status FROM sweeps WHERE id = $1 FOR SHARE', [id]);
+    if (rows[0]?.status !== 'cancelled') return null;
+    const upd = await c.query(
+      `UPDATE runs r SET status = 'cancelled', finished_at = s.finished_at
+         FROM sweeps s, (SELECT id FROM runs WHERE sweep_id = $1 AND status = 'queued' ORDER BY index LIMIT $2) q
+        WHERE s.id = $1 AND r.id = q.id AND r.status = 'queued'`,
+      [id, limit],
+    );
+    return upd.rowCount ?? 0;
+  });
+}
+
+/** Cancelled sweeps that still have queued rows to rewrite (a pass cut short by a restart). */
+export async function sweepsToCancel(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT s.id FROM sweeps s WHERE s.status = 'cancelled'
+        AND EXISTS (SELECT 1 FROM runs r WHERE r.sweep_id = s.id AND r.status = 'queued')
+      ORDER BY s.finished_at`,
+  );
+  return rows.map((r) => r.id);
 }
 
 export interface SweepSnapshot { status: SweepStatus; finishedAt: Date | null }
@@ -286,12 +373,16 @@ export async function retrySweep(pool: pg.Pool, id: string, vis: Visibility): Pr
     // Failed runs compute again, and a cancelled sweep counts in full again: checked and charged (teams.ts).
     const over = await chargeRetry(c, id, teamId);
     if (over) return { outcome: 'over_budget', overBudget: over };
+    // Queued runs the cancel left to its background pass read as cancelled: they run again too.
+    const unwritten = before.status !== 'cancelled' ? []
+      : (await c.query<{ index: number }>(`SELECT index FROM runs WHERE sweep_id = $1 AND status = 'queued'`, [id])).rows;
     const runs = await c.query<{ index: number }>(
       `UPDATE runs SET status = 'queued', error = NULL, started_at = NULL, finished_at = NULL, worker = NULL
        WHERE sweep_id = $1 AND status IN ('failed', 'cancelled')
        RETURNING index`,
       [id],
     );
+    runs.rows.push(...unwritten);
     if (!runs.rows.length && !before.pending) return { outcome: 'nothing', status: before.status };
     const upd = await c.query<{ status: SweepStatus }>(
       `UPDATE sweeps SET status = CASE WHEN started_at IS NULL THEN 'queued' ELSE 'running' END, finished_at = NULL
@@ -326,10 +417,13 @@ export async function revertRetry(pool: pg.Pool, id: string, indexes: number[], 
 
 // ---- background enqueue bookkeeping ----
 
-export interface EnqueueState { spec: unknown; total: number; enqueued: number; status: SweepStatus }
+export interface EnqueueState { spec: unknown; total: number; enqueued: number; status: SweepStatus; estimatedCostSeconds: number }
 
 export async function getEnqueueState(db: Queryable, id: string): Promise<EnqueueState | null> {
-  const { rows } = await db.query<EnqueueState>('SELECT spec, total, enqueued, status FROM sweeps WHERE id = $1', [id]);
+  const { rows } = await db.query<EnqueueState>(
+    'SELECT spec, total, enqueued, status, estimated_cost_seconds AS "estimatedCostSeconds" FROM sweeps WHERE id = $1',
+    [id],
+  );
   return rows[0] ?? null;
 }
 
@@ -358,6 +452,66 @@ export async function insertRunChunk(client: pg.PoolClient, sweepId: string, ind
          SELECT $1, u.i, u.p, u.c FROM unnest($2::int[], $3::jsonb[], $4::float8[]) AS u(i, p, c)
          ON CONFLICT (sweep_id, index) DO NOTHING`,
         [sweepId, indexes, params, costs ?? indexes.map(() => null)],
+      );
+    }
+    await client.query('COMMIT');
+    return open;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
+/** paramsAt's JSON in pieces (sweep-spec's ParamsLayout), as insertRunRange takes it. */
+export interface RunParamsLayout {
+  lengths: number[];
+  parts: { axes: number[]; members: (string | null)[]; errors: (string | null)[] | null }[];
+}
+
+/**
+ * Inserts the run rows of indexes start..end-1 built by Postgres itself (generate_series),
+ * their params assembled from the layout's pieces, so a chunk of a million-run sweep
+ * sends a few thousand strings instead of a row per run. An index where a derive is not
+ * finite becomes a failed run with the reason (its params: the axis variables). Costs,
+ * when given, align with start..end-1; otherwise NULL (budgets then count the sweep's
+ * mean). Same locking and answer as insertRunChunk.
+ */
+export async function insertRunRange(
+  client: pg.PoolClient, sweepId: string, start: number, end: number, layout: RunParamsLayout, costs?: ArrayLike<number>,
+): Promise<boolean> {
+  const { lengths, parts } = layout;
+  const strides = lengths.map((_, k) => lengths.slice(k + 1).reduce((t, l) => t * l, 1));
+  const values: unknown[] = [sweepId, start, end];
+  const param = (v: unknown) => `$${values.push(v)}`;
+  const members: string[] = [];
+  const errors: string[] = [];
+  for (const part of parts) {
+    // The part's mixed-radix number of i's digits on its axes (last axis fastest), 1-based.
+    let inner = 1;
+    const terms: string[] = [];
+    for (let j = part.axes.length - 1; j >= 0; j--) {
+      const k = part.axes[j];
+      terms.push(`((i / ${strides[k]}) % ${lengths[k]}) * ${inner}`);
+      inner *= lengths[k];
+    }
+    const sub = `(${terms.length ? terms.join(' + ') : '0'} + 1)`;
+    members.push(`(${param(part.members)}::text[])[${sub}]`);
+    if (part.errors) errors.push(`(${param(part.errors)}::text[])[${sub}]`);
+  }
+  const error = errors.length ? `coalesce(${errors.join(', ')})` : 'NULL::text';
+  const cost = costs ? `(${param(Array.from(costs))}::float8[])[i - $2 + 1]` : 'NULL::float8';
+  await client.query('BEGIN');
+  try {
+    const { rows } = await client.query<{ status: SweepStatus }>('SELECT status FROM sweeps WHERE id = $1 FOR KEY SHARE', [sweepId]);
+    const open = rows.length > 0 && rows[0].status !== 'cancelled';
+    if (open) {
+      await client.query(
+        `INSERT INTO runs (sweep_id, index, params, cost_seconds, status, error, finished_at)
+         SELECT $1, i, ('{' || concat_ws(',', ${members.join(', ')}) || '}')::jsonb, c, CASE WHEN e IS NULL THEN 'queued' ELSE 'failed' END, e,
+                CASE WHEN e IS NULL THEN NULL ELSE now() END
+           FROM generate_series($2::int, $3::int - 1) AS i, LATERAL (SELECT ${error} AS e, ${cost} AS c) x
+         ON CONFLICT (sweep_id, index) DO NOTHING`,
+        values,
       );
     }
     await client.query('COMMIT');

@@ -27,6 +27,27 @@ export interface CompiledSweep {
   paramsAt(i: number): Record<string, unknown>;
   /** Configuration i: a deep copy of base with the axis config paths, then the derive paths, set. */
   configAt(i: number): unknown;
+  /** Axis lengths in axis order (the last axis varies fastest). Not meaningful for adaptive sweeps (`refine`), whose indexes are lattice points. */
+  lengths?: number[];
+  /**
+   * paramsAt's JSON as a few lists of pieces, so that a database can build the params of
+   * every index itself (the enqueuer's generate_series insert); null when a piece list
+   * would exceed `maxPieces` (a derive that reads axes whose lengths multiply beyond it).
+   * Not for adaptive sweeps (`refine`): their indexes are lattice points, not this product.
+   */
+  paramsLayout?(maxPieces?: number): ParamsLayout | null;
+}
+
+/**
+ * The JSON object paramsAt(i) gives, in pieces: its members are, in order, those of
+ * each part's `members[sub]`, where `sub` is the mixed-radix number (last axis fastest)
+ * of i's digits on the part's `axes`. One part per axis with variables, then one per
+ * derive. A derive that is not finite at a combination has no member there (null) and
+ * the reason in `errors[sub]`: configAt and paramsAt throw for those indexes.
+ */
+export interface ParamsLayout {
+  lengths: number[];
+  parts: { axes: number[]; members: (string | null)[]; errors: (string | null)[] | null }[];
 }
 
 const TOP_FIELDS = ['name', 'tags', 'description', 'base', 'axes', 'derive', 'refine'];
@@ -64,6 +85,8 @@ interface DeriveDef {
   at: string;
   segs: Segment[];
   evaluate: Evaluator;
+  /** The variable slots the expression reads. */
+  slots: number[];
 }
 
 type Issues = SpecIssue[];
@@ -616,7 +639,7 @@ function parseDerive(
     try {
       const c = compileExpression(src, scope);
       for (const s of c.slots) used.add(s);
-      if (issues.length === before) derives.push({ key, at, segs, evaluate: c.evaluate });
+      if (issues.length === before) derives.push({ key, at, segs, evaluate: c.evaluate, slots: [...c.slots] });
     } catch (e) {
       if (!(e instanceof ExprError)) throw e;
       issues.push({ path: at, message: `${e.message} in ${JSON.stringify(src)}` });
@@ -714,6 +737,50 @@ function build(base: Record<string, unknown>, axes: AxisDef[], vars: VarDef[], d
       const dv = derivedAt(i, vals);
       for (let m = 0; m < derives.length; m++) setPath(cfg, derives[m].segs, dv[m]);
       return cfg;
+    },
+    lengths: [...lengths],
+    paramsLayout(maxPieces = 100_000): ParamsLayout | null {
+      const axisOf = new Map<number, number>();
+      for (let k = 0; k < nAxes; k++) for (const v of axisVars[k]) axisOf.set(v.slot, k);
+      const member = (name: string, value: unknown) => JSON.stringify(name) + ':' + JSON.stringify(value);
+      const parts: ParamsLayout['parts'] = [];
+      for (let k = 0; k < nAxes; k++) {
+        const vs = axisVars[k];
+        if (!vs.length) continue;
+        if (lengths[k] > maxPieces) return null;
+        const members = Array.from({ length: lengths[k] }, (_, d) => vs.map((v) => member(v.name, v.valueAt(d))).join(','));
+        parts.push({ axes: [k], members, errors: null });
+      }
+      for (const d of derives) {
+        const on = [...new Set(d.slots.map((s) => axisOf.get(s)!))].sort((a, b) => a - b);
+        const count = on.reduce((t, k) => t * lengths[k], 1);
+        if (count > maxPieces) return null;
+        const members: (string | null)[] = [];
+        const errors: (string | null)[] = [];
+        let anyError = false;
+        const vals = new Array<unknown>(nVars);
+        for (let sub = 0; sub < count; sub++) {
+          let rem = sub;
+          for (let j = on.length - 1; j >= 0; j--) {
+            const k = on[j];
+            const digit = rem % lengths[k];
+            rem = (rem - digit) / lengths[k];
+            for (const v of axisVars[k]) vals[v.slot] = v.valueAt(digit);
+          }
+          const v = d.evaluate(vals);
+          if (allFinite(v)) {
+            members.push(member(d.key, v));
+            errors.push(null);
+          } else {
+            anyError = true;
+            members.push(null);
+            const at = on.flatMap((k) => axisVars[k].map((x) => `${x.name}=${show(vals[x.slot])}`)).join(', ');
+            errors.push(`${d.at}: gives ${showExpr(v)}, not a finite number, at ${at}`);
+          }
+        }
+        parts.push({ axes: on, members, errors: anyError ? errors : null });
+      }
+      return { lengths: [...lengths], parts };
     },
   };
 }

@@ -3,8 +3,10 @@
 export { SweepSpecSchema, AxisSchema, CONFIG_FIELDS, type SweepSpec } from './schema.ts';
 export { SpecError, type SpecIssue } from './errors.ts';
 export { parseSpecText, measureSpec, SpecTooLargeError, DEFAULT_SIZE_LIMITS, type SpecSizeLimits, type SpecOversize } from './text.ts';
-export { compileSweep, type CompiledSweep } from './compile.ts';
-export { validateSweep, DEFAULT_LIMITS, MAX_REPORTED_ISSUES, type SweepLimits, type ValidateSweepResult } from './validate.ts';
+export { compileSweep, type CompiledSweep, type ParamsLayout } from './compile.ts';
+export {
+  validateSweep, sampleIndexes, DEFAULT_LIMITS, FULL_VALIDATION_MAX, MAX_REPORTED_ISSUES, SAMPLE_SPREAD, type SweepLimits, type ValidateSweepResult,
+} from './validate.ts';
 export { specVariables } from './variables.ts';
 export { closestName, didYouMean, editDistance } from './suggest.ts';
 export * from './refine.ts';

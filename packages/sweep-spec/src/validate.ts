@@ -1,4 +1,5 @@
-// validateSweep: compile, check the size limit, validate every configuration with the core.
+// validateSweep: compile, check the size limit, validate every configuration with the
+// core, or for a large sweep a sample of them (the rest fail as runs, with the reason).
 
 import { DEFAULT_MAX_COST_SECONDS, estimateMemoryBytes, validateConfig } from '@curation/core';
 import { SpecError, type SpecIssue } from './errors.ts';
@@ -16,13 +17,70 @@ export interface SweepLimits {
   specSize?: SpecSizeLimits;
   /** Most memory one configuration may need (the core's estimateMemoryBytes): what a worker allows (WORKER_MAX_RUN_MEMORY_MB). */
   maxMemoryBytes?: number;
+  /** Sweeps up to this many configurations are validated whole; larger ones by a sample (default FULL_VALIDATION_MAX). */
+  fullValidationMax?: number;
 }
+
+/**
+ * Larger sweeps are validated on a sample (sampleIndexes) and priced from it: validating
+ * a configuration costs tens of microseconds, so a million of them would hold the
+ * submission for most of a minute. Adaptive sweeps are always validated whole (their
+ * starting grid is bounded by the budget).
+ */
+export const FULL_VALIDATION_MAX = 20_000;
+/** Evenly spaced and pseudo-random configurations a sampled validation checks, beside the axes' corners. */
+export const SAMPLE_SPREAD = 2048;
+const MAX_CORNER_AXES = 10;
 
 export const DEFAULT_LIMITS: SweepLimits = { maxConfigs: 100_000, maxCostSeconds: DEFAULT_MAX_COST_SECONDS };
 
 export type ValidateSweepResult =
-  | { ok: true; compiled: CompiledSweep; cost: { maxSeconds: number; totalSeconds: number; perConfig: Float64Array } }
+  | {
+      ok: true;
+      compiled: CompiledSweep;
+      /**
+       * Estimated compute: per configuration when every one was validated; for a sampled
+       * sweep `sampled` configurations were, `maxSeconds` is their largest and
+       * `totalSeconds` the mean of the spread sample times the total.
+       */
+      cost: { maxSeconds: number; totalSeconds: number; perConfig?: Float64Array; sampled?: number };
+    }
   | { ok: false; issues: SpecIssue[] };
+
+/**
+ * The configurations a sampled validation checks, ascending: every corner of the axes
+ * (each axis at its first or last value; with more than 10 axes, all first, all last and
+ * each axis alone at its last), evenly spaced indexes, and pseudo-random ones from a
+ * fixed seed, so the same spec always gives the same sample. `spread` says which of
+ * them price the sweep (the corners would bias a mean).
+ */
+export function sampleIndexes(compiled: CompiledSweep, n = SAMPLE_SPREAD): { all: number[]; spread: number[] } {
+  const { total } = compiled;
+  const spread = new Set<number>();
+  if (total <= 2 * n) for (let i = 0; i < total; i++) spread.add(i);
+  else {
+    for (let j = 0; j < n; j++) spread.add(Math.floor((j * (total - 1)) / (n - 1)));
+    let x = (total % 2147483647) + 1;
+    for (let j = 0; j < n; j++) {
+      x = (x * 48271) % 2147483647; // Park-Miller: deterministic, no dependency
+      spread.add(Math.floor((x / 2147483647) * total));
+    }
+  }
+  const all = new Set(spread);
+  const lengths = compiled.lengths ?? [];
+  const strides = lengths.map((_, k) => lengths.slice(k + 1).reduce((t, l) => t * l, 1));
+  const at = (digits: number[]) => digits.reduce((i, d, k) => i + d * strides[k], 0);
+  const last = lengths.map((l) => l - 1);
+  if (lengths.length && lengths.length <= MAX_CORNER_AXES) {
+    for (let mask = 0; mask < 2 ** lengths.length; mask++) all.add(at(last.map((l, k) => ((mask >> k) & 1 ? l : 0))));
+  } else if (lengths.length) {
+    all.add(0);
+    all.add(at(last));
+    for (let k = 0; k < lengths.length; k++) all.add(at(last.map((l, j) => (j === k ? l : 0))));
+  }
+  const sort = (xs: Set<number>) => [...xs].filter((i) => i >= 0 && i < total).sort((a, b) => a - b);
+  return { all: sort(all), spread: sort(spread) };
+}
 
 /** Most issues reported by validateSweep for configuration problems. */
 export const MAX_REPORTED_ISSUES = 20;
@@ -65,19 +123,20 @@ class IssueGroups {
    * a configuration index. Every other problem keeps the configuration's path and the
    * index of the first configuration that has it.
    */
-  report(compiled: CompiledSweep): SpecIssue[] {
+  report(compiled: CompiledSweep, checked = compiled.total): SpecIssue[] {
     const all = [...this.groups.values()];
     const show = all.length + (this.untracked > 0 ? 1 : 0) > MAX_REPORTED_ISSUES ? all.slice(0, MAX_REPORTED_ISSUES - 1) : all;
     const set = compiled.paths.map((p) => p.split('.'));
     const out: SpecIssue[] = show.map((g) => {
       const message = withSuggestion(g.message, g.path, () => compiled.configAt(g.first));
       const segs = tokens(g.path);
-      const fromBase = g.count === compiled.total && !set.some((t) => isPrefix(t, segs) || isPrefix(segs, t));
+      const fromBase = g.count === checked && !set.some((t) => isPrefix(t, segs) || isPrefix(segs, t));
       if (fromBase) return { path: `/base${g.path}`, message };
       return {
         path: g.path,
         index: g.first,
-        message: g.count === 1 ? message : `${message} (in ${g.count} configurations, first index ${g.first})`,
+        message: g.count === 1 ? message
+          : `${message} (in ${g.count}${checked < compiled.total ? ` of the ${checked} configurations checked` : ' configurations'}, first index ${g.first})`,
       };
     });
     if (show.length < all.length || this.untracked > 0) {
@@ -94,8 +153,9 @@ class IssueGroups {
 /**
  * Refuses a specification larger than `limits.specSize`, compiles it, refuses it when
  * it expands to more than `limits.maxConfigs` configurations, then validates every
- * configuration with the core's
- * validateConfig. Never throws for a bad specification: problems come back as
+ * configuration with the core's validateConfig; above `limits.fullValidationMax`, a
+ * sample of them (sampleIndexes), and the sweep is priced from the sample: a problem
+ * the sample does not meet fails that configuration's run with the reason. Never throws for a bad specification: problems come back as
  * issues (configuration problems carry the configuration's index, or point into
  * base when base alone causes them; identical ones are collapsed, at most 20 are
  * reported; an unknown field comes with the closest allowed name).
@@ -125,11 +185,17 @@ export function validateSweep(spec: unknown, limits: SweepLimits = DEFAULT_LIMIT
   }
   const opts = { maxCostSeconds: limits.maxCostSeconds };
   const groups = new IssueGroups();
+  const sampled = !compiled.refine && total > (limits.fullValidationMax ?? FULL_VALIDATION_MAX);
+  const sample = sampled ? sampleIndexes(compiled) : null;
+  const indexes = sample ? sample.all : null;
+  const count = indexes ? indexes.length : total;
   let maxSeconds = 0;
   let totalSeconds = 0;
   // Kept so that whoever packs the configurations into jobs need not validate them again.
-  const perConfig = new Float64Array(total);
-  for (let i = 0; i < total; i++) {
+  const perConfig = sampled ? null : new Float64Array(total);
+  const costs = new Map<number, number>();
+  for (let k = 0; k < count; k++) {
+    const i = indexes ? indexes[k] : k;
     let config: unknown;
     try {
       config = compiled.configAt(i);
@@ -156,15 +222,22 @@ export function validateSweep(spec: unknown, limits: SweepLimits = DEFAULT_LIMIT
     }
     if (r.ok) {
       const s = r.cost.seconds;
-      perConfig[i] = s;
+      if (perConfig) perConfig[i] = s;
+      else costs.set(i, s);
       if (s > maxSeconds) maxSeconds = s;
       totalSeconds += s;
     } else {
       for (const is of r.issues) groups.add(is.path, is.message, i);
     }
   }
-  if (groups.any) return { ok: false, issues: groups.report(compiled) };
+  if (groups.any) return { ok: false, issues: groups.report(compiled, count) };
+  if (sample) {
+    let sum = 0;
+    for (const i of sample.spread) sum += costs.get(i) ?? 0;
+    totalSeconds = (sum / sample.spread.length) * total;
+    return { ok: true, compiled, cost: { maxSeconds, totalSeconds, sampled: count } };
+  }
   // An adaptive sweep validates its starting grid; the budget bounds what it may add, at the grid's mean cost.
   if (compiled.refine && total > 0) totalSeconds *= compiled.refine.budget / total;
-  return { ok: true, compiled, cost: { maxSeconds, totalSeconds, perConfig } };
+  return { ok: true, compiled, cost: { maxSeconds, totalSeconds, perConfig: perConfig! } };
 }

@@ -29,7 +29,7 @@ export const actionRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxPro
     schema: {
       tags: ['sweeps'],
       summary: 'Cancel a sweep',
-      description: 'Queued runs are cancelled at once; running ones stop at their next generation boundary.',
+      description: 'Queued runs are cancelled at once (their rows are rewritten in the background; meanwhile they read as cancelled everywhere); running ones stop at their next generation boundary.',
       params: SweepIdParams,
       response: { 200: ActionReply, ...errors(404, 409) },
     },
@@ -40,6 +40,7 @@ export const actionRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxPro
     const r = await cancelSweep(pool, id, vis);
     if (r.outcome === 'not_found') throw notFound('sweep', id);
     if (r.outcome === 'finished') throw new ApiError(409, `sweep ${id} is already ${r.status}; only queued or running sweeps can be cancelled`);
+    enqueuer.cancelRuns(id);
     // Running runs stop when workers hear this; if it is lost they still find the sweep
     // cancelled in Postgres, so a Redis hiccup here must not fail the cancel.
     await redisReady(redis, 1000)
