@@ -169,8 +169,8 @@ export async function resultsState(db: Queryable, sweepId: string): Promise<Resu
   return rows.length ? rows[0] : { settled: false, version: null, total: 0 };
 }
 
-/** Replies that took at least this long to compute are kept (cheap ones are recomputed). */
-export const CACHE_MIN_MS = 250;
+/** Replies that took at least `minMs` to compute are kept (cheap ones are recomputed); tests lower it. */
+export const statsCacheSettings = { minMs: 250 };
 /** Entries kept per pool, weighed by their number of groups (or lines). */
 const CACHE_WEIGHT = 200_000;
 
@@ -207,6 +207,21 @@ class ReplyCache {
 }
 
 const caches = new WeakMap<object, ReplyCache>();
+const flights = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+/**
+ * `compute()`, shared by the identical requests that arrive while it runs (a dashboard
+ * polling a large sweep, a plot and a table asking the same): one statement for all.
+ */
+export function shared<T>(db: Queryable, key: string, compute: () => Promise<T>): Promise<T> {
+  let m = flights.get(db);
+  if (!m) flights.set(db, (m = new Map()));
+  const running = m.get(key);
+  if (running) return running as Promise<T>;
+  const p = compute().finally(() => m.delete(key));
+  m.set(key, p);
+  return p;
+}
 
 export function replyCache(db: Queryable): ReplyCache {
   let c = caches.get(db);

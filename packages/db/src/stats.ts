@@ -8,9 +8,11 @@ import type { Queryable } from './queryable.ts';
 import type { Filter } from './stats-filter.ts';
 import { checkContract, checkGroupBy, checkMetrics } from './stats-filter.ts';
 import { buildStatsQuery, buildTagStatsQuery, buildTagSweepsQuery, type StatsQueryInput } from './stats-sql.ts';
-import { CACHE_MIN_MS, indexKeys, replyCache, resultsState, statsQuery, type IndexKey } from './stats-plan.ts';
+import { indexKeys, statsCacheSettings, replyCache, resultsState, shared, statsQuery, type IndexKey } from './stats-plan.ts';
 import { sweepMeta } from './sweep-meta.ts';
 import { ALL_SWEEPS, visibleTeam, type Visibility } from './sweeps.ts';
+
+export { statsCacheSettings };
 
 // ------------------------------------------------------------------ sweepStats
 
@@ -176,16 +178,17 @@ export async function sweepStats(db: Queryable, sweepId: string, o: StatsOptions
   buildStatsQuery(sweepId, meta.variables, input); // the request's errors before any work
 
   const state = await resultsState(db, sweepId);
-  const cacheKey = state.settled && state.version !== null ? `stats\0${sweepId}\0${state.version}\0${JSON.stringify(input)}` : null;
+  const key = `stats\0${sweepId}\0${state.version}\0${JSON.stringify(input)}`;
   const cache = replyCache(db);
-  let all = cacheKey ? cache.get<StatsGroup[]>(cacheKey) : undefined;
-  if (!all) {
+  const keep = state.settled && state.version !== null;
+  const all = (keep ? cache.get<StatsGroup[]>(key) : undefined) ?? await shared(db, key, async () => {
     const started = performance.now();
     const keys = await indexKeys(db, sweepId, meta.spec, state.total, groupVars);
     const { rows } = await statsQuery<Record<string, unknown>>(db, buildStatsQuery(sweepId, meta.variables, input, keys));
-    all = toGroups(rows, groupBy, metrics, keys);
-    if (cacheKey && performance.now() - started >= CACHE_MIN_MS) cache.set(cacheKey, all, Math.max(1, all.length));
-  }
+    const groups = toGroups(rows, groupBy, metrics, keys);
+    if (keep && performance.now() - started >= statsCacheSettings.minMs) cache.set(key, groups, Math.max(1, groups.length));
+    return groups;
+  });
   const contract = o.contract ?? (all.length ? Math.max(...all.map((g) => g.contract)) : null);
   const groups = all.filter((g) => g.contract === contract);
   const offset = Math.max(0, o.offset ?? 0);
@@ -255,7 +258,7 @@ export async function sweepsByTag(
     const { rows } = await statsQuery<Record<string, unknown>>(db, buildTagStatsQuery(missing.map((s) => s.id), { metrics }));
     for (const s of missing) lines.set(s.id, []);
     for (const row of rows) lines.get(row.id as string)!.push(row);
-    if (performance.now() - started >= CACHE_MIN_MS) {
+    if (performance.now() - started >= statsCacheSettings.minMs) {
       for (const s of missing) {
         const key = keyOf(s);
         if (key) cache.set(key, lines.get(s.id), 1);

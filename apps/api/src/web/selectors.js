@@ -3,7 +3,7 @@
 import { $, fill, h } from './dom.js';
 import { loadHeatmap } from './heatmap.js';
 import { loadRunsTable } from './runs-table.js';
-import { loadStats } from './stats-table.js';
+import { STATS_PAGE, loadStats } from './stats-table.js';
 
 /** @typedef {import('./sweep-fields.js').SweepView} SweepView */
 
@@ -27,7 +27,11 @@ export function setupSelectors(view) {
   opts($('#hm-y'), axes[1] ?? vars[1], vars);
   // One axis: a line plot, no second axis to choose.
   $('#hm-y').closest('label').hidden = axes.length < 2;
-  $('#stats-form').addEventListener('change', () => { loadStats(view); loadRunsTable(view); });
+  $('#stats-form').addEventListener('change', () => {
+    view.statsShown = STATS_PAGE;
+    loadStats(view);
+    loadRunsTable(view);
+  });
   $('#heatmap-form').addEventListener('change', (ev) => {
     const x = $('#hm-x');
     const y = $('#hm-y');

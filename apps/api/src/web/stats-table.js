@@ -11,12 +11,15 @@ import { labelOf } from './sweep-fields.js';
 
 const STAT_COLUMNS = ['mean', 'std', 'min', 'p10', 'median', 'p90', 'max', 'rms'];
 
+/** Groups shown at first and added by "show more": a million-run sweep can have a million groups. */
+export const STATS_PAGE = 200;
+
 /** @param {SweepView} view */
 export async function loadStats(view) {
   const el = $('#stats');
   const groupBy = [...document.querySelectorAll('#groupby input:checked')].map((i) => /** @type {HTMLInputElement} */ (i).value);
   const metric = $('#stats-metric').value;
-  const qs = new URLSearchParams({ metrics: metric });
+  const qs = new URLSearchParams({ metrics: metric, limit: String(view.statsShown) });
   if (groupBy.length) qs.set('groupBy', groupBy.join(','));
   try {
     const st = await apiJson(`/v1/sweeps/${view.id}/stats?${qs}`);
@@ -55,7 +58,12 @@ export async function loadStats(view) {
       if (tr.dataset.runId) showRun(view, tr.dataset.runId);
     });
     // Results of one contract only: say which, and what was left out.
-    fill(el, h('p', { class: 'muted provenance', id: 'stats-provenance' }, `${label} (${metric}) · ${provenance}`), table);
+    const total = st.groupCount ?? groups.length;
+    fill(el, h('p', { class: 'muted provenance', id: 'stats-provenance' }, `${label} (${metric}) · ${provenance}`), table,
+      total > groups.length ? h('p', { class: 'more' }, h('button', {
+        type: 'button', id: 'stats-more',
+        onclick: () => { view.statsShown += STATS_PAGE; loadStats(view); },
+      }, `Show more groups (${groups.length} of ${total} shown)`)) : null);
   } catch (err) {
     fill(el, h('p', { class: 'banner banner-error' }, `Could not load the statistics: ${err.message}`));
   }

@@ -13,6 +13,7 @@ import { apiJson } from './api.js';
  * @property {[string, string][]} metrics [name, label] of every summary field of the sweep
  * @property {string | null} selectedRunId the run whose trajectory is shown
  * @property {number} runsShown rows of the runs table
+ * @property {number} statsShown groups of the statistics table
  */
 
 // The value choices when the fields cannot be read. Normally the server lists every field

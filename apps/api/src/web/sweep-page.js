@@ -8,7 +8,7 @@ import { setupHeatmapPicking, loadHeatmap } from './heatmap.js';
 import { showRun } from './run-view.js';
 import { loadFailed, loadRunsTable } from './runs-table.js';
 import { setupSelectors } from './selectors.js';
-import { loadStats } from './stats-table.js';
+import { STATS_PAGE, loadStats } from './stats-table.js';
 import { FALLBACK_METRICS, loadFields } from './sweep-fields.js';
 import { ACTIVE, POLL_ACTIVE_MS, badge, poller, progressEl, showError, tagList, timeEl } from './widgets.js';
 
@@ -66,16 +66,39 @@ export function sweepPage() {
     metrics: FALLBACK_METRICS,
     selectedRunId: null,
     runsShown: 100,
+    statsShown: STATS_PAGE,
   };
   let lastDone = -1;
   let lastFailed = -1;
   let lastAnalytics = 0;
+  /** How long the last refresh took: on a million-run sweep the aggregates take seconds. */
+  let analyticsMs = 0;
+  let refreshing = false;
+  let again = false;
 
   setupHeatmapPicking(view);
 
+  // One refresh at a time, and the next one only after a pause several times as long as
+  // the last took: a large sweep's aggregates never pile up on the server. A refresh asked
+  // for meanwhile runs once the current one is done (e.g. the last one, as the sweep finishes).
   const refreshAnalytics = async () => {
-    lastAnalytics = Date.now();
-    await Promise.all([loadStats(view), loadHeatmap(view), loadRunsTable(view)]);
+    if (refreshing) {
+      again = true;
+      return;
+    }
+    refreshing = true;
+    const started = Date.now();
+    try {
+      await Promise.all([loadStats(view), loadHeatmap(view), loadRunsTable(view)]);
+    } finally {
+      refreshing = false;
+      lastAnalytics = Date.now();
+      analyticsMs = lastAnalytics - started;
+    }
+    if (again) {
+      again = false;
+      refreshAnalytics();
+    }
   };
 
   const poll = poller(async () => {
@@ -97,7 +120,7 @@ export function sweepPage() {
       const active = ACTIVE.has(sw.status);
       if (c.failed !== lastFailed) { lastFailed = c.failed; loadFailed(view); }
       if (view.variables && (done !== lastDone || (wasActive && !active) || first)) {
-        if (!active || first || Date.now() - lastAnalytics > ANALYTICS_EVERY_MS) {
+        if (!active || first || (!refreshing && Date.now() - lastAnalytics > Math.max(ANALYTICS_EVERY_MS, 3 * analyticsMs))) {
           lastDone = done;
           refreshAnalytics();
         }
