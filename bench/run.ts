@@ -5,10 +5,12 @@ const suites: Record<string, () => Promise<unknown>> = {
   'finite-k': async () => (await import('../packages/core/bench/finite-k-bench.ts')).runFiniteKBench(),
   service: async () => (await import('./service-bench.ts')).runServiceBench(),
   stats: async () => (await import('./stats-bench.ts')).runStatsBench(),
+  'stats-scale': async () => (await import('./stats-scale-bench.ts')).runStatsScaleBench(),
   start: async () => (await import('./start-bench.ts')).runStartBench(),
   refine: async () => (await import('./refine-bench.ts')).runRefineBench(),
   scale: async () => (await import('./scale-bench.ts')).runScaleBench(),
   'refine-service': async () => (await import('./refine-service-bench.ts')).runRefineServiceBench(),
+  'refine-full-grid': async () => (await import('./refine-service-bench.ts')).runRefineFullGridBench(),
   prisma: async () => (await import('./prisma-bench.ts')).runPrismaBench(),
 };
 
