@@ -167,9 +167,9 @@ describe('constant-time cancel', () => {
     expect((await claimRuns(pool, id, [20, 21], 'w')).indexes).toEqual([]);
 
     expect(await sweepsToCancel(pool)).toContain(id);
-    expect(await cancelQueuedRunsChunk(pool, id, 30)).toBe(30);
-    expect(await cancelQueuedRunsChunk(pool, id, 30)).toBe(8);
-    expect(await cancelQueuedRunsChunk(pool, id, 30)).toBe(0);
+    expect(await cancelQueuedRunsChunk(pool, id, -1, 30)).toEqual({ n: 30, last: 41 });
+    expect(await cancelQueuedRunsChunk(pool, id, 41, 30)).toEqual({ n: 8, last: 49 });
+    expect(await cancelQueuedRunsChunk(pool, id, 49, 30)).toEqual({ n: 0, last: 49 });
     expect(await sweepsToCancel(pool)).not.toContain(id);
     const cancelledAt = await pool.query(`SELECT DISTINCT r.finished_at = s.finished_at AS same FROM runs r JOIN sweeps s ON s.id = r.sweep_id
       WHERE r.sweep_id = $1 AND r.status = 'cancelled'`, [id]);
@@ -182,7 +182,7 @@ describe('constant-time cancel', () => {
     const id = await newSweep(40);
     await pool.query(`UPDATE runs SET status = 'failed', error = 'x' WHERE sweep_id = $1 AND index < 5`, [id]);
     await cancelSweep(pool, id, ALL_SWEEPS);
-    expect(await cancelQueuedRunsChunk(pool, id, 10)).toBe(10); // part written, part still queued
+    expect(await cancelQueuedRunsChunk(pool, id, -1, 10)).toEqual({ n: 10, last: 14 }); // part written, part still queued
     const r = await retrySweep(pool, id, ALL_SWEEPS);
     expect(r.outcome).toBe('retried');
     if (r.outcome !== 'retried') return;
@@ -197,7 +197,13 @@ describe('constant-time cancel', () => {
       const id = await newSweep(3000);
       await cancelSweep(pool, id, ALL_SWEEPS);
       const [, retried] = await Promise.all([
-        (async () => { while ((await cancelQueuedRunsChunk(pool, id, 200)) ?? 0) { /* until done or reopened */ } })(),
+        (async () => {
+          for (let after = -1; ;) {
+            const chunk = await cancelQueuedRunsChunk(pool, id, after, 200);
+            if (!chunk?.n) return; // done, or reopened
+            after = chunk.last;
+          }
+        })(),
         (async () => { await new Promise((r) => setTimeout(r, round * 3)); return retrySweep(pool, id, ALL_SWEEPS); })(),
       ]);
       expect(retried.outcome).toBe('retried');

@@ -54,6 +54,7 @@ export class Enqueuer {
   private readonly sleepers = new Set<() => void>();
   /** Cancelled sweeps whose queued rows are being rewritten (one pass each at a time). */
   private readonly cancelling = new Map<string, Promise<void>>();
+  private readonly cancelAgain = new Set<string>();
   /** Per-configuration cost estimates from the submission's validation, until the sweep is enqueued. */
   private readonly costs = new Map<string, Float64Array>();
 
@@ -98,12 +99,18 @@ export class Enqueuer {
    * rewrites only rows still queued.
    */
   cancelRuns(id: string): void {
-    if (this.closed || this.cancelling.has(id)) return;
+    if (this.closed) return;
+    if (this.cancelling.has(id)) {
+      this.cancelAgain.add(id); // cancelled again after a retry: start over from the first index
+      return;
+    }
     const p = (async () => {
+      let after = -1;
       for (let attempt = 0; !this.closed;) {
         try {
-          const n = await cancelQueuedRunsChunk(this.pool, id);
-          if (!n) return;
+          const chunk = await cancelQueuedRunsChunk(this.pool, id, after);
+          if (!chunk?.n) return;
+          after = chunk.last;
           attempt = 0;
         } catch (err) {
           const delay = Math.min(30_000, 500 * 2 ** attempt++);
@@ -111,7 +118,10 @@ export class Enqueuer {
           await this.sleep(delay);
         }
       }
-    })().finally(() => this.cancelling.delete(id));
+    })().finally(() => {
+      this.cancelling.delete(id);
+      if (this.cancelAgain.delete(id)) this.cancelRuns(id);
+    });
     this.cancelling.set(id, p);
   }
 
@@ -217,20 +227,34 @@ export class Enqueuer {
     const layout = compiled.refine ? null : (compiled.paramsLayout?.() ?? null);
     const chunkSize = layout ? this.rangeChunkSize : this.chunkSize;
     const jobIndexes = compiled.refine ? stageJobIndexes(state.total) : maxJobIndexes(state.total);
+    // Postgres-built chunks go two at a time, the second on a connection of its own: a
+    // chunk's insert is CPU in Postgres (index entries, the foreign key check per row).
+    const width = layout ? 2 : 1;
     let start = state.enqueued;
     while (start < state.total && !this.closed) {
       // Chunk ends are multiples of chunkSize whatever `enqueued` we resumed from.
-      const end = Math.min(state.total, (Math.floor(start / chunkSize) + 1) * chunkSize);
-      const indexes = Array.from({ length: end - start }, (_, k) => start + k);
-      // Each run keeps its estimate: a cancelled sweep is charged for the runs it computed (teams.ts).
-      const costs = perRun ? indexes.map(cost) : undefined;
+      const chunks: number[][] = [];
+      for (let from = start; chunks.length < width && from < state.total;) {
+        const end = Math.min(state.total, (Math.floor(from / chunkSize) + 1) * chunkSize);
+        chunks.push(Array.from({ length: end - from }, (_, k) => from + k));
+        from = end;
+      }
       await redisReady(this.redis, 5000); // no rows for jobs we could not add anyway
-      const open = layout
-        ? await insertRunRange(client, id, start, end, layout, costs)
-        : await insertRunChunk(client, id, indexes, indexes.map((i) => paramsJson(compiled, i)), costs);
-      if (!open) return; // cancelled meanwhile
+      // Settled, not raced: a failed chunk must not leave the other still using the locked client.
+      const settled = await Promise.allSettled(chunks.map((indexes, k) => this.withClient(k === 0 ? client : null, (c) => {
+        // Each run keeps its estimate: a cancelled sweep is charged for the runs it computed (teams.ts).
+        const costs = perRun ? indexes.map(cost) : undefined;
+        return layout
+          ? insertRunRange(c, id, indexes[0], indexes[0] + indexes.length, layout, costs)
+          : insertRunChunk(c, id, indexes, indexes.map((i) => paramsJson(compiled, i)), costs);
+      })));
+      const failed = settled.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      if (settled.some((r) => r.status === 'fulfilled' && !r.value)) return; // cancelled meanwhile
       // Job size from the sweep's total, never from where we resumed: same ids on resume.
-      await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes, jobIndexes)));
+      for (const indexes of chunks) await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes, jobIndexes)));
+      const last = chunks[chunks.length - 1];
+      const end = last[last.length - 1] + 1;
       const status = await advanceEnqueued(client, id, end);
       if (status === null || status === 'cancelled') return;
       start = end;
@@ -241,6 +265,17 @@ export class Enqueuer {
       await finishSweepIfDone(client, id);
       this.onEnqueued?.(id);
       this.log.info({ sweepId: id, total: state.total, ms: Date.now() - started }, 'enqueuer: sweep fully enqueued');
+    }
+  }
+
+  /** Runs fn on `client`, or on a connection of the pool for the time of the call. */
+  private async withClient<T>(client: pg.PoolClient | null, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (client) return fn(client);
+    const c = await this.pool.connect();
+    try {
+      return await fn(c);
+    } finally {
+      c.release();
     }
   }
 

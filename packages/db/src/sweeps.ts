@@ -312,23 +312,28 @@ export async function cancelSweep(pool: pg.Pool, id: string, vis: Visibility): P
 export const CANCEL_CHUNK_ROWS = 20_000;
 
 /**
- * Writes `cancelled` (finished when the sweep was cancelled) into up to `limit` queued
- * runs of a cancelled sweep; how many, or null when the sweep is not cancelled (any
- * more): a retry that reopened it must find its runs queued. The sweep row is locked
- * FOR SHARE first, the order cancel and retry use (FOR UPDATE), so a concurrent retry
- * either waits for this chunk or is seen by it.
+ * Writes `cancelled` (finished when the sweep was cancelled) into the next `limit` queued
+ * runs of a cancelled sweep after index `after`; how many and the last index written, or
+ * null when the sweep is not cancelled (any more): a retry that reopened it must find
+ * its runs queued. Keyset by index: the entries the previous chunks left dead at the
+ * start of the queued range are never read again. The sweep row is locked FOR SHARE
+ * first, the order cancel and retry use (FOR UPDATE), so a concurrent retry either
+ * waits for this chunk or is seen by it.
  */
-export async function cancelQueuedRunsChunk(pool: pg.Pool, id: string, limit = CANCEL_CHUNK_ROWS): Promise<number | null> {
+export async function cancelQueuedRunsChunk(
+  pool: pg.Pool, id: string, after = -1, limit = CANCEL_CHUNK_ROWS,
+): Promise<{ n: number; last: number } | null> {
   return inTransaction(pool, async (c) => {
     const { rows } = await c.query<{ status: SweepStatus }>('SELECT status FROM sweeps WHERE id = $1 FOR SHARE', [id]);
     if (rows[0]?.status !== 'cancelled') return null;
-    const upd = await c.query(
-      `UPDATE runs r SET status = 'cancelled', finished_at = s.finished_at
-         FROM sweeps s, (SELECT id FROM runs WHERE sweep_id = $1 AND status = 'queued' ORDER BY index LIMIT $2) q
-        WHERE s.id = $1 AND r.id = q.id AND r.status = 'queued'`,
-      [id, limit],
+    const upd = await c.query<{ n: number; last: number | null }>(
+      `WITH q AS (SELECT id FROM runs WHERE sweep_id = $1 AND status = 'queued' AND index > $2 ORDER BY index LIMIT $3),
+       u AS (UPDATE runs r SET status = 'cancelled', finished_at = s.finished_at
+               FROM sweeps s, q WHERE s.id = $1 AND r.id = q.id AND r.status = 'queued' RETURNING r.index)
+       SELECT count(*)::int AS n, max(index) AS last FROM u`,
+      [id, after, limit],
     );
-    return upd.rowCount ?? 0;
+    return { n: upd.rows[0].n, last: upd.rows[0].last ?? after };
   });
 }
 

@@ -61,9 +61,10 @@ export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProv
       tags: ['sweeps'],
       summary: 'Submit a sweep (JSON, or YAML with Content-Type: application/yaml)',
       description:
-        'Validates the specification and every configuration it expands to, stores the sweep and answers at once; ' +
-        'run rows and jobs are added in the background (see `enqueued`). Structural errors are 400, configuration ' +
-        'problems and exceeded limits 422 with the configuration index.',
+        'Validates the specification and the configurations it expands to (every one up to 20,000; above, the axes\' ' +
+        'corners and a fixed sample of 4,096, the others failing as runs with the reason), stores the sweep and answers ' +
+        'at once; run rows and jobs are added in the background (see `enqueued`). Structural errors are 400, ' +
+        'configuration problems and exceeded limits 422 with the configuration index.',
       consumes: ['application/json', 'application/yaml', 'text/yaml'],
       headers: SubmitHeaders,
       body: SweepSpecSchema,
@@ -75,7 +76,7 @@ export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProv
     const teamId = teamOf(request);
     const key = request.headers['idempotency-key'] ?? null;
     if (key !== null) {
-      // Skip revalidating (up to 100,000 configurations) for a plain retry of the same request.
+      // Skip revalidating for a plain retry of the same request.
       const prior = await findSweepByIdempotencyKey(pool, teamId, key, spec);
       if (prior) return replay(reply, key, prior.sweep, prior.sameSpec);
     }
