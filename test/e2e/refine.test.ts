@@ -2,7 +2,7 @@
 // service adds exactly the points the refinement rule asks for, stage by stage, and
 // the boundary it reports is the one the same rule gives on outcomes computed here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulate } from '@curation/core';
+import { simulate, validateConfig } from '@curation/core';
 import { compileSweep, readOutcome, type CompiledSweep, type PointValues } from '@curation/sweep-spec';
 import { setup, spawnWorker, submit, waitStatus, type Env } from './support.ts';
 
@@ -28,23 +28,23 @@ export function qkSpec(name: string) {
 
 type Refined = CompiledSweep & { refine: NonNullable<CompiledSweep['refine']> };
 
-/** The rule driven in-process with the core: the run indexes of every stage. */
-function driveInProcess(compiled: Refined): number[] {
+/** The rule driven in-process with the core, stage by stage: run index -> the stage that adds it. */
+function driveInProcess(compiled: Refined): Map<number, number> {
   const plan = compiled.refine;
   const lat = plan.lattice;
   const values: PointValues = new Map();
-  const all: number[] = [];
+  const all = new Map<number, number>();
   let keys = lat.startKeys();
-  while (keys.length) {
+  for (let stage = 0; keys.length; stage++) {
     for (const key of keys) {
       const i = lat.runIndex(key, 0);
-      all.push(i);
+      all.set(i, stage);
       const out = simulate(compiled.configAt(i) as Parameters<typeof simulate>[0]);
       values.set(key, plan.aggregate([readOutcome(out.summary, plan.outcome.segs)]));
     }
     keys = plan.nextStage(values, values.size).keys;
   }
-  return all.sort((a, b) => a - b);
+  return new Map([...all].sort((a, b) => a[0] - b[0]));
 }
 
 describe('e2e: adaptive sweep', () => {
@@ -73,9 +73,15 @@ describe('e2e: adaptive sweep', () => {
     expect(rows.every((r) => r.status === 'succeeded' && r.stage !== null && r.cell.length === 2)).toBe(true);
     expect(rows.length).toBeLessThan(17 * 17);
 
-    // Exactly the points the rule picks on outcomes computed here with the core.
+    // Exactly the points the stage-by-stage rule picks on outcomes computed here with the
+    // core, each labelled with the stage that adds it, although the service does not wait
+    // for a stage to end before starting the next one's runs.
     const compiled = compileSweep(spec) as Refined;
-    expect(rows.map((r) => r.index)).toEqual(driveInProcess(compiled));
+    const expected = driveInProcess(compiled);
+    expect(rows.map((r) => r.index)).toEqual([...expected.keys()]);
+    expect(rows.map((r) => r.stage)).toEqual([...expected.values()]);
+    expect(state.refine_stage).toBe(Math.max(...expected.values()));
+    expect(rows.length).toBeLessThan(250); // the budget did not cut it short
     const lat = compiled.refine.lattice;
     for (const r of rows) expect(lat.coords(lat.runPoint(r.index).key)).toEqual(r.cell);
 
@@ -107,6 +113,34 @@ describe('e2e: adaptive sweep', () => {
     expect(csv[rows.length]).toContain(`,${last.stage},"[${last.cell.join(',')}]",`);
     const nd = (await env.request('GET', `/v1/sweeps/${id}/runs.ndjson`)).body.trim().split('\n').map((l) => JSON.parse(l));
     expect(nd[0]).toMatchObject({ index: 0, stage: 0, cell: [0, 0] });
+
+    // Every run carries the core's cost estimate, later stages' as the starting grid's
+    // (a cancelled sweep's budget charge sums them).
+    const costs = await env.pool.query<{ index: number; cost_seconds: number | null }>(
+      'SELECT index, cost_seconds FROM runs WHERE sweep_id = $1 ORDER BY index', [id]);
+    for (const r of costs.rows) {
+      const checked = validateConfig(compiled.configAt(r.index), { maxCostSeconds: Infinity, checkValues: false });
+      expect(checked.ok && r.cost_seconds).toBeCloseTo(checked.ok ? checked.cost.seconds : NaN, 12);
+    }
+
+    // A retry after the refinement recomputes what failed and adds nothing: no new runs,
+    // no new stage, every run's stage and point as they were, done, and finished again.
+    const failedIdx = [rows[3].index, rows[rows.length - 1].index];
+    await env.pool.query(
+      `UPDATE runs SET status = 'failed', error = 'injected', result_id = NULL WHERE sweep_id = $1 AND index = ANY($2::int[])`, [id, failedIdx]);
+    await env.pool.query(`UPDATE sweeps SET status = 'failed' WHERE id = $1`, [id]);
+    const retry = await env.request('POST', `/v1/sweeps/${id}/retry`);
+    expect(retry.statusCode).toBe(200);
+    expect(retry.json().affected).toBe(2);
+    const again = await waitStatus(env, id, ['succeeded', 'failed'], 120_000);
+    expect(again.status).toBe('succeeded');
+    await env.app.refiner.idle();
+    const after = await env.pool.query<{ index: number; stage: number; cell: number[]; status: string }>(
+      'SELECT index, stage, cell, status FROM runs WHERE sweep_id = $1 ORDER BY index', [id]);
+    expect(after.rows).toEqual(rows.map((r) => ({ ...r, status: 'succeeded' })));
+    expect((await env.pool.query('SELECT total, enqueued, refine_stage, refine_done FROM sweeps WHERE id = $1', [id])).rows[0])
+      .toEqual(state);
+    expect((await env.request('GET', `/v1/sweeps/${id}`)).json().refine).toEqual({ stage: state.refine_stage, done: true, budget: 250 });
 
     // An ordinary sweep has no boundary.
     const plain = await submit(env, { name: 'plain', base: spec.base, derive: spec.derive, axes: [{ param: 'k', values: [4] }] });

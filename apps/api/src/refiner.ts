@@ -1,23 +1,34 @@
-// The stage driver of adaptive (refine) sweeps. A stage ends when none of the sweep's
-// runs is queued or running; the refiner then reads the outcomes so far, asks the
-// spec's plan for the next stage's points and adds them as new run rows of the same
-// sweep (indexes fixed by their lattice coordinates) with their jobs, through the same
-// queue, workers, storage and dedup as any sweep; or, when no cell asks for more (or
-// the budget or the finest level is reached), it sets refine_done and finishes the sweep.
+// The stage driver of adaptive (refine) sweeps. The refinement rule is stage by stage
+// (a stage splits every cell whose points disagree), but the driver does not wait for
+// a stage to end before starting the next one: whenever runs finish it replays the
+// rule over the points known so far (RefinePlan.schedule) and adds, at once, every
+// point the replay asks for that has no run yet. Knowing more only adds points and
+// moves them to earlier stages, so the evidence for a point never goes away, nothing
+// is added twice, and once every run has finished the points and their stages are
+// exactly those of the stage-synchronous rule; meanwhile the workers never wait at a
+// stage's end. Each run's `stage` is the replay's stage, kept up to date as evidence
+// comes in (it can only decrease), and the sweep's refine_stage is the highest.
+//
+// The budget: while the points asked for fit, they are added as they come. When they
+// do not, the driver waits until every run has finished and then cuts the next stage
+// as the synchronous rule does (coarsest cells first, spread along the boundary), so
+// the budget is spent where the rule would spend it. With nothing left to add and
+// every run finished, it sets refine_done and finishes the sweep.
 //
 // Triggers: the end of every run job (BullMQ's event stream; the job id starts with
-// the sweep id), the end of the starting grid's enqueue, and a periodic rescan that
-// also repairs a stage whose rows were added but whose jobs were not (a crash between
-// the two). Every step is guarded by the sweep's stage in one conditional UPDATE, so
-// two API instances driving the same sweep never add a stage twice.
+// the sweep id), the end of the starting grid's enqueue, and a periodic rescan. Every
+// addition is guarded by the sweep's run count (total) in one conditional UPDATE, so
+// two API instances driving the same sweep never add a point twice. Rows added whose
+// jobs were not (a crash between the two) are given jobs by the workers' reconciler,
+// like any queued run no job carries.
 import type pg from 'pg';
 import { QueueEvents, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import { compileSweep, readOutcome, type CompiledSweep, type PointValues } from '@curation/sweep-spec';
 import {
-  finishRefine, finishSweepIfDone, getRefineState, hasUnfinishedRuns, insertStage, isRefineSweep, labelStartRuns, markStageJobs,
-  refineSweepsToCheck, runOutcomes, stageIndexes,
+  finishRefine, finishSweepIfDone, getRefineState, insertStage, isRefineSweep, labelRuns, refineSweepsToCheck, runOutcomes,
+  setRefineStage, type RunOutcome,
 } from '@curation/db';
 import { createRedis, RUNS_QUEUE } from '@curation/queue';
 import { costOf, jobsFor, maxJobIndexes, packBatches } from './batches.ts';
@@ -32,34 +43,51 @@ export interface RefinerOptions {
   rescanMs?: number;
 }
 
-/** Jobs a refinement stage is cut into, at most (fewer when it has fewer runs). */
-const STAGE_JOBS = 64;
+/** Jobs the starting grid is cut into, at least (while they keep one index or more). */
+const START_JOBS = 8;
 
 /**
- * Indexes per job of a stage of `count` runs (the starting grid's included). A stage
- * ends at a barrier (the next one needs all its outcomes), so its jobs are small: the
- * workers then finish together instead of one of them running the last large job alone.
+ * Indexes per job of the starting grid of `count` runs: as for any sweep, but in at
+ * least START_JOBS jobs, so that the refinement starts from the first outcomes while
+ * the rest of the grid computes.
  */
 export function stageJobIndexes(count: number): number {
-  return Math.max(1, Math.min(maxJobIndexes(count), Math.ceil(count / STAGE_JOBS)));
+  return Math.max(1, Math.min(maxJobIndexes(count), Math.ceil(count / START_JOBS)));
 }
 
 type Refined = CompiledSweep & { refine: NonNullable<CompiledSweep['refine']> };
 
-/** The outcome of every point so far (aggregated over its runs), and how many runs there are. */
+/** The outcome of every point so far (aggregated over its finished runs; null while none has a value). */
 export function pointValues(compiled: Refined, runs: { index: number; value: unknown }[]): PointValues {
+  return pointStates(compiled, runs).values;
+}
+
+const UNFINISHED = new Set(['queued', 'running']);
+
+/**
+ * The outcome of every point so far, and the points whose outcome is final (`known`:
+ * every run of the point has finished, so its aggregate cannot change any more).
+ */
+export function pointStates(compiled: Refined, runs: { index: number; value: unknown; status?: string }[]): { values: PointValues; known: PointValues } {
   const plan = compiled.refine;
   const byPoint = new Map<number, (number | null)[]>();
+  const open = new Set<number>();
   for (const r of runs) {
     const { key } = plan.lattice.runPoint(r.index);
     const v = r.value === null || r.value === undefined ? null : readOutcome(r.value, []);
     const list = byPoint.get(key);
     if (list) list.push(v);
     else byPoint.set(key, [v]);
+    if (r.status !== undefined && UNFINISHED.has(r.status)) open.add(key);
   }
   const values: PointValues = new Map();
-  for (const [key, list] of byPoint) values.set(key, plan.aggregate(list));
-  return values;
+  const known: PointValues = new Map();
+  for (const [key, list] of byPoint) {
+    const v = plan.aggregate(list);
+    values.set(key, v);
+    if (!open.has(key)) known.set(key, v);
+  }
+  return { values, known };
 }
 
 /** Lattice coordinates of runs, for their `cell` column. */
@@ -86,6 +114,8 @@ export class Refiner {
   private eventsConn: Redis | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Steps taken and the time spent in them (wall, including the database), for benchmarks. */
+  readonly stats = { steps: 0, ms: 0 };
 
   constructor(o: RefinerOptions) {
     this.pool = o.pool;
@@ -134,7 +164,12 @@ export class Refiner {
       this.again.add(id);
       return;
     }
+    const t = performance.now();
     const p = this.step(id)
+      .then(() => {
+        this.stats.steps++;
+        this.stats.ms += performance.now() - t;
+      })
       .catch((err) => this.log.error({ err, sweepId: id }, 'refiner: stage step failed; the rescan retries'))
       .finally(() => {
         this.active.delete(id);
@@ -169,54 +204,74 @@ export class Refiner {
       if (this.isRefine.size > 10_000) this.isRefine.delete(this.isRefine.keys().next().value as string);
       if (!yes) return;
     }
-    const st = await getRefineState(this.pool, id);
-    if (!st || st.done || (st.status !== 'queued' && st.status !== 'running')) return;
+    const started = Date.now();
     let compiled = this.compiled.get(id);
+    // Once the spec is known, the sweep's state and its runs are read together.
+    const [st, read] = await Promise.all([
+      getRefineState(this.pool, id),
+      compiled ? runOutcomes(this.pool, id, compiled.refine.outcome.segs) : undefined,
+    ]);
+    if (!st || st.done || (st.status !== 'queued' && st.status !== 'running')) return;
+    if (st.enqueued < st.total) return; // the starting grid is still being enqueued
     if (!compiled) {
       compiled = compileSweep(st.spec) as Refined;
       this.compiled.set(id, compiled);
       if (this.compiled.size > 64) this.compiled.delete(this.compiled.keys().next().value as string);
     }
-    if (st.jobsStage < st.stage) {
-      await this.addJobs(id, compiled, await stageIndexes(this.pool, id, st.stage));
-      await markStageJobs(this.pool, id, st.stage);
-      return;
-    }
-    if (st.enqueued < st.total) return; // the starting grid is still being enqueued
-    if (await hasUnfinishedRuns(this.pool, id)) return;
-
-    const started = Date.now();
     const plan = compiled.refine;
-    const runs = await runOutcomes(this.pool, id, plan.outcome.segs);
-    const unlabelled = runs.filter((r) => r.stage === null).map((r) => r.index);
-    await labelStartRuns(this.pool, id, unlabelled, cellsOf(compiled, unlabelled));
-    const next = plan.nextStage(pointValues(compiled, runs), runs.length);
-    if (next.keys.length === 0) {
-      if (await finishRefine(this.pool, id, st.stage)) {
-        this.log.info({ sweepId: id, stage: st.stage, runs: runs.length }, 'refiner: refinement done');
+    const lat = plan.lattice;
+    const runs = read ?? await runOutcomes(this.pool, id, plan.outcome.segs);
+    // Runs added between the two reads (by another API instance): their completions kick a later step.
+    if (runs.length !== st.total) return;
+    const { known } = pointStates(compiled, runs);
+    const wanted = plan.schedule(known);
+    const unfinished = runs.some((r) => UNFINISHED.has(r.status));
+
+    // Stages of the runs there are: the starting grid's are not labelled yet, and evidence may move a point to an earlier stage.
+    const relabel = runs.filter((r) => wanted.has(lat.runPoint(r.index).key) && r.stage !== wanted.get(lat.runPoint(r.index).key));
+    const stageOf = (r: RunOutcome) => wanted.get(lat.runPoint(r.index).key) ?? r.stage ?? 0;
+    if (relabel.length) {
+      await labelRuns(this.pool, id, relabel.map((r) => r.index), relabel.map(stageOf), cellsOf(compiled, relabel.map((r) => r.index)));
+    }
+    const scheduled = new Set(runs.map((r) => lat.runPoint(r.index).key));
+    let highest = 0;
+    for (const r of runs) highest = Math.max(highest, stageOf(r));
+
+    let keys = [...wanted.keys()].filter((k) => !scheduled.has(k));
+    if (keys.length * lat.fixed > plan.budget - runs.length) {
+      // Not all of it fits: wait for every outcome, then cut one stage as the synchronous rule does.
+      if (unfinished) {
+        if (highest !== st.stage) await setRefineStage(this.pool, id, runs.length, highest);
+        return;
+      }
+      keys = plan.nextStage(known, runs.length).keys;
+    }
+    if (keys.length === 0) {
+      if (highest !== st.stage) await setRefineStage(this.pool, id, runs.length, highest);
+      if (unfinished) return;
+      if (await finishRefine(this.pool, id, runs.length)) {
+        this.log.info({ sweepId: id, stage: highest, runs: runs.length }, 'refiner: refinement done');
       }
       await finishSweepIfDone(this.pool, id);
       this.compiled.delete(id);
       return;
     }
+    keys.sort((a, b) => lat.pointIndex(a) - lat.pointIndex(b));
     const indexes: number[] = [];
-    for (const key of next.keys) for (let f = 0; f < plan.lattice.fixed; f++) indexes.push(plan.lattice.runIndex(key, f));
+    const stages: number[] = [];
+    for (const key of keys) {
+      for (let f = 0; f < lat.fixed; f++) {
+        indexes.push(lat.runIndex(key, f));
+        stages.push(wanted.get(key) ?? highest + 1);
+      }
+    }
+    for (const s of stages) highest = Math.max(highest, s);
+    const costs = indexes.map((i) => costOf(compiled, i));
     const params = indexes.map((i) => JSON.stringify(compiled.paramsAt(i)));
-    if (!(await insertStage(this.pool, id, st.stage, { indexes, params, cells: cellsOf(compiled, indexes) }))) return;
-    await this.addJobs(id, compiled, indexes);
-    await markStageJobs(this.pool, id, st.stage + 1);
-    this.log.info(
-      {
-        sweepId: id, stage: st.stage + 1, cells: next.cells, candidates: next.candidates, added: indexes.length,
-        runs: runs.length + indexes.length, ms: Date.now() - started,
-      },
-      'refiner: stage added',
-    );
+    if (!(await insertStage(this.pool, id, runs.length, highest, { indexes, params, cells: cellsOf(compiled, indexes), stages, costs }))) return;
+    const cost = new Map(indexes.map((i, k) => [i, costs[k]]));
+    await this.queue.addBulk(jobsFor(id, packBatches((i) => cost.get(i) ?? 0, indexes, maxJobIndexes(indexes.length))));
+    this.log.debug({ sweepId: id, stage: highest, added: indexes.length, runs: runs.length + indexes.length, ms: Date.now() - started }, 'refiner: runs added');
   }
 
-  /** Jobs of one stage, packed by the indexes' estimated cost; deterministic, so adding them again is a no-op while they wait. */
-  private async addJobs(id: string, compiled: Refined, indexes: number[]): Promise<void> {
-    if (!indexes.length) return;
-    await this.queue.addBulk(jobsFor(id, packBatches((i) => costOf(compiled, i), indexes, stageJobIndexes(indexes.length))));
-  }
 }

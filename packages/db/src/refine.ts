@@ -1,8 +1,8 @@
 // Bookkeeping of adaptive (refine) sweeps: the state the refiner reads, the outcomes
-// of the runs so far, and the conditional statements that add a stage or end the
-// refinement. Each transition is guarded by the sweep's refine_stage, so when two
-// processes try the same step one of them updates nothing and stops.
-import type pg from 'pg';
+// of the runs so far, and the conditional statements that add runs or end the
+// refinement. Each transition is guarded by the sweep's run count (total, which only
+// the refiner grows once the starting grid is enqueued), so when two processes try
+// the same step one of them updates nothing and stops.
 import type { Queryable } from './queryable.ts';
 import type { SweepStatus } from './sweeps.ts';
 
@@ -12,14 +12,13 @@ export interface RefineState {
   total: number;
   enqueued: number;
   stage: number;
-  jobsStage: number;
   done: boolean;
 }
 
 /** The refine state of a sweep, or null when it is not an adaptive sweep (or does not exist). */
 export async function getRefineState(db: Queryable, sweepId: string): Promise<RefineState | null> {
   const { rows } = await db.query<RefineState>(
-    `SELECT spec, status, total, enqueued, refine_stage AS stage, refine_jobs_stage AS "jobsStage", refine_done AS done
+    `SELECT spec, status, total, enqueued, refine_stage AS stage, refine_done AS done
        FROM sweeps WHERE id = $1 AND spec ? 'refine'`,
     [sweepId],
   );
@@ -61,82 +60,73 @@ export async function runOutcomes(db: Queryable, sweepId: string, segs: readonly
   return rows;
 }
 
-/** Lattice coordinates of each run (one entry per refine axis). */
+/** New runs of an adaptive sweep, aligned arrays. */
 export interface StageRuns {
   indexes: number[];
   params: string[];
-  /** [ix, iy] (iy null for one axis), aligned with indexes. */
+  /** [ix, iy] (iy null for one axis): the run's point on the finest lattice. */
   cells: [number, number | null][];
+  /** The stage of the rule that asks for each run's point. */
+  stages: number[];
+  /** The core's estimate of each run (cost_seconds, as the enqueuer records for the starting grid). */
+  costs: number[];
 }
 
 /**
- * Adds stage `from + 1`: moves the sweep from stage `from` to the next, growing `total`
- * and `enqueued` by the new runs, and inserts their rows, in one transaction. Nothing
- * happens (false) when the sweep is no longer at stage `from`, is done refining, or is
- * cancelled or finished: someone else advanced it, or it stopped. The row lock of the
+ * Adds runs to an adaptive sweep that has `expectedTotal` runs: grows `total` and
+ * `enqueued` by them, sets refine_stage to `stage` (the highest stage among all its
+ * runs, these included) and inserts their rows, in one transaction. Nothing happens (false) when the
+ * sweep no longer has `expectedTotal` runs, is done refining, or is cancelled or
+ * finished: someone else added runs meanwhile, or it stopped. The row lock of the
  * UPDATE orders this against a cancel, which then finds the new rows and cancels them.
  */
-export async function insertStage(pool: pg.Pool, sweepId: string, from: number, runs: StageRuns): Promise<boolean> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
-    const n = runs.indexes.length;
-    const upd = await c.query(
-      `UPDATE sweeps SET refine_stage = $2 + 1, total = total + $3, enqueued = enqueued + $3
-        WHERE id = $1 AND refine_stage = $2 AND NOT refine_done AND status IN ('queued', 'running')`,
-      [sweepId, from, n],
-    );
-    if (!upd.rowCount) {
-      await c.query('ROLLBACK');
-      return false;
-    }
-    await c.query(
-      `INSERT INTO runs (sweep_id, index, params, stage, cell)
-       SELECT $1, u.i, u.p, $2 + 1, CASE WHEN u.y IS NULL THEN ARRAY[u.x] ELSE ARRAY[u.x, u.y] END
-         FROM unnest($3::int[], $4::jsonb[], $5::int[], $6::int[]) AS u(i, p, x, y)
-       ON CONFLICT (sweep_id, index) DO NOTHING`,
-      [sweepId, from, runs.indexes, runs.params, runs.cells.map((x) => x[0]), runs.cells.map((x) => x[1])],
-    );
-    await c.query('COMMIT');
-    return true;
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    c.release();
-  }
+export async function insertStage(db: Queryable, sweepId: string, expectedTotal: number, stage: number, runs: StageRuns): Promise<boolean> {
+  // One statement: the rows go in only when the guarded UPDATE took the sweep's row.
+  const { rows } = await db.query<{ added: boolean }>(
+    `WITH upd AS (
+       UPDATE sweeps SET refine_stage = $3, total = total + $4, enqueued = enqueued + $4
+        WHERE id = $1 AND total = $2 AND enqueued >= total AND NOT refine_done AND status IN ('queued', 'running')
+        RETURNING id),
+     ins AS (
+       INSERT INTO runs (sweep_id, index, params, stage, cell, cost_seconds)
+       SELECT upd.id, u.i, u.p, u.s, CASE WHEN u.y IS NULL THEN ARRAY[u.x] ELSE ARRAY[u.x, u.y] END, u.c
+         FROM upd, unnest($5::int[], $6::jsonb[], $7::int[], $8::int[], $9::int[], $10::float8[]) AS u(i, p, s, x, y, c)
+       ON CONFLICT (sweep_id, index) DO NOTHING)
+     SELECT EXISTS (SELECT 1 FROM upd) AS added`,
+    [sweepId, expectedTotal, stage, runs.indexes.length, runs.indexes, runs.params, runs.stages,
+      runs.cells.map((x) => x[0]), runs.cells.map((x) => x[1]), runs.costs],
+  );
+  return rows[0].added;
 }
 
-/** Labels the starting grid's runs (inserted by the ordinary enqueuer) with stage 0 and their cells. */
-export async function labelStartRuns(db: Queryable, sweepId: string, indexes: number[], cells: [number, number | null][]): Promise<void> {
+/**
+ * Sets the stage (and lattice point) of existing runs where it differs: the starting
+ * grid's runs (inserted by the ordinary enqueuer, stage NULL) and runs whose point the
+ * rule now asks for at an earlier stage.
+ */
+export async function labelRuns(db: Queryable, sweepId: string, indexes: number[], stages: number[], cells: [number, number | null][]): Promise<void> {
   if (!indexes.length) return;
   await db.query(
-    `UPDATE runs r SET stage = 0, cell = CASE WHEN u.y IS NULL THEN ARRAY[u.x] ELSE ARRAY[u.x, u.y] END
-       FROM unnest($2::int[], $3::int[], $4::int[]) AS u(i, x, y)
-      WHERE r.sweep_id = $1 AND r.index = u.i AND r.stage IS NULL`,
-    [sweepId, indexes, cells.map((x) => x[0]), cells.map((x) => x[1])],
+    `UPDATE runs r SET stage = u.s, cell = CASE WHEN u.y IS NULL THEN ARRAY[u.x] ELSE ARRAY[u.x, u.y] END
+       FROM unnest($2::int[], $3::int[], $4::int[], $5::int[]) AS u(i, s, x, y)
+      WHERE r.sweep_id = $1 AND r.index = u.i AND r.stage IS DISTINCT FROM u.s`,
+    [sweepId, indexes, stages, cells.map((x) => x[0]), cells.map((x) => x[1])],
   );
 }
 
-/** Indexes of the runs a stage added, ascending. */
-export async function stageIndexes(db: Queryable, sweepId: string, stage: number): Promise<number[]> {
-  const { rows } = await db.query<{ index: number }>(
-    'SELECT index FROM runs WHERE sweep_id = $1 AND stage = $2 ORDER BY index',
-    [sweepId, stage],
+/** Sets refine_stage (the highest stage of the sweep's runs) while the sweep still has `expectedTotal` runs. */
+export async function setRefineStage(db: Queryable, sweepId: string, expectedTotal: number, stage: number): Promise<void> {
+  await db.query(
+    'UPDATE sweeps SET refine_stage = $3 WHERE id = $1 AND total = $2 AND refine_stage <> $3',
+    [sweepId, expectedTotal, stage],
   );
-  return rows.map((r) => r.index);
 }
 
-/** Records that the jobs of `stage` are in the queue. */
-export async function markStageJobs(db: Queryable, sweepId: string, stage: number): Promise<void> {
-  await db.query('UPDATE sweeps SET refine_jobs_stage = GREATEST(refine_jobs_stage, $2) WHERE id = $1', [sweepId, stage]);
-}
-
-/** The refiner's last word: no stage follows `stage`. True for the one caller that set it. */
-export async function finishRefine(db: Queryable, sweepId: string, stage: number): Promise<boolean> {
+/** The refiner's last word: no run follows the `expectedTotal` the sweep has. True for the one caller that set it. */
+export async function finishRefine(db: Queryable, sweepId: string, expectedTotal: number): Promise<boolean> {
   const res = await db.query(
-    'UPDATE sweeps SET refine_done = true WHERE id = $1 AND refine_stage = $2 AND NOT refine_done',
-    [sweepId, stage],
+    'UPDATE sweeps SET refine_done = true WHERE id = $1 AND total = $2 AND NOT refine_done',
+    [sweepId, expectedTotal],
   );
   return (res.rowCount ?? 0) > 0;
 }

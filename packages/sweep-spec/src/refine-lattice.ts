@@ -278,6 +278,6 @@ export function planStage(lat: RefineLattice, values: PointValues, kind: RuleKin
       cells++;
     }
   }
-  const keys = [...fresh].sort((a, b) => lat.pointIndex(a) - lat.pointIndex(b));
+  const keys = [...fresh].map((k) => [lat.pointIndex(k), k]).sort((a, b) => a[0] - b[0]).map((x) => x[1]);
   return { keys, cells, candidates: candidates.length, truncated };
 }

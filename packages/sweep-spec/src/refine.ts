@@ -353,18 +353,32 @@ export interface RefinePlan extends ParsedRefine {
   aggregate(values: readonly (number | null)[]): number | null;
   /** The next stage from the points known so far (point key -> aggregated outcome) and the runs so far. */
   nextStage(values: PointValues, runsSoFar: number): StagePlan;
+  /**
+   * The stage-by-stage refinement replayed over what is known so far (`known`: the
+   * points whose runs have all finished; every other point counts as unknown, like a
+   * failed one), without the budget: every point it asks for, with the stage that adds
+   * it. Knowing more only adds points and moves points to earlier stages (a cell that
+   * disagrees on some of its points disagrees on all of them), so a service may run
+   * the points of later stages as soon as the evidence for them is in: once every
+   * point is known, the points and stages are exactly those of the stage-synchronous
+   * rule (when the budget does not cut it short).
+   */
+  schedule(known: PointValues): Map<number, number>;
   boundary(values: PointValues): Boundary;
 }
 
 export function makeRefinePlan(p: ParsedRefine, fixed: number): RefinePlan {
   const lattice = new RefineLattice(p.axes.length as Dims, p.start, p.depth, fixed);
   const o = p.outcome;
+  const side = (v: number | null): number | null => (o.kind !== 'threshold' || v === null ? v : v >= o.threshold ? 1 : 0);
   const sides = (values: PointValues): PointValues => {
     if (o.kind !== 'threshold') return values;
     const out: PointValues = new Map();
-    for (const [k, v] of values) out.set(k, v === null ? null : v >= o.threshold ? 1 : 0);
+    for (const [k, v] of values) out.set(k, side(v));
     return out;
   };
+  const kind = o.kind === 'tolerance' ? 'tolerance' : 'side';
+  const tolerance = o.kind === 'tolerance' ? o.tolerance : 0;
   const toAxes = (pt: LatticePoint): number[] => p.axes.map((a, i) => axisValue(a, lattice.finest, pt[i]));
   return {
     ...p,
@@ -372,7 +386,20 @@ export function makeRefinePlan(p: ParsedRefine, fixed: number): RefinePlan {
     aggregate: (values) => aggregateOutcome(o, values),
     nextStage(values, runsSoFar) {
       const room = Math.max(0, Math.floor((p.budget - runsSoFar) / fixed));
-      return planStage(lattice, sides(values), o.kind === 'tolerance' ? 'tolerance' : 'side', o.kind === 'tolerance' ? o.tolerance : 0, room);
+      return planStage(lattice, sides(values), kind, tolerance, room);
+    },
+    schedule(known) {
+      const stages = new Map<number, number>();
+      const values: PointValues = new Map();
+      let keys = lattice.startKeys();
+      for (let stage = 0; keys.length; stage++) {
+        for (const k of keys) {
+          stages.set(k, stage);
+          values.set(k, side(known.get(k) ?? null));
+        }
+        keys = planStage(lattice, values, kind, tolerance, Infinity).keys;
+      }
+      return stages;
     },
     boundary(values) {
       // A tolerance outcome has no level set: its boundary is drawn through the cells' mean, the middle of its range.

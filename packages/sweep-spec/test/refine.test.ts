@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   RefineLattice, compileSweep, hausdorff, latticeBoundary, planStage, validateSweep, SpecError,
-  type LatticePoint, type PointValues, type RuleKind,
+  type CompiledSweep, type LatticePoint, type PointValues, type RefinePlan, type RuleKind,
 } from '../src/index.ts';
 import { spec } from './helpers.ts';
 
@@ -138,6 +138,66 @@ function issuesOf(s: unknown) {
   }
   return [];
 }
+
+describe('refinement out of step (schedule)', () => {
+  /** Lattice keys -> stage of the stage-synchronous rule, driven to the end (no budget). */
+  function syncStages(plan: RefinePlan, f: (key: number) => number): Map<number, number> {
+    const values: PointValues = new Map();
+    const stages = new Map<number, number>();
+    let keys = plan.lattice.startKeys();
+    for (let s = 0; keys.length; s++) {
+      for (const k of keys) {
+        values.set(k, f(k));
+        stages.set(k, s);
+      }
+      keys = plan.nextStage(values, -Infinity).keys;
+    }
+    return stages;
+  }
+
+  it('ends with exactly the points and stages of the stage-synchronous rule, whatever order the runs finish in', () => {
+    const c = compileSweep(refineSpec({ start: 4, finest: 32, budget: 100_000 })) as CompiledSweep & { refine: RefinePlan };
+    const plan = c.refine;
+    const lat = plan.lattice;
+    const f = (key: number) => {
+      const [x, y] = lat.coords(key);
+      return (x - 15.3) ** 2 + (y - 17.1) ** 2 <= 10.2 ** 2 ? 1 : 0;
+    };
+    const expected = syncStages(plan, f);
+    expect(Math.max(...expected.values())).toBeGreaterThanOrEqual(3);
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (const batch of [1, 5]) {
+      const known: PointValues = new Map();
+      let last = new Map<number, number>();
+      let steps = 0;
+      for (;;) {
+        const sched = plan.schedule(known);
+        // Knowing more only adds points and moves them to earlier stages.
+        for (const [k, s] of last) expect(sched.get(k)).toBeLessThanOrEqual(s);
+        last = sched;
+        const pending = [...sched.keys()].filter((k) => !known.has(k));
+        if (!pending.length) break;
+        // Some of the runs in flight finish, in any order.
+        for (let n = 0; n < batch && pending.length; n++) {
+          const k = pending.splice(Math.floor(random() * pending.length), 1)[0];
+          known.set(k, f(k));
+        }
+        steps++;
+      }
+      expect(steps).toBeGreaterThan(expected.size / batch / 2);
+      expect(new Map([...last].sort((a, b) => a[0] - b[0]))).toEqual(new Map([...expected].sort((a, b) => a[0] - b[0])));
+    }
+  });
+
+  it('treats a point with no known outcome (failed, or not finished) as the synchronous rule treats a failed one', () => {
+    const c = compileSweep(refineSpec({ start: 2, finest: 16 })) as CompiledSweep & { refine: RefinePlan };
+    const plan = c.refine;
+    expect([...plan.schedule(new Map()).keys()]).toEqual(plan.lattice.startKeys());
+    const known: PointValues = new Map(plan.lattice.startKeys().map((k) => [k, null]));
+    expect(plan.schedule(known).size).toBe(9);
+  });
+});
 
 describe('refine spec', () => {
   it('compiles to the starting grid, with refined points reachable by index', () => {
