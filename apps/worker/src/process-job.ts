@@ -2,12 +2,11 @@
 // Postgres is the source of truth throughout: whatever happens to the job (retry,
 // stall, duplicate delivery), a run is claimed, stored and finished by conditional
 // statements, so it ends up stored exactly once.
-import type pg from 'pg';
 import type { Logger } from 'pino';
 import { CORE_VERSION } from '@curation/core';
 import {
   cancelRunsIfSweepCancelled, claimRuns, DEAD_AFTER_MS, findReusableResults, finishRunsFailed, finishRunsSucceeded,
-  finishSweepIfDone, insertResults, openRuns, requeueRuns, type CacheScope, type NewResult, type RunFailure, type RunSuccess,
+  finishSweepIfDone, insertResults, openRuns, requeueRuns, type CacheScope, type Queryable, type NewResult, type RunFailure, type RunSuccess,
 } from '@curation/db';
 import type { RunBatchJob } from '@curation/queue';
 import { SpecError } from '@curation/sweep-spec';
@@ -18,7 +17,8 @@ import type { SweepCache } from './sweep-cache.ts';
 import { oneLine, type TaskOutput } from './task.ts';
 
 export interface JobDeps {
-  db: pg.Pool;
+  /** Where the job's statements go: the worker's pg pool, or Prisma Client over it (WORKER_DB_CLIENT). */
+  db: Queryable;
   pool: ComputePool;
   sweeps: SweepCache;
   workerId: string;
@@ -38,9 +38,9 @@ export interface JobDeps {
 }
 
 /** Estimated seconds of compute per pool task: long enough to amortise a message round trip, short enough to store results often. */
-export const TASK_TARGET_SECONDS = 0.02;
+export const TASK_TARGET_SECONDS = 0.05;
 /** At most this many configurations per pool task, whatever their estimates say. */
-export const MAX_TASK_CONFIGS = 32;
+export const MAX_TASK_CONFIGS = 100;
 /** Configurations prepared between two turns of the event loop (about a millisecond). */
 const PREPARE_SLICE = 8;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -24,6 +24,8 @@ export interface WorkerSettings {
   reconcileIntervalMs: number;
   /** WORKER_MAX_RUN_MEMORY_MB, in bytes: the most memory one run may need (the API refuses bigger ones at submission). */
   maxRunMemoryBytes: number;
+  /** WORKER_DB_CLIENT: the client of the per-run statements, `pg` (default) or `prisma` (Prisma Client's raw queries on the same pool). */
+  dbClient: 'pg' | 'prisma';
   logLevel: string;
 }
 
@@ -39,6 +41,7 @@ export const DEFAULTS = {
   // that is killed (deploy, OOM, spot reclaim) should not cost anyone their runs.
   maxStalledCount: 5,
   cacheScope: 'team' as 'team' | 'global',
+  dbClient: 'pg' as 'pg' | 'prisma',
   // Heartbeats every fifth of it: only a process stopped or cut off for seconds misses five.
   deadAfterMs: 6000,
   reconcileIntervalMs: 3000,
@@ -61,6 +64,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): WorkerSettin
     deadAfterMs: numberSetting(env, 'WORKER_DEAD_AFTER_MS', DEFAULTS.deadAfterMs, { integer: true, min: 500 }),
     reconcileIntervalMs: numberSetting(env, 'RECONCILE_INTERVAL_MS', DEFAULTS.reconcileIntervalMs, { integer: true, min: 0 }),
     maxRunMemoryBytes: workerMaxRunMemoryBytes(env),
+    dbClient: dbClient(env.WORKER_DB_CLIENT),
     logLevel: env.LOG_LEVEL || 'info',
   };
 }
@@ -69,5 +73,12 @@ function cacheScope(raw: string | undefined): 'team' | 'global' {
   if (raw === undefined || raw.trim() === '') return DEFAULTS.cacheScope;
   const v = raw.trim().toLowerCase();
   if (v !== 'team' && v !== 'global') throw new Error(`RESULT_CACHE_SCOPE must be "team" or "global" (got "${raw}")`);
+  return v;
+}
+
+function dbClient(raw: string | undefined): 'pg' | 'prisma' {
+  if (raw === undefined || raw.trim() === '') return DEFAULTS.dbClient;
+  const v = raw.trim().toLowerCase();
+  if (v !== 'pg' && v !== 'prisma') throw new Error(`WORKER_DB_CLIENT must be "pg" or "prisma" (got "${raw}")`);
   return v;
 }

@@ -7,7 +7,9 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker, WaitingError, type Job } from 'bullmq';
 import pino, { type Logger } from 'pino';
-import { createPool, DEAD_AFTER_MS, failUnfinishedRuns, finishSweepIfDone, heartbeat, isDatabaseUnavailable, removeWorker } from '@curation/db';
+import {
+  createPool, DEAD_AFTER_MS, failUnfinishedRuns, finishSweepIfDone, heartbeat, isDatabaseUnavailable, prismaQueryableFor, removeWorker,
+} from '@curation/db';
 import { assertNoEviction, createRedis, RUNS_QUEUE, workerMaxRunMemoryBytes, type RunBatchJob } from '@curation/queue';
 import { startCancelListener } from './cancel-listener.ts';
 import { gitRevision } from './git-revision.ts';
@@ -45,6 +47,8 @@ export interface StartWorkerOptions {
   maxRunMemoryBytes?: number;
   /** Recorded with every result (default gitRevision(): GIT_REVISION, else git rev-parse HEAD). */
   gitRevision?: string;
+  /** WORKER_DB_CLIENT: `pg` (default) or `prisma` for the statements of every job. */
+  dbClient?: 'pg' | 'prisma';
 }
 
 export interface RunningWorker {
@@ -52,6 +56,19 @@ export interface RunningWorker {
   readonly reconciler: Reconciler | undefined;
   /** Graceful: stop taking jobs, let jobs in hand finish within the grace period, then hand the rest back. */
   close(): Promise<void>;
+}
+
+/**
+ * The per-task statements are prepared once per connection (see run-lifecycle.ts); a
+ * generic plan spares planning them at each call. Left to the default, Postgres keeps
+ * planning the claim anew, its custom plan being estimated cheaper. Set as a startup
+ * option of each connection, in the URL, next to whatever options it has.
+ */
+export function withGenericPlans(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  const options = url.searchParams.get('options');
+  url.searchParams.set('options', `${options ? `${options} ` : ''}-c plan_cache_mode=force_generic_plan`);
+  return url.toString();
 }
 
 function isRunBatchJob(data: unknown): data is RunBatchJob {
@@ -76,7 +93,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
 
   // Enough connections for every job in hand to store while the cancel poll runs.
   const jobsInHand = concurrency * (opts.jobsPerThread ?? DEFAULTS.jobsPerThread);
-  const db = createPool(opts.databaseUrl, jobsInHand + 3);
+  const db = createPool(withGenericPlans(opts.databaseUrl), jobsInHand + 3);
   db.on('error', (err) => logger.warn({ err }, 'postgres: an idle connection failed'));
   const deadAfterMs = opts.deadAfterMs ?? DEAD_AFTER_MS;
   // Registered before taking any job: a claim names this worker, and a worker without a
@@ -97,7 +114,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   const pool = createComputePool(concurrency);
   const inFlight = new InFlight(() => pool.dropStopped());
   const deps: JobDeps = {
-    db,
+    db: opts.dbClient === 'prisma' ? prismaQueryableFor(db) : db,
     pool,
     sweeps: new SweepCache(db),
     workerId: id,

@@ -62,10 +62,11 @@ export function summaryColumns(s: Summary) {
 export async function findResultIds(db: Queryable, coreVersion: string, hashes: string[]): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   if (hashes.length === 0) return found;
-  const { rows } = await db.query<{ id: string; config_hash: string }>(
-    'SELECT id, config_hash FROM results WHERE core_version = $1 AND config_hash = ANY($2::text[])',
-    [coreVersion, [...new Set(hashes)]],
-  );
+  const { rows } = await db.query<{ id: string; config_hash: string }>({
+    name: 'cs_result_ids',
+    text: 'SELECT id, config_hash FROM results WHERE core_version = $1 AND config_hash = ANY($2::text[])',
+    values: [coreVersion, [...new Set(hashes)]],
+  });
   for (const r of rows) found.set(r.config_hash, r.id);
   return found;
 }
@@ -137,6 +138,7 @@ export async function insertResults(db: Queryable, results: NewResult[]): Promis
       cols.domination.push(s.outsideDomination);
       cols.outside.push(s.finalOutside);
     }
+    // Named, so it is planned once per connection (see run-lifecycle.ts).
     // unnest over typed arrays: one statement and one round trip for the whole batch,
     // with a fixed parameter count whatever the batch size. The trajectories travel as
     // one binary parameter cut by offsets: inside a bytea[] they would be hex text,
@@ -144,8 +146,9 @@ export async function insertResults(db: Queryable, results: NewResult[]): Promis
     // document for the whole batch, through jsonb_to_recordset, was measured too: it
     // saved some Node time but cost Postgres more, and Postgres is what a team shares.)
     const blob = Buffer.concat(list.map((r) => r.trajectory), trajBytes);
-    const { rows: inserted } = await db.query<{ id: string; config_hash: string }>(
-      `INSERT INTO results (config_hash, core_version, git_revision, config, summary, trajectory, generator,
+    const { rows: inserted } = await db.query<{ id: string; config_hash: string }>({
+      name: 'cs_insert_results',
+      text: `INSERT INTO results (config_hash, core_version, git_revision, config, summary, trajectory, generator,
                             converged, converged_at, collapsed, nash_gap, basin_share0, surviving_basins,
                             in_interval, final_entropy, duration_ms, outside_decay_rate, audit_applies,
                             in_interval_b5, in_interval_corrected, outside_domination, final_outside)
@@ -160,11 +163,11 @@ export async function insertResults(db: Queryable, results: NewResult[]): Promis
                    surviving, in_interval, entropy, duration, decay, applies, in_b5, in_corrected, domination, outside)
        ON CONFLICT (config_hash, core_version) DO NOTHING
        RETURNING id, config_hash`,
-      [coreVersion, cols.hash, cols.rev, cols.config, cols.summary, blob, cols.gen, cols.converged,
+      values: [coreVersion, cols.hash, cols.rev, cols.config, cols.summary, blob, cols.gen, cols.converged,
         cols.convergedAt, cols.collapsed, cols.nashGap, cols.share0, cols.surviving, cols.inInterval,
         cols.entropy, cols.duration, cols.trajOffset, cols.trajLength, cols.decay, cols.applies, cols.inB5,
         cols.inCorrected, cols.domination, cols.outside],
-    );
+    });
     for (const r of inserted) ids.set(r.config_hash, r.id);
     // Rows someone else stored first (the same configuration computed twice at once).
     const others = list.filter((r) => !ids.has(r.configHash)).map((r) => r.configHash);

@@ -7,6 +7,10 @@
 // write for that run (finish, hand-back) names both. A worker that was stopped (SIGSTOP,
 // a long GC pause, a partition) while another took its runs over finds its claim gone
 // and writes nothing.
+//
+// The statements a worker runs for every pool task or flush are named: pg prepares each
+// once per connection and Postgres then reuses its plan, instead of parsing and planning
+// the same text at every call (docs/service-design.md, "Per-run overhead").
 import type { Queryable } from './queryable.ts';
 
 /** A worker whose heartbeat is older than this is taken for dead: its `running` runs are computed by nobody. */
@@ -28,12 +32,13 @@ export interface OpenRuns {
  * is computing are not (they are finished by that worker, or taken over once it dies).
  */
 export async function openRuns(db: Queryable, sweepId: string, indexes: number[], workerId: string, deadAfterMs = DEAD_AFTER_MS): Promise<OpenRuns> {
-  const { rows } = await db.query<{ sweep_status: string | null; indexes: number[] }>(
-    `SELECT (SELECT status FROM sweeps WHERE id = $1) AS sweep_status,
+  const { rows } = await db.query<{ sweep_status: string | null; indexes: number[] }>({
+    name: 'cs_open_runs',
+    text: `SELECT (SELECT status FROM sweeps WHERE id = $1) AS sweep_status,
             coalesce((SELECT array_agg(r.index ORDER BY r.index) FROM runs r
                        WHERE r.sweep_id = $1 AND r.index = ANY($2::int[]) AND ${CLAIMABLE('$3', '$4')}), '{}') AS indexes`,
-    [sweepId, indexes, workerId, deadAfterMs],
-  );
+    values: [sweepId, indexes, workerId, deadAfterMs],
+    });
   return { sweepStatus: rows[0].sweep_status ?? undefined, indexes: rows[0].indexes };
 }
 
@@ -54,8 +59,9 @@ export interface Claim {
  * means a thread has it in hand.
  */
 export async function claimRuns(db: Queryable, sweepId: string, indexes: number[], workerId: string, deadAfterMs = DEAD_AFTER_MS): Promise<Claim> {
-  const { rows } = await db.query<{ sweep_status: string | null; indexes: number[]; attempts: number[] }>(
-    `WITH s AS (SELECT status FROM sweeps WHERE id = $1),
+  const { rows } = await db.query<{ sweep_status: string | null; indexes: number[]; attempts: number[] }>({
+    name: 'cs_claim_runs',
+    text: `WITH s AS (SELECT status FROM sweeps WHERE id = $1),
      claimed AS (
        UPDATE runs r SET status = 'running', attempts = r.attempts + 1, started_at = now(), finished_at = NULL,
                          error = NULL, worker = $3, reused = false, duration_ms = NULL
@@ -70,19 +76,20 @@ export async function claimRuns(db: Queryable, sweepId: string, indexes: number[
      SELECT (SELECT status FROM s) AS sweep_status,
             COALESCE((SELECT array_agg(index ORDER BY index) FROM claimed), '{}') AS indexes,
             COALESCE((SELECT array_agg(attempts ORDER BY index) FROM claimed), '{}') AS attempts`,
-    [sweepId, indexes, workerId, deadAfterMs],
-  );
+    values: [sweepId, indexes, workerId, deadAfterMs],
+    });
   return { sweepStatus: rows[0].sweep_status ?? undefined, indexes: rows[0].indexes, attempts: rows[0].attempts };
 }
 
 /** Of `sweepIds`, those that are cancelled (or gone): the worker's fallback when a pub/sub message is missed. */
 export async function stoppedSweeps(db: Queryable, sweepIds: string[]): Promise<string[]> {
   if (sweepIds.length === 0) return [];
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT s.id FROM unnest($1::uuid[]) AS s(id)
+  const { rows } = await db.query<{ id: string }>({
+    name: 'cs_stopped_sweeps',
+    text: `SELECT s.id FROM unnest($1::uuid[]) AS s(id)
       WHERE NOT EXISTS (SELECT 1 FROM sweeps w WHERE w.id = s.id AND w.status <> 'cancelled')`,
-    [sweepIds],
-  );
+    values: [sweepIds],
+    });
   return rows.map((r) => r.id);
 }
 
@@ -100,15 +107,16 @@ export interface RunSuccess {
 /** Links finished runs to their results. Only runs still held by this claim move (a cancel or a takeover that won stays). */
 export async function finishRunsSucceeded(db: Queryable, sweepId: string, workerId: string, runs: RunSuccess[]): Promise<number> {
   if (runs.length === 0) return 0;
-  const res = await db.query(
-    `UPDATE runs r SET status = 'succeeded', result_id = u.result_id, config_hash = u.config_hash,
+  const res = await db.query({
+    name: 'cs_finish_succeeded',
+    text: `UPDATE runs r SET status = 'succeeded', result_id = u.result_id, config_hash = u.config_hash,
                        finished_at = now(), error = NULL, reused = u.reused, duration_ms = u.duration_ms
        FROM unnest($3::int[], $4::int[], $5::bigint[], $6::text[], $7::boolean[], $8::float8[])
             AS u(index, attempt, result_id, config_hash, reused, duration_ms)
       WHERE r.sweep_id = $1 AND r.index = u.index AND r.status = 'running' AND r.worker = $2 AND r.attempts = u.attempt`,
-    [sweepId, workerId, runs.map((r) => r.index), runs.map((r) => r.attempt), runs.map((r) => r.resultId),
+    values: [sweepId, workerId, runs.map((r) => r.index), runs.map((r) => r.attempt), runs.map((r) => r.resultId),
       runs.map((r) => r.configHash), runs.map((r) => r.reused), runs.map((r) => r.durationMs)],
-  );
+    });
   return res.rowCount ?? 0;
 }
 
@@ -116,13 +124,14 @@ export interface RunFailure { index: number; attempt: number; error: string; con
 
 export async function finishRunsFailed(db: Queryable, sweepId: string, workerId: string, runs: RunFailure[]): Promise<number> {
   if (runs.length === 0) return 0;
-  const res = await db.query(
-    `UPDATE runs r SET status = 'failed', error = u.error, config_hash = COALESCE(u.config_hash, r.config_hash),
+  const res = await db.query({
+    name: 'cs_finish_failed',
+    text: `UPDATE runs r SET status = 'failed', error = u.error, config_hash = COALESCE(u.config_hash, r.config_hash),
                        result_id = NULL, finished_at = now()
        FROM unnest($3::int[], $4::int[], $5::text[], $6::text[]) AS u(index, attempt, error, config_hash)
       WHERE r.sweep_id = $1 AND r.index = u.index AND r.status = 'running' AND r.worker = $2 AND r.attempts = u.attempt`,
-    [sweepId, workerId, runs.map((r) => r.index), runs.map((r) => r.attempt), runs.map((r) => r.error), runs.map((r) => r.configHash ?? null)],
-  );
+    values: [sweepId, workerId, runs.map((r) => r.index), runs.map((r) => r.attempt), runs.map((r) => r.error), runs.map((r) => r.configHash ?? null)],
+    });
   return res.rowCount ?? 0;
 }
 
@@ -184,8 +193,9 @@ export async function failUnfinishedRuns(db: Queryable, sweepId: string, indexes
  * An adaptive sweep (spec.refine) finishes only once the refiner has set refine_done.
  */
 export async function finishSweepIfDone(db: Queryable, sweepId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ status: string }>(
-    `UPDATE sweeps s
+  const { rows } = await db.query<{ status: string }>({
+    name: 'cs_finish_sweep',
+    text: `UPDATE sweeps s
         SET status = CASE WHEN EXISTS (SELECT 1 FROM runs r WHERE r.sweep_id = s.id AND r.status <> 'succeeded')
                           THEN 'failed' ELSE 'succeeded' END,
             finished_at = now()
@@ -193,8 +203,8 @@ export async function finishSweepIfDone(db: Queryable, sweepId: string): Promise
         AND (s.refine_done OR NOT s.spec ? 'refine')
         AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.sweep_id = s.id AND r.status IN ('queued', 'running'))
       RETURNING s.status`,
-    [sweepId],
-  );
+    values: [sweepId],
+    });
   return rows[0]?.status;
 }
 
@@ -213,15 +223,19 @@ export async function findReusableResults(db: Queryable, coreVersion: string, ha
   if (hashes.length === 0) return found;
   const unique = [...new Set(hashes)];
   const { rows } = scope === 'global'
-    ? await db.query<{ id: string; config_hash: string }>(
-      'SELECT id, config_hash FROM results WHERE core_version = $1 AND config_hash = ANY($2::text[])',
-      [coreVersion, unique])
-    : await db.query<{ id: string; config_hash: string }>(
-      `SELECT res.id, res.config_hash FROM results res
+    ? await db.query<{ id: string; config_hash: string }>({
+      name: 'cs_reusable_global',
+      text: 'SELECT id, config_hash FROM results WHERE core_version = $1 AND config_hash = ANY($2::text[])',
+      values: [coreVersion, unique],
+    })
+    : await db.query<{ id: string; config_hash: string }>({
+      name: 'cs_reusable_team',
+      text: `SELECT res.id, res.config_hash FROM results res
         WHERE res.core_version = $1 AND res.config_hash = ANY($2::text[])
           AND EXISTS (SELECT 1 FROM runs r JOIN sweeps s ON s.id = r.sweep_id
                        WHERE r.result_id = res.id AND s.team_id IS NOT DISTINCT FROM $3::uuid)`,
-      [coreVersion, unique, scope.team]);
+      values: [coreVersion, unique, scope.team],
+    });
   for (const r of rows) found.set(r.config_hash, r.id);
   return found;
 }
@@ -230,10 +244,11 @@ export async function findReusableResults(db: Queryable, coreVersion: string, ha
 
 /** Records that the worker is alive (also its first registration). */
 export async function heartbeat(db: Queryable, workerId: string): Promise<void> {
-  await db.query(
-    `INSERT INTO workers (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
-    [workerId],
-  );
+  await db.query({
+    name: 'cs_heartbeat',
+    text: `INSERT INTO workers (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
+    values: [workerId],
+    });
 }
 
 /** A worker that shut down cleanly (its runs were handed back) leaves the table. */
