@@ -49,3 +49,30 @@ export function commandSeconds(comm: string): number {
   }
   return sum;
 }
+
+/** The parent process id of `pid` (0 when it is gone). */
+function parentOf(pid: number): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU seconds of the Postgres cluster that runs backend `backendPid`: its postmaster
+ * (with the backends it reaped) and every process it started. Statements of other
+ * databases of the same cluster count too (on a shared machine, other users'); the
+ * processes of another cluster on the machine do not.
+ */
+export function clusterSeconds(backendPid: number): number {
+  const postmaster = parentOf(backendPid);
+  if (!postmaster) return commandSeconds('postgres');
+  let sum = ticksOf(`/proc/${postmaster}/stat`, true)?.ticks ?? 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || parentOf(Number(pid)) !== postmaster) continue;
+    sum += ticksOf(`/proc/${pid}/stat`)?.ticks ?? 0;
+  }
+  return sum / TICK;
+}

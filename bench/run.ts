@@ -12,6 +12,7 @@ const suites: Record<string, () => Promise<unknown>> = {
   'refine-service': async () => (await import('./refine-service-bench.ts')).runRefineServiceBench(),
   'refine-full-grid': async () => (await import('./refine-service-bench.ts')).runRefineFullGridBench(),
   prisma: async () => (await import('./prisma-bench.ts')).runPrismaBench(),
+  peer: async () => (await import('./peer/run.ts')).runPeerBench(),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
