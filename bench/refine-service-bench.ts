@@ -20,6 +20,25 @@ const REPEATS = Number(process.env.REFINE_SERVICE_REPEATS ?? 3);
 export const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
+/**
+ * Seconds the workers held none of the sweep's runs between its creation and its end,
+ * summed over workers: waiting for work (the refiner, or outcomes a stage needs).
+ */
+export async function idleSeconds(env: Env, id: string): Promise<number> {
+  const { rows } = await env.pool.query<{ idle: number }>(
+    `WITH s AS (SELECT created_at, finished_at FROM sweeps WHERE id = $1),
+          w AS (SELECT DISTINCT worker FROM runs WHERE sweep_id = $1 AND worker IS NOT NULL),
+          busy AS (
+            SELECT worker, sum(upper(r) - lower(r)) AS t FROM (
+              SELECT worker, unnest(range_agg(tstzrange(started_at, finished_at))) AS r
+                FROM runs WHERE sweep_id = $1 AND started_at IS NOT NULL AND finished_at IS NOT NULL GROUP BY worker) x
+             GROUP BY worker)
+     SELECT coalesce(sum(extract(epoch FROM (s.finished_at - s.created_at) - coalesce(busy.t, interval '0'))), 0)::float8 AS idle
+       FROM w CROSS JOIN s LEFT JOIN busy USING (worker)`,
+    [id]);
+  return rows[0].idle;
+}
+
 export async function wallSeconds(env: Env, id: string): Promise<number> {
   const { rows } = await env.pool.query<{ s: number }>(
     'SELECT extract(epoch FROM finished_at - created_at)::float8 AS s FROM sweeps WHERE id = $1', [id]);
@@ -53,7 +72,10 @@ export async function runRefineServiceBench(): Promise<unknown> {
         const before = { ...refiner.stats };
         const s = await submit(env, { ...spec, name: `bench-refine-${rep}`, base: { ...spec.base, tol: tolRefined } });
         await waitStatus(env, s.id, ['succeeded', 'failed'], 1_800_000);
-        return { id: s.id, seconds: await wallSeconds(env, s.id), steps: refiner.stats.steps - before.steps, stepMs: refiner.stats.ms - before.ms };
+        return {
+          id: s.id, seconds: await wallSeconds(env, s.id), idle: await idleSeconds(env, s.id),
+          steps: refiner.stats.steps - before.steps, stepMs: refiner.stats.ms - before.ms,
+        };
       };
       const runFixed = async (points: { q: number; k: number }[]) => {
         const { refine: _refine, ...rest } = spec;
@@ -64,7 +86,7 @@ export async function runRefineServiceBench(): Promise<unknown> {
           axes: [{ zip: [{ param: 'q', values: points.map((p) => p.q) }, { param: 'k', values: points.map((p) => p.k) }] }],
         });
         await waitStatus(env, s.id, ['succeeded', 'failed'], 1_800_000);
-        return wallSeconds(env, s.id);
+        return { seconds: await wallSeconds(env, s.id), idle: await idleSeconds(env, s.id) };
       };
       const pointsOf = async (id: string) => (await env.pool.query<{ params: { q: number; k: number } }>(
         'SELECT params FROM runs WHERE sweep_id = $1 ORDER BY index', [id])).rows.map((r) => r.params);
@@ -72,16 +94,16 @@ export async function runRefineServiceBench(): Promise<unknown> {
       // The fixed sweep needs the refined one's points: at the first repeat the refined
       // sweep goes first; afterwards the points are the same, so the order alternates.
       let refined: Awaited<ReturnType<typeof runRefined>>;
-      let fixedS: number;
+      let fixed: { seconds: number; idle: number };
       let points: { q: number; k: number }[];
       const loadBefore = load();
       if (rep % 2 === 0 || !rows.length) {
         refined = await runRefined();
         points = await pointsOf(refined.id);
-        fixedS = await runFixed(points);
+        fixed = await runFixed(points);
       } else {
         points = (rows[0].points as { q: number; k: number }[]);
-        fixedS = await runFixed(points);
+        fixed = await runFixed(points);
         refined = await runRefined();
       }
       const st = (await env.pool.query('SELECT refine_stage AS s, total FROM sweeps WHERE id = $1', [refined.id])).rows[0];
@@ -90,8 +112,10 @@ export async function runRefineServiceBench(): Promise<unknown> {
         stages: st.s,
         runs: st.total,
         refinedSeconds: Number(refined.seconds.toFixed(2)),
-        fixedSeconds: Number(fixedS.toFixed(2)),
-        ratio: Number((refined.seconds / fixedS).toFixed(3)),
+        fixedSeconds: Number(fixed.seconds.toFixed(2)),
+        ratio: Number((refined.seconds / fixed.seconds).toFixed(3)),
+        refinedIdle: Number(refined.idle.toFixed(2)),
+        fixedIdle: Number(fixed.idle.toFixed(2)),
         refinerSteps: refined.steps,
         refinerMs: Math.round(refined.stepMs),
         load: `${loadBefore} -> ${load()}`,

@@ -219,7 +219,7 @@ describe('Prisma Client on a freshly migrated database', () => {
         id: sweep, name: 's', tags: ['a', 'b'], spec: { axes: [{ param: 'q', values: [0.5] }], refine: null }, total: 3,
         status: 'running', idempotencyKey: 'idem', enqueued: 2, coreVersion: '2.0.0', createdAt: now, startedAt: now,
         finishedAt: null, teamId: team, estimatedCostSeconds: 1.25, retryCostSeconds: 0.5, refineStage: 1,
-        refineJobsStage: 1, refineDone: true,
+        refineDone: true,
       },
       Result: {
         id: 7n, configHash: 'h'.repeat(64), coreVersion: '2.0.0', gitRevision: 'abc', config: { q: 0.5 },

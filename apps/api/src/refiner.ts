@@ -28,7 +28,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { compileSweep, readOutcome, type CompiledSweep, type PointValues } from '@curation/sweep-spec';
 import {
   finishRefine, finishSweepIfDone, getRefineState, insertStage, isRefineSweep, labelRuns, refineSweepsToCheck, runOutcomes,
-  setRefineStage, type RunOutcome,
+  setRefineStage,
 } from '@curation/db';
 import { createRedis, RUNS_QUEUE } from '@curation/queue';
 import { costOf, jobsFor, maxJobIndexes, packBatches } from './batches.ts';
@@ -228,14 +228,21 @@ export class Refiner {
     const unfinished = runs.some((r) => UNFINISHED.has(r.status));
 
     // Stages of the runs there are: the starting grid's are not labelled yet, and evidence may move a point to an earlier stage.
-    const relabel = runs.filter((r) => wanted.has(lat.runPoint(r.index).key) && r.stage !== wanted.get(lat.runPoint(r.index).key));
-    const stageOf = (r: RunOutcome) => wanted.get(lat.runPoint(r.index).key) ?? r.stage ?? 0;
-    if (relabel.length) {
-      await labelRuns(this.pool, id, relabel.map((r) => r.index), relabel.map(stageOf), cellsOf(compiled, relabel.map((r) => r.index)));
-    }
-    const scheduled = new Set(runs.map((r) => lat.runPoint(r.index).key));
+    const scheduled = new Set<number>();
+    const relabel: number[] = [];
+    const relabelStages: number[] = [];
     let highest = 0;
-    for (const r of runs) highest = Math.max(highest, stageOf(r));
+    for (const r of runs) {
+      const key = lat.runPoint(r.index).key;
+      scheduled.add(key);
+      const stage = wanted.get(key) ?? r.stage ?? 0;
+      if (stage !== r.stage) {
+        relabel.push(r.index);
+        relabelStages.push(stage);
+      }
+      highest = Math.max(highest, stage);
+    }
+    if (relabel.length) await labelRuns(this.pool, id, relabel, relabelStages, cellsOf(compiled, relabel));
 
     let keys = [...wanted.keys()].filter((k) => !scheduled.has(k));
     if (keys.length * lat.fixed > plan.budget - runs.length) {
