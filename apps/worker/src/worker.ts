@@ -65,7 +65,12 @@ export interface RunningWorker {
  * option of each connection, in the URL, next to whatever options it has.
  */
 export function withGenericPlans(databaseUrl: string): string {
-  const url = new URL(databaseUrl);
+  let url: URL;
+  try {
+    url = new URL(databaseUrl);
+  } catch {
+    return databaseUrl; // not a URL (pg reads it as it is): plans stay Postgres's choice
+  }
   const options = url.searchParams.get('options');
   url.searchParams.set('options', `${options ? `${options} ` : ''}-c plan_cache_mode=force_generic_plan`);
   return url.toString();
