@@ -5,19 +5,20 @@
 // point the replay asks for that has no run yet. Knowing more only adds points and
 // moves them to earlier stages, so the evidence for a point never goes away, nothing
 // is added twice, and once every run has finished the points and their stages are
-// exactly those of the stage-synchronous rule; meanwhile the workers never wait at a
-// stage's end. Each run's `stage` is the replay's stage, kept up to date as evidence
+// exactly those of the stage-synchronous rule; meanwhile a point starts as soon as the
+// outcomes that ask for it are in, not when its whole previous stage has ended. Each run's `stage` is the replay's stage, kept up to date as evidence
 // comes in (it can only decrease), and the sweep's refine_stage is the highest.
 //
 // The budget: while the points asked for fit, they are added as they come. When they
 // do not, the driver waits until every run has finished and then cuts the next stage
-// as the synchronous rule does (coarsest cells first, spread along the boundary), so
-// the budget is spent where the rule would spend it. With nothing left to add and
+// as the synchronous rule does (whole cells, coarsest first, spread along the
+// boundary); what was added before the budget bound may differ from what the
+// synchronous rule would have added by then. With nothing left to add and
 // every run finished, it sets refine_done and finishes the sweep.
 //
 // Triggers: the end of every run job (BullMQ's event stream; the job id starts with
 // the sweep id), the end of the starting grid's enqueue, and a periodic rescan. Every
-// addition is guarded by the sweep's run count (total) in one conditional UPDATE, so
+// addition is one statement guarded by the sweep's run count (total), so
 // two API instances driving the same sweep never add a point twice. Rows added whose
 // jobs were not (a crash between the two) are given jobs by the workers' reconciler,
 // like any queued run no job carries.
