@@ -25,7 +25,7 @@ export interface EnqueuerOptions {
   log: FastifyBaseLogger;
   /** Indexes per chunk when Node builds the run rows (adaptive sweeps, or params too irregular for rangeChunkSize); a multiple of 100 keeps chunk boundaries at batch boundaries. */
   chunkSize?: number;
-  /** Indexes per chunk when Postgres builds the run rows (generate_series); a multiple of 100 (default: chunkSize if given, else 50,000). */
+  /** Indexes per chunk when Postgres builds the run rows (generate_series); a multiple of 100 (default: chunkSize if given, else 20,000). */
   rangeChunkSize?: number;
   /** How often to look for sweeps left half-enqueued by an instance that died (ms). */
   rescanMs?: number;
@@ -64,7 +64,7 @@ export class Enqueuer {
     this.redis = o.redis;
     this.log = o.log;
     this.chunkSize = o.chunkSize ?? 5000;
-    this.rangeChunkSize = o.rangeChunkSize ?? o.chunkSize ?? 50_000;
+    this.rangeChunkSize = o.rangeChunkSize ?? o.chunkSize ?? 20_000;
     this.rescanMs = o.rescanMs ?? 10_000;
     this.concurrency = o.concurrency ?? 2;
     this.onEnqueued = o.onEnqueued;
@@ -251,13 +251,14 @@ export class Enqueuer {
       const failed = settled.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
       if (settled.some((r) => r.status === 'fulfilled' && !r.value)) return; // cancelled meanwhile
-      // Job size from the sweep's total, never from where we resumed: same ids on resume.
-      for (const indexes of chunks) await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes, jobIndexes)));
-      const last = chunks[chunks.length - 1];
-      const end = last[last.length - 1] + 1;
-      const status = await advanceEnqueued(client, id, end);
-      if (status === null || status === 'cancelled') return;
-      start = end;
+      for (const indexes of chunks) {
+        // Job size from the sweep's total, never from where we resumed: same ids on resume.
+        await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes, jobIndexes)));
+        const end = indexes[indexes.length - 1] + 1;
+        const status = await advanceEnqueued(client, id, end);
+        if (status === null || status === 'cancelled') return;
+        start = end;
+      }
     }
     if (start >= state.total) {
       // Workers finish a sweep after their last job, but only once it is fully enqueued:

@@ -484,13 +484,28 @@ export interface RunParamsLayout {
 export async function insertRunRange(
   client: pg.PoolClient, sweepId: string, start: number, end: number, layout: RunParamsLayout, costs?: ArrayLike<number>,
 ): Promise<boolean> {
-  const { lengths, parts } = layout;
+  const { lengths } = layout;
   const strides = lengths.map((_, k) => lengths.slice(k + 1).reduce((t, l) => t * l, 1));
+  // Parts on the same axes (an axis and the derives that read only it) become one list:
+  // one join each instead of one per part.
+  const byAxes = new Map<string, { axes: number[]; members: (string | null)[]; errors: (string | null)[] | null }>();
+  for (const part of layout.parts) {
+    const key = part.axes.join(',');
+    const had = byAxes.get(key);
+    if (!had) {
+      byAxes.set(key, { axes: part.axes, members: [...part.members], errors: part.errors ? [...part.errors] : null });
+      continue;
+    }
+    had.members = had.members.map((m, i) => [m, part.members[i]].filter((x) => x !== null).join(',') || null);
+    if (part.errors) had.errors = (had.errors ?? had.members.map(() => null)).map((e, i) => e ?? part.errors![i]);
+  }
+  const parts = [...byAxes.values()];
   const values: unknown[] = [sweepId, start, end];
   const param = (v: unknown) => `$${values.push(v)}`;
   const members: string[] = [];
   const errors: string[] = [];
-  for (const part of parts) {
+  const joins: string[] = [];
+  parts.forEach((part, n) => {
     // The part's mixed-radix number of i's digits on its axes (last axis fastest), 1-based.
     let inner = 1;
     const terms: string[] = [];
@@ -499,22 +514,29 @@ export async function insertRunRange(
       terms.push(`((i / ${strides[k]}) % ${lengths[k]}) * ${inner}`);
       inner *= lengths[k];
     }
-    const sub = `(${terms.length ? terms.join(' + ') : '0'} + 1)`;
-    members.push(`(${param(part.members)}::text[])[${sub}]`);
-    if (part.errors) errors.push(`(${param(part.errors)}::text[])[${sub}]`);
-  }
+    // Joined, not subscripted: a subscript of a text[] parameter walks the array from its
+    // start for every row.
+    joins.push(`JOIN unnest(${param(part.members)}::text[], ${param(part.errors ?? [])}::text[]) WITH ORDINALITY AS p${n}(m, e, o)
+                ON p${n}.o = ${terms.length ? terms.join(' + ') : '0'} + 1`);
+    members.push(`p${n}.m`);
+    if (part.errors) errors.push(`p${n}.e`);
+  });
   const error = errors.length ? `coalesce(${errors.join(', ')})` : 'NULL::text';
+  // float8[] elements have a fixed width: a subscript is direct.
   const cost = costs ? `(${param(Array.from(costs))}::float8[])[i - $2 + 1]` : 'NULL::float8';
   await client.query('BEGIN');
   try {
+    // The joins' row estimates are rough; JIT compiling for them costs more than the statement.
+    await client.query('SET LOCAL jit = off');
     const { rows } = await client.query<{ status: SweepStatus }>('SELECT status FROM sweeps WHERE id = $1 FOR KEY SHARE', [sweepId]);
     const open = rows.length > 0 && rows[0].status !== 'cancelled';
     if (open) {
       await client.query(
         `INSERT INTO runs (sweep_id, index, params, cost_seconds, status, error, finished_at)
-         SELECT $1, i, ('{' || concat_ws(',', ${members.join(', ')}) || '}')::jsonb, c, CASE WHEN e IS NULL THEN 'queued' ELSE 'failed' END, e,
-                CASE WHEN e IS NULL THEN NULL ELSE now() END
-           FROM generate_series($2::int, $3::int - 1) AS i, LATERAL (SELECT ${error} AS e, ${cost} AS c) x
+         SELECT $1, i, ('{' || concat_ws(',', ${members.join(', ')}) || '}')::jsonb, ${cost},
+                CASE WHEN ${error} IS NULL THEN 'queued' ELSE 'failed' END, ${error}, CASE WHEN ${error} IS NULL THEN NULL ELSE now() END
+           FROM generate_series($2::int, $3::int - 1) AS i
+           ${joins.join('\n           ')}
          ON CONFLICT (sweep_id, index) DO NOTHING`,
         values,
       );

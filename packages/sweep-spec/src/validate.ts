@@ -32,7 +32,7 @@ export const FULL_VALIDATION_MAX = 20_000;
 export const SAMPLE_SPREAD = 2048;
 const MAX_CORNER_AXES = 10;
 
-export const DEFAULT_LIMITS: SweepLimits = { maxConfigs: 100_000, maxCostSeconds: DEFAULT_MAX_COST_SECONDS };
+export const DEFAULT_LIMITS: SweepLimits = { maxConfigs: 1_000_000, maxCostSeconds: DEFAULT_MAX_COST_SECONDS };
 
 export type ValidateSweepResult =
   | {

@@ -10,7 +10,7 @@ function issues(r: ReturnType<typeof validateSweep>): SpecIssue[] {
 
 describe('validateSweep', () => {
   test('DEFAULT_LIMITS', () => {
-    expect(DEFAULT_LIMITS).toEqual({ maxConfigs: 100_000, maxCostSeconds: 300 });
+    expect(DEFAULT_LIMITS).toEqual({ maxConfigs: 1_000_000, maxCostSeconds: 300 });
   });
 
   test('a valid sweep: compiled expansion and cost totals', () => {

@@ -1,6 +1,6 @@
 // Cancel and retry (docs/service-design.md, "Cancel and retry").
 import type { FastifyPluginAsync, RawServerDefault } from 'fastify';
-import { compileSweep } from '@curation/sweep-spec';
+import { FULL_VALIDATION_MAX, compileSweep } from '@curation/sweep-spec';
 import { cancelChannel } from '@curation/queue';
 import { cancelSweep, getSweep, getSweepWithSpec, retrySweep, revertRetry, runStatusCounts } from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
@@ -68,7 +68,12 @@ export const actionRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxPro
     if (r.indexes.length) {
       // A new generation in the job ids: the first jobs of these indexes may still exist in BullMQ.
       const compiled = compileSweep(sweep.spec);
-      const jobs = jobsFor(id, packBatches((i) => costOf(compiled, i), r.indexes, maxJobIndexes(r.indexes.length)), Date.now());
+      // A sweep validated by a sample is packed by its mean estimate, as its enqueue was
+      // (estimating each of a million configurations again would hold the answer for a minute).
+      const sampled = !compiled.refine && sweep.total > FULL_VALIDATION_MAX;
+      const mean = sweep.total > 0 ? sweep.estimatedCostSeconds / sweep.total : 0;
+      const cost = sampled ? () => mean : (i: number) => costOf(compiled, i);
+      const jobs = jobsFor(id, packBatches(cost, r.indexes, maxJobIndexes(r.indexes.length)), Date.now());
       try {
         await redisReady(redis, 2000);
         await queue.addBulk(jobs);

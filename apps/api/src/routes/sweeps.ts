@@ -133,9 +133,11 @@ export const sweepRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProv
     },
   }, async (request) => {
     const { id } = request.params;
-    const sweep = isUuid(id) ? await getSweepWithSpec(pool, id, visibilityOf(request)) : null;
+    if (!isUuid(id)) throw notFound('sweep', id);
+    // The poll of every dashboard and `--follow`: both reads at once. The counts of a sweep
+    // the caller may not see are read and dropped, never shown.
+    const [sweep, counts] = await Promise.all([getSweepWithSpec(pool, id, visibilityOf(request)), runStatusCounts(pool, [id])]);
     if (!sweep) throw notFound('sweep', id);
-    const counts = await runStatusCounts(pool, [id]);
     return { ...sweepView(sweep, counts.get(id)), spec: sweep.spec as Record<string, unknown> };
   });
 };
