@@ -6,7 +6,9 @@
 // 2 ms and a 6 ms run (the service allows 5%). The worker's rows add up to its cost per
 // run: per job of 100 indexes one openRuns, one findReusableResults, one store of 100
 // results (~10 KB trajectories) with its finishRunsSucceeded and one finishSweepIfDone;
-// a claim per pool task (about 50 ms of compute: 25 runs of 2 ms, 8 of 6 ms).
+// a claim per pool task (about 50 ms of compute: 25 runs of 2 ms, 8 of 6 ms). Then
+// the API's (counts, stats, export pages, cancel and retry), the enqueuer's, the
+// reconciler's and the refiner's statements, per call.
 //
 //   npm run bench -- prisma          (BENCH_PRISMA_REPEATS, default 30, per statement and client)
 import { randomUUID } from 'node:crypto';
@@ -16,8 +18,8 @@ import { simulate } from '@curation/core';
 import { compileSweep } from '@curation/sweep-spec';
 import {
   ALL_SWEEPS, advanceEnqueued, cancelSweep, claimRuns, createPool, encodeTrajectory, exportRuns, findReusableResults, finishRunsSucceeded,
-  finishSweepIfDone, getEnqueueState, insertResults, insertRunChunk, openRuns, prismaFor, prismaQueryable, retrySweep,
-  runStatusCounts, sweepStats, type NewResult, type Queryable, type RunSuccess,
+  finishSweepIfDone, getEnqueueState, heartbeat, holdReconcilerLease, insertResults, insertRunChunk, openRuns, prismaFor, prismaQueryable,
+  queuedRunsOfOpenSweeps, releaseRunsOfDeadWorkers, retrySweep, runOutcomes, runStatusCounts, sweepStats, type NewResult, type Queryable, type RunSuccess,
 } from '../packages/db/src/index.ts';
 import { createTestDatabase } from '../test/support/services.ts';
 
@@ -233,6 +235,12 @@ export async function runPrismaBench(): Promise<void> {
         },
         call: (c) => retrySweep(c.pool, cr.id, ALL_SWEEPS),
       },
+      // the reconciler's pass (every few seconds; before the enqueuer's cases add sweeps of queued runs) and the refiner's reads
+      { name: 'heartbeat', runsPerCall: 0, call: (c) => heartbeat(c.db, WORKER) },
+      { name: 'holdReconcilerLease', runsPerCall: 0, call: (c) => holdReconcilerLease(c.db, WORKER, 6000) },
+      { name: 'releaseRunsOfDeadWorkers', runsPerCall: 0, call: (c) => releaseRunsOfDeadWorkers(c.db) },
+      { name: 'queuedRunsOfOpenSweeps', runsPerCall: 0, call: (c) => queuedRunsOfOpenSweeps(c.db) },
+      { name: 'runOutcomes (2,000 runs)', runsPerCall: 0, call: (c) => runOutcomes(c.db, done.id, ['nashGap']) },
       // the enqueuer, per chunk of 5,000 runs
       { name: 'getEnqueueState', runsPerCall: 0, call: (c) => getEnqueueState(c.db, work.id) },
       {
