@@ -235,7 +235,7 @@ export async function runPrismaBench(): Promise<void> {
         },
         call: (c) => retrySweep(c.pool, cr.id, ALL_SWEEPS),
       },
-      // the reconciler's pass (every few seconds; before the enqueuer's cases add sweeps of queued runs) and the refiner's reads
+      // the reconciler's pass and the refiner's reads (before the enqueuer's cases add queued runs)
       { name: 'heartbeat', runsPerCall: 0, call: (c) => heartbeat(c.db, WORKER) },
       { name: 'holdReconcilerLease', runsPerCall: 0, call: (c) => holdReconcilerLease(c.db, WORKER, 6000) },
       { name: 'releaseRunsOfDeadWorkers', runsPerCall: 0, call: (c) => releaseRunsOfDeadWorkers(c.db) },
