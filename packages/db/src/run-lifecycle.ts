@@ -11,6 +11,7 @@
 // The statements a worker runs for every pool task or flush are named: pg prepares each
 // once per connection and Postgres then reuses its plan, instead of parsing and planning
 // the same text at every call (docs/service-design.md, "Per-run overhead").
+// They run on the pg pool: through Prisma they would cost more than the service's 5% (docs/service-design.md, "Hot paths on pg").
 import type { Queryable } from './queryable.ts';
 
 /** A worker whose heartbeat is older than this is taken for dead: its `running` runs are computed by nobody. */
@@ -241,6 +242,7 @@ export async function findReusableResults(db: Queryable, coreVersion: string, ha
 }
 
 // ---- worker liveness and the reconciler (docs/service-design.md, "Recovery") ----
+// On the pg pool with the worker's statements: each is dearer through Prisma than the service's 5% allows (docs/service-design.md, "Hot paths on pg").
 
 /** Records that the worker is alive (also its first registration). */
 export async function heartbeat(db: Queryable, workerId: string): Promise<void> {
