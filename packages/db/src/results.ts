@@ -83,6 +83,7 @@ function assertFinite(value: unknown, where: string): void {
   }
 }
 
+// On the pg pool: through Prisma the batched store costs more than the service's 5% (docs/service-design.md, "Hot paths on pg").
 /**
  * Stores results (one multi-row INSERT per core version) and returns hash -> id for all of them,
  * whether this call inserted the row or someone else had already.
