@@ -213,6 +213,7 @@ export type StatusCounts = Record<RunStatus, number> & { reused: number };
 
 export const emptyCounts = (): StatusCounts => ({ queued: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, reused: 0 });
 
+// On the pg pool: through Prisma this costs more than the service's 5% (docs/service-design.md, "Hot paths on pg").
 /**
  * Run counts per status of each sweep, and the reused runs (sweeps without run rows
  * are absent). Read from `sweep_run_counts`, which triggers on `runs` keep exact with
@@ -421,6 +422,7 @@ export async function revertRetry(pool: pg.Pool, id: string, indexes: number[], 
 }
 
 // ---- background enqueue bookkeeping ----
+// On the enqueuer's pg connection: it holds a session-level advisory lock across chunks, which Prisma cannot pin (docs/service-design.md, "Hot paths on pg").
 
 export interface EnqueueState { spec: unknown; total: number; enqueued: number; status: SweepStatus; estimatedCostSeconds: number }
 
@@ -571,6 +573,7 @@ export async function unlockSweep(client: pg.PoolClient, sweepId: string): Promi
   await client.query(`SELECT pg_advisory_unlock(hashtextextended('sweep-enqueue:' || $1, 0))`, [sweepId]);
 }
 
+// pg transactions: an interactive prisma.$transaction costs more than the service's 5% (docs/service-design.md, "Hot paths on pg").
 async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
   const c = await pool.connect();
   try {
