@@ -157,6 +157,7 @@ function toGroups(rows: Record<string, unknown>[], groupBy: string[], metrics: s
   return all;
 }
 
+// On the pg pool: through Prisma the aggregate costs more than the service's 5% (docs/service-design.md, "Hot paths on pg").
 /**
  * Groups the succeeded runs of a sweep by axis variables and aggregates metrics per group,
  * over the results of one contract (the newest by default; see StatsOptions.contract).
