@@ -37,6 +37,7 @@ export interface ExportOptions {
   chunkSize?: number;
 }
 
+// On the pg pool: through Prisma pages of summaries cost more than the service's 5% (docs/service-design.md, "Hot paths on pg").
 /**
  * The runs of a sweep in index order, read `chunkSize` at a time. The next chunk is asked
  * for while this one is formatted and sent, so Postgres and Node work at the same time;
