@@ -3,6 +3,7 @@
 // refinement. Each transition is guarded by the sweep's run count (total, which only
 // the refiner grows once the starting grid is enqueued), so when two processes try
 // the same step one of them updates nothing and stops.
+// The refiner runs these on the pg pool: through Prisma they cost more than the service's 5% (docs/service-design.md, "Hot paths on pg").
 import type { Queryable } from './queryable.ts';
 import type { SweepStatus } from './sweeps.ts';
 
