@@ -70,6 +70,7 @@ export async function migrate(url: string, opts: { createDatabase?: boolean; dir
   const applied: string[] = [];
   const alreadyApplied: string[] = [];
   try {
+    // pg, not Prisma: a session-level advisory lock held across the migrations' transactions (docs/service-design.md, "Hot paths on pg").
     await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCK_KEY]);
     await client.query(PRISMA_MIGRATIONS_DDL);
     const { rows } = await client.query<{ migration_name: string; checksum: string }>(
