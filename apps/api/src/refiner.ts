@@ -35,6 +35,7 @@ import { createRedis, RUNS_QUEUE } from '@curation/queue';
 import { costOf, jobsFor, maxJobIndexes, packBatches } from './batches.ts';
 
 export interface RefinerOptions {
+  // The refiner's statements go to pg: through Prisma they cost more than the service's 5% (docs/service-design.md, "Hot paths on pg").
   pool: pg.Pool;
   queue: Queue;
   log: FastifyBaseLogger;
