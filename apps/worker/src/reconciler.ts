@@ -32,6 +32,7 @@ const PRUNE_EVERY_MS = 3600_000;
 export interface ReconcilerOptions {
   /** This worker's id: the lease's holder. */
   workerId: string;
+  // The pass runs on pg: through Prisma its statements cost more than the service's 5% (docs/service-design.md, "Hot paths on pg").
   db: pg.Pool;
   queue: Queue<RunBatchJob>;
   sweeps: SweepCache;
