@@ -4,54 +4,20 @@
 // progress and prints the phase table of the limit share of the basin of reward 1, then says where to
 // go next. The key is revoked at the end; `--keep` leaves the API and workers running
 // (and the key valid) to explore.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import cliProgress from 'cli-progress';
 import { createKey, createPool, createTeam, databaseUrl, findTeam, migrate, revokeKey } from '@curation/db';
-import { redisUrl } from '@curation/queue';
+import { freePort, startLocalService, type LocalService } from './local-service.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const keep = process.argv.includes('--keep');
 const TEAM = 'demo';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-const children: ChildProcess[] = [];
-function start(name: string, file: string, env: Record<string, string>): ChildProcess {
-  // The API and workers run compiled (scripts/demo.mjs builds first), as in production.
-  const child = spawn(process.execPath, [join(root, file)], {
-    cwd: root,
-    env: { ...process.env, DATABASE_URL: databaseUrl(), REDIS_URL: redisUrl(), LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  child.on('exit', (code, signal) => {
-    if (!stopping && code !== 0) console.error(`demo: ${name} exited (${signal ?? code})`);
-  });
-  children.push(child);
-  return child;
-}
-let stopping = false;
-async function stopAll() {
-  stopping = true;
-  await Promise.all(children.map((c) => new Promise<void>((resolve) => {
-    if (c.exitCode !== null || c.signalCode !== null) return resolve();
-    c.once('exit', () => resolve());
-    c.kill('SIGTERM');
-  })));
-}
+let service: LocalService | undefined;
+const stopAll = async () => { await service?.stop(); };
 process.on('SIGINT', () => { void stopAll().then(revokeDemoKey).finally(() => process.exit(130)); });
 
 /** The demo team's key: every /v1 route needs `Authorization: Bearer <key>`. */
@@ -103,16 +69,10 @@ async function main() {
   } finally {
     await pool.end();
   }
-  const port = await apiPort();
-  const base = `http://127.0.0.1:${port}`;
-  start('api', 'apps/api/dist/main.js', { PORT: String(port), HOST: '127.0.0.1' });
-  for (let i = 0; i < 2; i++) start(`worker ${i + 1}`, 'apps/worker/dist/main.js', { WORKER_CONCURRENCY: '1' });
-
-  for (let i = 0; ; i++) {
-    try { if ((await fetch(`${base}/ready`)).ok) break; } catch { /* not listening yet */ }
-    if (i > 120) throw new Error('the API did not become ready within 60 s');
-    await sleep(500);
-  }
+  // The API and workers run compiled (scripts/demo.mjs builds first), as in production.
+  service = await startLocalService({ name: 'demo', port: await apiPort(), compiled: true });
+  const base = service.base;
+  await service.ready();
   console.log(`API at ${base} (OpenAPI docs at ${base}/docs), 2 workers; team ${TEAM}\n`);
 
   const spec = readFileSync(join(root, 'examples/q-vs-D.yaml'), 'utf8');
