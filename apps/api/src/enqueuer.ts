@@ -231,35 +231,49 @@ export class Enqueuer {
     // chunk's insert is CPU in Postgres (index entries, the foreign key check per row).
     const width = layout ? 2 : 1;
     let start = state.enqueued;
-    while (start < state.total && !this.closed) {
+    let next = start; // where the next rows start; `start` is what `enqueued` says
+    // The jobs of one round go to Redis while the next round's rows are inserted.
+    let jobs: Promise<boolean> = Promise.resolve(true);
+    while (next < state.total && !this.closed) {
       // Chunk ends are multiples of chunkSize whatever `enqueued` we resumed from.
       const chunks: number[][] = [];
-      for (let from = start; chunks.length < width && from < state.total;) {
+      for (let from = next; chunks.length < width && from < state.total;) {
         const end = Math.min(state.total, (Math.floor(from / chunkSize) + 1) * chunkSize);
         chunks.push(Array.from({ length: end - from }, (_, k) => from + k));
         from = end;
       }
       await redisReady(this.redis, 5000); // no rows for jobs we could not add anyway
       // Settled, not raced: a failed chunk must not leave the other still using the locked client.
-      const settled = await Promise.allSettled(chunks.map((indexes, k) => this.withClient(k === 0 ? client : null, (c) => {
-        // Each run keeps its estimate: a cancelled sweep is charged for the runs it computed (teams.ts).
-        const costs = perRun ? indexes.map(cost) : undefined;
-        return layout
-          ? insertRunRange(c, id, indexes[0], indexes[0] + indexes.length, layout, costs)
-          : insertRunChunk(c, id, indexes, indexes.map((i) => paramsJson(compiled, i)), costs);
-      })));
+      const [settled, open] = await Promise.all([
+        Promise.allSettled(chunks.map((indexes, k) => this.withClient(k === 0 ? client : null, (c) => {
+          // Each run keeps its estimate: a cancelled sweep is charged for the runs it computed (teams.ts).
+          const costs = perRun ? indexes.map(cost) : undefined;
+          return layout
+            ? insertRunRange(c, id, indexes[0], indexes[0] + indexes.length, layout, costs)
+            : insertRunChunk(c, id, indexes, indexes.map((i) => paramsJson(compiled, i)), costs);
+        }))),
+        jobs,
+      ]);
       const failed = settled.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
-      if (settled.some((r) => r.status === 'fulfilled' && !r.value)) return; // cancelled meanwhile
-      for (const indexes of chunks) {
-        // Job size from the sweep's total, never from where we resumed: same ids on resume.
-        await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes, jobIndexes)));
-        const end = indexes[indexes.length - 1] + 1;
-        const status = await advanceEnqueued(client, id, end);
-        if (status === null || status === 'cancelled') return;
-        start = end;
-      }
+      if (!open || settled.some((r) => r.status === 'fulfilled' && !r.value)) return; // cancelled meanwhile
+      next = chunks[chunks.length - 1][chunks[chunks.length - 1].length - 1] + 1;
+      jobs = (async () => {
+        for (const indexes of chunks) {
+          // Job size from the sweep's total, never from where we resumed: same ids on resume.
+          await this.queue.addBulk(jobsFor(id, packBatches(cost, indexes, jobIndexes)));
+          // Only once rows and jobs exist for everything below it.
+          const end = indexes[indexes.length - 1] + 1;
+          const status = await advanceEnqueued(this.pool, id, end);
+          if (status === null || status === 'cancelled') return false;
+          start = end;
+        }
+        return true;
+      })();
+      // A failure of the jobs is thrown where it is awaited (next round, or below).
+      jobs.catch(() => {});
     }
+    if (!(await jobs)) return;
     if (start >= state.total) {
       // Workers finish a sweep after their last job, but only once it is fully enqueued:
       // when they were faster than the last `advanceEnqueued`, finishing falls to us.
