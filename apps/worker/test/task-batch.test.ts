@@ -53,7 +53,7 @@ describe('grouping cheap computations into pool tasks', () => {
   });
 
   it(`never puts more than ${MAX_TASK_CONFIGS} configurations in one task`, () => {
-    const tasks = groupIntoTasks(Array.from({ length: 100 }, (_, i) => item(String(i), 0)), 0.02);
-    expect(tasks.map((t) => t.length)).toEqual([32, 32, 32, 4]);
+    const tasks = groupIntoTasks(Array.from({ length: 3 * MAX_TASK_CONFIGS + 4 }, (_, i) => item(String(i), 0)), 0.02);
+    expect(tasks.map((t) => t.length)).toEqual([MAX_TASK_CONFIGS, MAX_TASK_CONFIGS, MAX_TASK_CONFIGS, 4]);
   });
 });

@@ -120,6 +120,22 @@ describe('worker', () => {
     expect(r.config).toMatchObject({ weights: expect.any(Array), K: 'inf', iterations: 40 });
   });
 
+  it('with WORKER_DB_CLIENT=prisma, stores each index once, as the pg client does', async () => {
+    const r = await createTestRedis();
+    const q = createQueue(r.url, r.prefix);
+    extra.push(q);
+    await newWorker({ prefix: r.prefix, dbClient: 'prisma' });
+    const { id } = await insertSweep(db, smallSpec({ name: 'prisma-client', iterations: 41 }));
+    await addJob(q, id, [0, 1, 2, 3], 0);
+    await addJob(q, id, [0, 1, 2, 3], 1); // a duplicate delivery at the same time
+    expect((await waitSweep(db, id, ['succeeded', 'failed'])).status).toBe('succeeded');
+    const { rows } = await db.query(
+      `SELECT r.index, r.status, r.attempts, r.reused, r.duration_ms, res.trajectory, res.summary
+         FROM runs r JOIN results res ON res.id = r.result_id WHERE r.sweep_id = $1 ORDER BY r.index`, [id]);
+    expect(rows.map((x) => [x.index, x.status, x.reused])).toEqual([0, 1, 2, 3].map((i) => [i, 'succeeded', false]));
+    expect(rows.every((x) => x.attempts >= 1 && x.duration_ms > 0 && x.trajectory.length > 24 && typeof x.summary.converged === 'boolean')).toBe(true);
+  });
+
   it('computes nothing for a cancelled sweep: its queued and orphaned running runs are cancelled', async () => {
     const { id } = await insertSweep(db, smallSpec({ name: 'cancelled-before-claim' }));
     // Index 1 was left running by a worker that died; then the sweep was cancelled.
