@@ -348,3 +348,20 @@ describe('a large export', () => {
     expect(JSON.parse(lines[lines.length - 1]).index).toBe(N - 2);
   });
 });
+
+describe('the export of a cancelled sweep', () => {
+  it('shows its queued runs as cancelled before the background pass has written their rows', async () => {
+    const { id, fixtures } = await insertSmallSweep(pool);
+    const queued = fixtures.filter((f) => f.status === 'queued').map((f) => f.index);
+    expect(queued.length).toBeGreaterThan(0);
+    // What a cancel leaves at first: the sweep says cancelled, its queued rows are not written yet.
+    await pool.query(`UPDATE sweeps SET status = 'cancelled', finished_at = now() WHERE id = $1`, [id]);
+    const rows = parseCsv((await get(`/v1/sweeps/${id}/runs.csv`)).body);
+    const status = rows[0].indexOf('status');
+    expect(rows.slice(1).filter((r) => r[status] === 'cancelled').map((r) => Number(r[0]))).toEqual(queued);
+    expect(rows.slice(1).some((r) => r[status] === 'queued')).toBe(false);
+    const only = (await get(`/v1/sweeps/${id}/runs.ndjson?status=cancelled`)).body.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(only.map((r) => [r.index, r.status])).toEqual(queued.map((i) => [i, 'cancelled']));
+    expect((await get(`/v1/sweeps/${id}/runs.ndjson?status=queued`)).body.trim()).toBe('');
+  });
+});

@@ -5,6 +5,7 @@
 import type { Queryable } from './queryable.ts';
 import { decodeTrajectory, type StoredMetricsRow } from './trajectory-codec.ts';
 import { summaryFields } from './stats-fields.ts';
+import { runStatusSql } from './run-queries.ts';
 import { specVariables, sweepMeta } from './sweep-meta.ts';
 import { ALL_SWEEPS, teamCondition, visibleTeam, type RunStatus, type Visibility } from './sweeps.ts';
 
@@ -46,13 +47,15 @@ export interface ExportOptions {
 export async function* exportRuns(db: Queryable, sweepId: string, o: ExportOptions = {}): AsyncGenerator<ExportRun> {
   const limit = o.chunkSize ?? (o.trajectory ? EXPORT_TRAJECTORY_CHUNK : EXPORT_CHUNK);
   const traj = o.trajectory ? `, CASE WHEN r.status = 'succeeded' THEN res.trajectory END AS trajectory` : '';
+  // Statuses as users see them: queued runs of a cancelled sweep are cancelled, also before
+  // the background pass has written their rows (run-queries.ts, runStatusSql).
   const chunk = (after: number): Promise<{ rows: ExportRun[] }> => db.query<ExportRun>(
-    `SELECT r.index, r.id::text AS "runId", r.status, r.params, r.error, r.stage, r.cell,
+    `SELECT r.index, r.id::text AS "runId", ${runStatusSql()} AS status, r.params, r.error, r.stage, r.cell,
             CASE WHEN r.status = 'succeeded' THEN res.summary END AS summary,
             CASE WHEN r.status = 'succeeded' THEN res.contract END AS contract,
             CASE WHEN r.status = 'succeeded' THEN res.core_version END AS "coreVersion"${traj}
-       FROM runs r LEFT JOIN results res ON res.id = r.result_id
-      WHERE r.sweep_id = $1 AND r.index > $2 AND ($3::text IS NULL OR r.status = $3)
+       FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN results res ON res.id = r.result_id
+      WHERE r.sweep_id = $1 AND r.index > $2 AND ($3::text IS NULL OR ${runStatusSql()} = $3)
       ORDER BY r.index
       LIMIT $4`,
     [sweepId, after, o.status ?? null, limit],
@@ -252,7 +255,7 @@ const MAX_BIGINT = 9223372036854775807n;
 export async function runTrajectory(db: Queryable, runId: string, vis: Visibility = ALL_SWEEPS): Promise<RunTrajectory | null> {
   if (!/^[0-9]{1,19}$/.test(runId) || BigInt(runId) > MAX_BIGINT) return null;
   const { rows } = await db.query<Omit<RunTrajectory, 'trajectory' | 'variables'> & { trajectory: Buffer | null; axes: unknown }>(
-    `SELECT r.id::text AS id, r.sweep_id AS "sweepId", s.name AS "sweepName", r.index, r.params, r.status,
+    `SELECT r.id::text AS id, r.sweep_id AS "sweepId", s.name AS "sweepName", r.index, r.params, ${runStatusSql()} AS status,
             s.spec -> 'axes' AS axes,
             CASE WHEN r.status = 'succeeded' THEN res.contract END AS contract,
             CASE WHEN r.status = 'succeeded' THEN res.core_version END AS "coreVersion",

@@ -59,8 +59,13 @@ export const metricsRoutes: FastifyPluginAsync<MetricsOptions> = async (app, dep
     labelNames: ['status'],
     registers: [registry],
     async collect() {
+      // From the counters the triggers on runs keep (not a count of every run row), with
+      // queued runs of a cancelled sweep counted as cancelled, as the API shows them.
       const { rows } = await deps.pool.query<{ status: string; n: string }>(
-        'SELECT status, count(*) AS n FROM runs GROUP BY status',
+        `SELECT CASE WHEN c.status = 'queued' AND s.status = 'cancelled' THEN 'cancelled' ELSE c.status END AS status,
+                sum(c.n) AS n
+           FROM sweep_run_counts c JOIN sweeps s ON s.id = c.sweep_id
+          GROUP BY 1`,
       );
       for (const status of RUN_STATUSES) this.set({ status }, Number(rows.find((r) => r.status === status)?.n ?? 0));
     },
