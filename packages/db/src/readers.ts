@@ -6,7 +6,7 @@
 // every statement runs in one transaction: a role exists with its team and grants, or not at all.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { prismaFor } from './client.ts';
+import { pgErrorCode, prismaFor } from './client.ts';
 
 export interface Reader {
   roleName: string;
@@ -68,33 +68,25 @@ export async function createReader(pool: pg.Pool, teamId: string, o: { roleName:
   }
   const password = o.password ?? randomBytes(24).toString('base64url');
   const role = quoteIdent(o.roleName);
-  const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    try {
+    // One interactive transaction of the pool's Prisma Client: DDL has no model API, so
+    // those statements are SQL through the same client.
+    return await prismaFor(pool).$transaction(async (tx) => {
       // Utility statements take no parameters; the name is checked above, the verifier is base64.
-      await client.query(
+      await tx.$executeRawUnsafe(
         `CREATE ROLE ${role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS
            PASSWORD ${quoteLiteral(scramSha256Verifier(password))}`,
       );
-      await client.query(`ALTER ROLE ${role} SET default_transaction_read_only = on`);
-      const { rows } = await client.query<Reader>(
-        `INSERT INTO team_readers (role_name, team_id) VALUES ($1, $2)
-         RETURNING role_name AS "roleName", team_id AS "teamId", created_at AS "createdAt"`,
-        [o.roleName, teamId],
-      );
-      await client.query('SELECT grant_analyst_reader($1)', [o.roleName]);
-      const db = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0].db;
-      await client.query(`GRANT CONNECT ON DATABASE ${quoteIdent(db)} TO ${role}`);
-      await client.query('COMMIT');
-      return { ...rows[0], password };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      if ((err as { code?: string }).code === '42710') throw new DuplicateReaderError(o.roleName);
-      throw err;
-    }
-  } finally {
-    client.release();
+      await tx.$executeRawUnsafe(`ALTER ROLE ${role} SET default_transaction_read_only = on`);
+      const reader = await tx.teamReader.create({ data: { roleName: o.roleName, teamId } });
+      await tx.$executeRaw`SELECT grant_analyst_reader(${o.roleName})`;
+      const [{ db }] = await tx.$queryRaw<{ db: string }[]>`SELECT current_database() AS db`;
+      await tx.$executeRawUnsafe(`GRANT CONNECT ON DATABASE ${quoteIdent(db)} TO ${role}`);
+      return { roleName: reader.roleName, teamId: reader.teamId, createdAt: reader.createdAt, password };
+    });
+  } catch (err) {
+    if (pgErrorCode(err) === '42710') throw new DuplicateReaderError(o.roleName);
+    throw err;
   }
 }
 
@@ -109,29 +101,16 @@ export async function listReaders(db: pg.Pool, teamId?: string): Promise<Reader[
  * with it; DROP ROLE fails if it was granted anything in another database.
  */
 export async function dropReader(pool: pg.Pool, roleName: string): Promise<boolean> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    try {
-      const { rowCount } = await client.query('DELETE FROM team_readers WHERE role_name = $1', [roleName]);
-      if (!rowCount) {
-        await client.query('ROLLBACK');
-        return false;
-      }
-      const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [roleName]);
-      if (exists.rowCount) {
-        await client.query(`DROP OWNED BY ${quoteIdent(roleName)}`);
-        await client.query(`DROP ROLE ${quoteIdent(roleName)}`);
-      }
-      await client.query('COMMIT');
-      return true;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
+  return prismaFor(pool).$transaction(async (tx) => {
+    const { count } = await tx.teamReader.deleteMany({ where: { roleName } });
+    if (count === 0) return false;
+    const exists = await tx.$queryRaw<unknown[]>`SELECT 1 FROM pg_roles WHERE rolname = ${roleName}`;
+    if (exists.length) {
+      await tx.$executeRawUnsafe(`DROP OWNED BY ${quoteIdent(roleName)}`);
+      await tx.$executeRawUnsafe(`DROP ROLE ${quoteIdent(roleName)}`);
     }
-  } finally {
-    client.release();
-  }
+    return true;
+  });
 }
 
 /** `postgresql://role:password@host:port/db?...` on the server and database of `databaseUrl`. */

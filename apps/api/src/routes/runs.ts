@@ -1,7 +1,7 @@
 // Runs of a sweep, page by page, and one run with its whole trajectory.
 import type { FastifyPluginAsync, RawServerDefault } from 'fastify';
 import { compileSweep } from '@curation/sweep-spec';
-import { decodeTrajectory, getRunDetail, getSweep, getSweepWithSpec, listRuns } from '@curation/db';
+import { decodeTrajectory, getRunDetail, getSweep, getSweepWithSpec, listRuns, prismaQueryableFor } from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
 import type { Deps } from '../deps.ts';
 import { notFound } from '../errors.ts';
@@ -12,6 +12,9 @@ import { ListRunsQuery, RunDetailSchema, RunIdParams, RunPage, SweepIdParams, er
 
 export const runRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvider> = async (app, deps) => {
   const { pool } = deps;
+  // Run pages and run detail go through Prisma Client as SQL ($queryRaw): a keyset page
+  // with the status as users see it (runStatusSql) is one statement the model API cannot say.
+  const sql = prismaQueryableFor(pool);
 
   app.get('/sweeps/:id/runs', {
     schema: {
@@ -27,7 +30,7 @@ export const runRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvid
     const q = request.query;
     const afterIndex = q.cursor !== undefined ? decodeRunCursor(q.cursor) : undefined;
     if (!isUuid(id) || !(await getSweep(pool, id, visibilityOf(request)))) throw notFound('sweep', id);
-    const page = await listRuns(pool, id, { status: q.status, afterIndex, limit: q.limit ?? 100 });
+    const page = await listRuns(sql, id, { status: q.status, afterIndex, limit: q.limit ?? 100 });
     return {
       items: page.items.map(runView),
       nextCursor: page.nextIndex === null ? null : encodeRunCursor(page.nextIndex),
@@ -44,7 +47,7 @@ export const runRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvid
   }, async (request) => {
     const { id } = request.params;
     const vis = visibilityOf(request);
-    const run = isRunId(id) ? await getRunDetail(pool, id, vis) : null;
+    const run = isRunId(id) ? await getRunDetail(sql, id, vis) : null;
     if (!run) throw notFound('run', id);
     let config = run.config;
     if (config == null) {
