@@ -146,11 +146,14 @@ def main():
     conn.commit()
 
     sizes = [(float(s.split(':')[0]), int(s.split(':')[1]), int(s.split(':')[2])) for s in a.sizes.split(',')]
+    # Calibrated once per size, before any pipeline's processes start (their start-up
+    # would slow the measurement), and shared by every tool.
+    generations = {size: calibrate(size[0], size[1], size[2]) for size in sizes}
     for tool in tools:
         peer = (CeleryPeer if tool == 'celery' else DaskPeer)(a.dsn, a.redis)
         try:
             for target_ms, atoms, rows in sizes:
-                iterations, ms = calibrate(target_ms, atoms, rows)
+                iterations, ms = generations[(target_ms, atoms, rows)]
                 # warm the pipeline's processes (imports, connections) on other configurations
                 warm = f'warm-{uuid.uuid4().hex[:8]}'
                 peer.submit(warm, configs(10, 20, shift=0.5), atoms, iterations, rows)
