@@ -23,7 +23,9 @@ function median(xs: number[]): number {
 }
 
 async function runPython(python: string, args: string[]): Promise<{ code: number; lines: PeerLine[]; missing?: string }> {
-  const child = spawn(python, [join(here, 'peer.py'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(python, [join(here, 'peer.py'), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, // no __pycache__ in the tree
+  });
   const lines: PeerLine[] = [];
   let missing: string | undefined;
   let buf = '';
