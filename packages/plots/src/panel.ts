@@ -90,7 +90,37 @@ export function renderSeries(xScale: Scale, yScale: Scale, series: PanelSeries[]
     let segmentPoints = 0;
     const isolated: [number, number][] = [];
     let lastPoint: [number, number] | null = null;
+    // A line of far more points than pixels (a run recorded at every one of 10^5
+    // generations) draws the same picture from the first, lowest, highest and last point
+    // of each half-pixel column, and stays a small SVG that a browser renders at once.
+    let column = Number.NaN;
+    const col = { x: 0, first: 0, min: 0, minAt: 0, max: 0, maxAt: 0, last: 0, count: 0 };
+    const flushColumn = (): void => {
+      if (col.count === 0) return;
+      const ys = [col.first];
+      const inner = col.minAt <= col.maxAt ? [col.min, col.max] : [col.max, col.min];
+      for (const y of [...inner, col.last]) if (y !== ys[ys.length - 1]) ys.push(y);
+      for (const y of ys) {
+        d += `${penDown ? 'L' : 'M'}${n(col.x)},${n(y)}`;
+        penDown = true;
+      }
+      col.count = 0;
+    };
+    const lineTo = (px: number, py: number): void => {
+      const c = Math.round(px * 2);
+      if (c !== column || col.count === 0) {
+        flushColumn();
+        column = c;
+        Object.assign(col, { x: px, first: py, min: py, minAt: 0, max: py, maxAt: 0, last: py, count: 1 });
+        return;
+      }
+      col.count++;
+      if (py < col.min) Object.assign(col, { min: py, minAt: col.count });
+      if (py > col.max) Object.assign(col, { max: py, maxAt: col.count });
+      col.last = py;
+    };
     const endSegment = (): void => {
+      flushColumn();
       if (segmentPoints === 1 && lastPoint) isolated.push(lastPoint);
       penDown = false;
       segmentPoints = 0;
@@ -103,8 +133,7 @@ export function renderSeries(xScale: Scale, yScale: Scale, series: PanelSeries[]
       if (!yScale.accepts(p.y)) continue; // e.g. y <= 0 on a log axis: skipped, the line goes on
       const px = xScale.map(p.x);
       const py = yScale.map(p.y);
-      d += `${penDown ? 'L' : 'M'}${n(px)},${n(py)}`;
-      penDown = true;
+      lineTo(px, py);
       segmentPoints++;
       lastPoint = [px, py];
       drawn++;

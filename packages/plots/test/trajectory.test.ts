@@ -51,6 +51,21 @@ describe('trajectoryPlotSvg', () => {
     const svg = trajectoryPlotSvg({ title: 'long run', rows });
     checkSvg(svg);
     expect(svg).toContain('basin (reward 2)');
+    // a few points per pixel column, not one per generation: small enough for a browser
+    expect(svg.length).toBeLessThan(500_000);
+  });
+
+  it('keeps a one-generation spike of a long run, exactly where a short run draws it', () => {
+    const spikeAt = (length: number, at: number) => Array.from({ length }, (_, t) => ({
+      t, entropy: 2, mass: [t === at ? 0.9 : 0.1 + 1e-6 * Math.sin(t), 0.5], outside: 0.1, step: t ? 1e-3 : null,
+    }));
+    // The highest point of the first basin's line: the smallest y pixel of its path.
+    const top = (rows: TrajectoryPlotInput['rows']) => {
+      const line = /data-series="basin \(reward 1\)"[^>]*><path d="([^"]+)" class="series-line"/.exec(trajectoryPlotSvg({ title: 'x', rows }))![1];
+      const ys = [...line.matchAll(/[ML][-0-9.]+,([-0-9.]+)/g)].map((m) => Number(m[1]));
+      return Math.min(...ys);
+    };
+    expect(top(spikeAt(100_000, 61_803))).toBe(top(spikeAt(11, 5)));
   });
 
   it('draws the share step (contract 2) next to the step, dashed, when the rows have it', () => {
