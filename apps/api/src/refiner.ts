@@ -28,10 +28,13 @@ import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import { compileSweep, readOutcome, type CompiledSweep, type PointValues } from '@curation/sweep-spec';
 import {
-  finishRefine, finishSweepIfDone, getRefineState, insertStage, isRefineSweep, labelRuns, refineSweepsToCheck, runOutcomes,
+  finishRefine, finishSweepIfDone, getRefineState, insertStage, isRefineSweep, labelRuns, refineSweepsToCheck, runOutcomes, runStatusCounts,
   setRefineStage,
 } from '@curation/db';
 import { createRedis, RUNS_QUEUE } from '@curation/queue';
+
+/** Queued runs of a sweep at which a refiner step is left to a later completion (see step). */
+const QUEUED_ENOUGH = 64;
 import { costOf, jobsFor, maxJobIndexes, packBatches } from './batches.ts';
 
 export interface RefinerOptions {
@@ -208,6 +211,11 @@ export class Refiner {
     }
     const started = Date.now();
     let compiled = this.compiled.get(id);
+    // While the workers have plenty queued, what a step would add can wait for a later
+    // completion: adding it now would not start it sooner, and a step (every run read and
+    // the rule replayed) takes CPU from those workers on a small machine. The completion
+    // that brings the queue below this looks; so does the last one (nothing queued).
+    if (compiled && ((await runStatusCounts(this.pool, [id])).get(id)?.queued ?? 0) >= QUEUED_ENOUGH) return;
     // Once the spec is known, the sweep's state and its runs are read together.
     const [st, read] = await Promise.all([
       getRefineState(this.pool, id),
