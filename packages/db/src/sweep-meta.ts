@@ -21,6 +21,7 @@ export interface SweepMeta {
  * `vis` (or the id is no uuid). The API always passes the caller's visibility; the
  * default (every sweep) is for tools with direct database access (bench).
  */
+// On the caller's connection: stats and export pass their pg pool, so this read goes with them (docs/service-design.md, "Hot paths on pg").
 export async function sweepMeta(db: Queryable, sweepId: string, vis: Visibility = ALL_SWEEPS): Promise<SweepMeta | null> {
   if (!isUuid(sweepId)) return null;
   const { rows } = await db.query<{ spec: unknown; first: Record<string, unknown> | null }>(

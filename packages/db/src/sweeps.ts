@@ -321,6 +321,7 @@ export const CANCEL_CHUNK_ROWS = 20_000;
  * first, the order cancel and retry use (FOR UPDATE), so a concurrent retry either
  * waits for this chunk or is seen by it.
  */
+// A pg transaction like cancel's: see inTransaction's note on why (docs/service-design.md, "Hot paths on pg").
 export async function cancelQueuedRunsChunk(
   pool: pg.Pool, id: string, after = -1, limit = CANCEL_CHUNK_ROWS,
 ): Promise<{ n: number; last: number } | null> {

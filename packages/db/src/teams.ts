@@ -184,6 +184,7 @@ export const SWEEP_CHARGE = `(CASE WHEN s.status <> 'cancelled' THEN s.estimated
      WHERE r.sweep_id = s.id AND (r.status IN ('succeeded', 'failed', 'running') OR (r.status = 'cancelled' AND r.started_at IS NOT NULL))
   ) END + s.retry_cost_seconds)`;
 
+// The budget statements below run inside the submission's and retry's pg transactions (sweeps.ts says why those stay on pg).
 /** What the team's sweeps cost its budget (seconds), see SWEEP_CHARGE. */
 export async function teamBudgetUsed(db: Queryable, teamId: string): Promise<number> {
   const { rows } = await db.query<{ used: number }>(
