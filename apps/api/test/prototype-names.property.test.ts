@@ -101,7 +101,10 @@ async function check(slot: Slot, name: string): Promise<void> {
   expect(res.statusCode, show).toBe(400);
   const body = res.json();
   // the parameter is named, in the message and as the issue's path
-  expect(body.message, show).toMatch(new RegExp(`^${slot.param}: |/querystring/${slot.param}`));
+  // Plain string checks, not a RegExp per case: thousands of one-off regular expressions
+  // in one process have crashed Node 20's regexp compiler (out of memory) now and then.
+  const message = String(body.message);
+  expect(message.startsWith(`${slot.param}: `) || message.includes(`/querystring/${slot.param}`), `${show}: ${message}`).toBe(true);
   expect(body.issues?.map((i: { path: string }) => i.path), show).toContain(`/querystring/${slot.param}`);
 }
 
@@ -127,7 +130,7 @@ describe('prototype property names in stats, export and plot parameters', () => 
     ] as const) {
       const res = await app.inject({ method: 'GET', url, headers: admin.headers });
       expect(res.statusCode, url).toBe(400);
-      expect(res.json().message, url).toMatch(new RegExp(`^${param}: unknown`));
+      expect(String(res.json().message).startsWith(`${param}: unknown`), `${url}: ${res.json().message}`).toBe(true);
     }
     // the genuine axis called valueOf groups and plots like any other
     const ok = await app.inject({ method: 'GET', url: stats('groupBy=valueOf&metrics=summary.nashGap'), headers: admin.headers });
