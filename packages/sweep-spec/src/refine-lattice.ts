@@ -281,3 +281,70 @@ export function planStage(lat: RefineLattice, values: PointValues, kind: RuleKin
   const keys = [...fresh].map((k) => [lat.pointIndex(k), k]).sort((a, b) => a[0] - b[0]).map((x) => x[1]);
   return { keys, cells, candidates: candidates.length, truncated };
 }
+
+/**
+ * Every point the stage-by-stage rule adds, with its stage, when nothing bounds it:
+ * planStage(…, Infinity) applied stage after stage from the starting grid, each point
+ * valued by `value` (null: unknown). The same result, but each stage looks only at the
+ * cells whose surroundings changed in the previous one (the children of split cells,
+ * and the leaves across an edge that gained a midpoint): a leaf that did not disagree
+ * keeps not disagreeing until a point appears on its boundary, and points only appear
+ * where a cell splits.
+ */
+export function replayStages(lat: RefineLattice, value: (key: number) => number | null, kind: RuleKind, tolerance: number): Map<number, number> {
+  const stages = new Map<number, number>();
+  const values: PointValues = new Map();
+  const add = (k: number, stage: number): boolean => {
+    if (stages.has(k)) return false;
+    stages.set(k, stage);
+    values.set(k, value(k));
+    return true;
+  };
+  const s0 = lat.step(0);
+  let check: Cell[] = [];
+  for (const k of lat.startKeys()) add(k, 0);
+  for (let a = 0; a < lat.start; a++) {
+    if (lat.dims === 1) check.push({ ix: a * s0, iy: 0, h: s0, level: 0 });
+    else for (let b = 0; b < lat.start; b++) check.push({ ix: a * s0, iy: b * s0, h: s0, level: 0 });
+  }
+  const centre = (c: Cell): number => (lat.dims === 2 ? lat.key(c.ix + c.h / 2, c.iy + c.h / 2) : lat.key(c.ix + c.h / 2));
+  // The leaf holding the lower-left corner of the region (x, y, h), or the cell of size h there when that one is split.
+  const leafAt = (x: number, y: number, h: number): Cell => {
+    let c: Cell = { ix: Math.floor(x / s0) * s0, iy: Math.floor(y / s0) * s0, h: s0, level: 0 };
+    while (c.h > h && values.has(centre(c))) {
+      const g = c.h / 2;
+      c = { ix: x >= c.ix + g ? c.ix + g : c.ix, iy: y >= c.iy + g ? c.iy + g : c.iy, h: g, level: c.level + 1 };
+    }
+    return c;
+  };
+  for (let stage = 0; check.length; stage++) {
+    const split: Cell[] = [];
+    const seen = new Set<number>();
+    for (const c of check) {
+      const id = lat.key(c.ix, c.iy) * 32 + c.level;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (c.level >= lat.depth || values.has(centre(c))) continue;
+      if (disagrees(boundaryKeys(lat, c, values).map((k) => values.get(k)), kind, tolerance)) split.push(c);
+    }
+    const edges: [Cell, number][] = [];
+    for (const c of split) {
+      const pts = splitPoints(lat, c);
+      for (let e = 0; e < pts.length; e++) if (add(pts[e], stage + 1) && lat.dims === 2 && e < 4) edges.push([c, e]);
+    }
+    check = [];
+    for (const c of split) {
+      const g = c.h / 2;
+      const level = c.level + 1;
+      check.push({ ix: c.ix, iy: c.iy, h: g, level }, { ix: c.ix + g, iy: c.iy, h: g, level });
+      if (lat.dims === 2) check.push({ ix: c.ix, iy: c.iy + g, h: g, level }, { ix: c.ix + g, iy: c.iy + g, h: g, level });
+    }
+    // splitPoints order: bottom, right, top, left edge midpoints; the cell across that edge.
+    for (const [c, e] of edges) {
+      const [x, y] = e === 0 ? [c.ix, c.iy - c.h] : e === 1 ? [c.ix + c.h, c.iy] : e === 2 ? [c.ix, c.iy + c.h] : [c.ix - c.h, c.iy];
+      if (x < 0 || y < 0 || x >= lat.finest || y >= lat.finest) continue;
+      check.push(leafAt(x, y, c.h));
+    }
+  }
+  return stages;
+}

@@ -4,7 +4,7 @@
 import { RunConfigSchema } from '@curation/core';
 import type { SpecIssue } from './errors.ts';
 import { CONFIG_FIELDS } from './schema.ts';
-import { RefineLattice, planStage, type Dims, type PointValues, type StagePlan } from './refine-lattice.ts';
+import { RefineLattice, planStage, replayStages, type Dims, type PointValues, type StagePlan } from './refine-lattice.ts';
 import { latticeBoundary, type BoundaryCell, type LatticePoint } from './refine-boundary.ts';
 import { isFiniteNumber, isPlainObject, isSafeInt, show, tidy, typeName } from './values.ts';
 
@@ -389,17 +389,7 @@ export function makeRefinePlan(p: ParsedRefine, fixed: number): RefinePlan {
       return planStage(lattice, sides(values), kind, tolerance, room);
     },
     schedule(known) {
-      const stages = new Map<number, number>();
-      const values: PointValues = new Map();
-      let keys = lattice.startKeys();
-      for (let stage = 0; keys.length; stage++) {
-        for (const k of keys) {
-          stages.set(k, stage);
-          values.set(k, side(known.get(k) ?? null));
-        }
-        keys = planStage(lattice, values, kind, tolerance, Infinity).keys;
-      }
-      return stages;
+      return replayStages(lattice, (k) => side(known.get(k) ?? null), kind, tolerance);
     },
     boundary(values) {
       // A tolerance outcome has no level set: its boundary is drawn through the cells' mean, the middle of its range.

@@ -2,7 +2,7 @@
 // with known boundaries, the boundary it yields, and the validation of `refine`.
 import { describe, expect, it } from 'vitest';
 import {
-  RefineLattice, compileSweep, hausdorff, latticeBoundary, planStage, validateSweep, SpecError,
+  RefineLattice, compileSweep, hausdorff, latticeBoundary, planStage, replayStages, validateSweep, SpecError,
   type CompiledSweep, type LatticePoint, type PointValues, type RefinePlan, type RuleKind,
 } from '../src/index.ts';
 import { spec } from './helpers.ts';
@@ -188,6 +188,51 @@ describe('refinement out of step (schedule)', () => {
       expect(steps).toBeGreaterThan(expected.size / batch / 2);
       expect(new Map([...last].sort((a, b) => a[0] - b[0]))).toEqual(new Map([...expected].sort((a, b) => a[0] - b[0])));
     }
+  });
+
+  it('replays the rule looking only where a stage changed something, with the result of planStage stage after stage', () => {
+    let seed = 11;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    /** planStage without a bound, stage after stage from the starting grid. */
+    const reference = (lat: RefineLattice, value: (k: number) => number | null, kind: RuleKind, tol: number) => {
+      const stages = new Map<number, number>();
+      const values: PointValues = new Map();
+      let keys = lat.startKeys();
+      for (let s = 0; keys.length; s++) {
+        for (const k of keys) {
+          stages.set(k, s);
+          values.set(k, value(k));
+        }
+        keys = planStage(lat, values, kind, tol, Infinity).keys;
+      }
+      return stages;
+    };
+    const sorted = (m: Map<number, number>) => [...m].sort((a, b) => a[0] - b[0]);
+    let compared = 0;
+    for (const [dims, start, depth] of [[2, 4, 4], [2, 3, 3], [2, 1, 5], [1, 5, 5], [2, 8, 3]] as const) {
+      const lat = new RefineLattice(dims, start, depth);
+      for (let trial = 0; trial < 6; trial++) {
+        const [cx, cy, r] = [random() * lat.finest, random() * lat.finest, (0.15 + random() * 0.4) * lat.finest];
+        const missing = trial % 3 === 0 ? 0 : trial % 3 === 1 ? 0.1 : 0.5; // unknown points (failed or not finished)
+        const unknown = new Map<number, boolean>();
+        const isUnknown = (k: number) => {
+          if (!unknown.has(k)) unknown.set(k, random() < missing);
+          return unknown.get(k)!;
+        };
+        const dist = (k: number) => {
+          const [x, y] = lat.coords(k);
+          return Math.hypot(x - cx, dims === 2 ? y - cy : 0);
+        };
+        const side = (k: number) => (isUnknown(k) ? null : dist(k) <= r ? 1 : 0);
+        const metric = (k: number) => (isUnknown(k) ? null : Math.tanh((dist(k) - r) / 3));
+        for (const [f, kind, tol] of [[side, 'side', 0], [metric, 'tolerance', 0.2]] as const) {
+          const want = reference(lat, f, kind, tol);
+          expect(sorted(replayStages(lat, f, kind, tol))).toEqual(sorted(want));
+          compared += want.size;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(5000);
   });
 
   it('treats a point with no known outcome (failed, or not finished) as the synchronous rule treats a failed one', () => {
