@@ -6,8 +6,11 @@
 // moves them to earlier stages, so the evidence for a point never goes away, nothing
 // is added twice, and once every run has finished the points and their stages are
 // exactly those of the stage-synchronous rule; meanwhile a point starts as soon as the
-// outcomes that ask for it are in, not when its whole previous stage has ended. Each run's `stage` is the replay's stage, kept up to date as evidence
-// comes in (it can only decrease), and the sweep's refine_stage is the highest.
+// outcomes that ask for it are in, not when its whole previous stage has ended. Each
+// run's `stage` is the replay's stage, kept up to date as evidence comes in (it can only
+// decrease), and the sweep's refine_stage is the highest. Between steps the driver keeps
+// what it knows of the sweep (Mirror), so a step reads only the runs whose outcome may
+// still change, and replays the rule only when a point's outcome did.
 //
 // The budget: while the points asked for fit, they are added as they come. When they
 // do not, the driver waits until every run has finished and then cuts the next stage
@@ -28,14 +31,14 @@ import type { Redis } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import { compileSweep, readOutcome, type CompiledSweep, type PointValues } from '@curation/sweep-spec';
 import {
-  finishRefine, finishSweepIfDone, getRefineState, insertStage, isRefineSweep, labelRuns, refineSweepsToCheck, runOutcomes, runStatusCounts,
-  setRefineStage,
+  finishRefine, finishSweepIfDone, getRefineState, insertStage, isRefineSweep, labelRuns, refineChanges, refineSweepsToCheck, runOutcomes,
+  setRefineStage, type RunOutcome,
 } from '@curation/db';
 import { createRedis, RUNS_QUEUE } from '@curation/queue';
+import { costOf, jobsFor, maxJobIndexes, packBatches } from './batches.ts';
 
 /** Queued runs of a sweep at which a refiner step is left to a later completion (see step). */
 const QUEUED_ENOUGH = 64;
-import { costOf, jobsFor, maxJobIndexes, packBatches } from './batches.ts';
 
 export interface RefinerOptions {
   // The refiner's statements go to pg: through Prisma they cost more than the service's 5% (docs/service-design.md, "Hot paths on pg").
@@ -104,6 +107,121 @@ export function cellsOf(compiled: Refined, indexes: number[]): [number, number |
   });
 }
 
+/** Sweeps whose spec and state a refiner keeps between steps (beyond this, the oldest is read afresh when needed). */
+const MIRRORS = 64;
+
+interface MirrorRun {
+  index: number;
+  /** Lattice key of the run's point. */
+  key: number;
+  status: string;
+  stage: number | null;
+  /** The outcome read from the run (readOutcome), null unless it succeeded with one. */
+  value: number | null;
+}
+
+/**
+ * What a refiner knows of one adaptive sweep between steps, so that a step reads only
+ * the runs whose outcome may still change. A succeeded run never changes again (no
+ * statement moves a run out of succeeded, and results are not rewritten); every other
+ * run can (a retry puts failed and cancelled runs back to queued), so those are
+ * `watch`ed and read again at every step, with the sweep's state in the same snapshot.
+ * Built from a full read of the sweep's runs whenever there is none (a restart, another
+ * instance took over, runs were added by someone else) and for the last word (every run
+ * finished), so what ends a sweep never rests on memory alone.
+ */
+interface Mirror {
+  compiled: Refined;
+  /** The sweep's run count when read; a different one means runs were added elsewhere. */
+  total: number;
+  runs: MirrorRun[];
+  byIndex: Map<number, MirrorRun>;
+  /** Point key -> its runs, in index order. */
+  points: Map<number, MirrorRun[]>;
+  /** Indexes of the runs not succeeded. */
+  watch: Set<number>;
+  /** Runs queued or running. */
+  open: number;
+  /** Points whose runs have all finished, with their outcome (pointStates' `known`). */
+  known: PointValues;
+  /** plan.schedule(known), until `known` changes. */
+  wanted: Map<number, number> | null;
+}
+
+function outcomeOf(value: unknown): number | null {
+  return value === null || value === undefined ? null : readOutcome(value, []);
+}
+
+function mirrorOf(compiled: Refined, rows: RunOutcome[]): Mirror {
+  const m: Mirror = { compiled, total: 0, runs: [], byIndex: new Map(), points: new Map(), watch: new Set(), open: 0, known: new Map(), wanted: null };
+  const lat = compiled.refine.lattice;
+  for (const r of rows) addRun(m, { index: r.index, key: lat.runPoint(r.index).key, status: r.status, stage: r.stage, value: outcomeOf(r.value) });
+  for (const key of m.points.keys()) updatePoint(m, key);
+  m.wanted = null;
+  return m;
+}
+
+function addRun(m: Mirror, r: MirrorRun): void {
+  m.runs.push(r);
+  m.byIndex.set(r.index, r);
+  m.total++;
+  const list = m.points.get(r.key);
+  if (list) list.push(r);
+  else m.points.set(r.key, [r]);
+  if (r.status !== 'succeeded') m.watch.add(r.index);
+  if (UNFINISHED.has(r.status)) m.open++;
+}
+
+/** Runs just inserted by this refiner: queued, no outcome (their points are new, so `known` does not change). */
+function addRuns(m: Mirror, indexes: number[], stages: number[]): void {
+  const lat = m.compiled.refine.lattice;
+  indexes.forEach((index, k) => addRun(m, { index, key: lat.runPoint(index).key, status: 'queued', stage: stages[k], value: null }));
+}
+
+/** Recomputes a point's entry in `known`; forgets the schedule when it changes. */
+function updatePoint(m: Mirror, key: number): void {
+  const list = m.points.get(key)!;
+  const had = m.known.has(key);
+  const before = m.known.get(key);
+  if (list.some((r) => UNFINISHED.has(r.status))) {
+    if (had) {
+      m.known.delete(key);
+      m.wanted = null;
+    }
+    return;
+  }
+  const v = m.compiled.refine.aggregate(list.map((r) => r.value));
+  if (!had || before !== v) {
+    m.known.set(key, v);
+    m.wanted = null;
+  }
+}
+
+/** Applies a step's read of the watched runs: those not listed are queued. */
+function applyChanges(m: Mirror, rows: [number, string, unknown][]): void {
+  const seen = new Map(rows.map((r) => [r[0], r]));
+  const dirty = new Set<number>();
+  for (const index of [...m.watch]) {
+    const r = m.byIndex.get(index)!;
+    const row = seen.get(index);
+    const status = row ? row[1] : 'queued';
+    const value = row ? outcomeOf(row[2]) : null;
+    if (status === r.status && value === r.value) continue;
+    if (UNFINISHED.has(r.status)) m.open--;
+    if (UNFINISHED.has(status)) m.open++;
+    r.status = status;
+    r.value = value;
+    if (status === 'succeeded') m.watch.delete(index);
+    dirty.add(r.key);
+  }
+  for (const key of dirty) updatePoint(m, key);
+}
+
+function cellOf(lat: Refined['refine']['lattice'], key: number): [number, number | null] {
+  const [x, y] = lat.coords(key);
+  return [x, lat.dims === 2 ? y : null];
+}
+
 export class Refiner {
   private readonly pool: pg.Pool;
   private readonly queue: Queue;
@@ -113,6 +231,7 @@ export class Refiner {
   private readonly rescanMs: number;
   private readonly isRefine = new Map<string, boolean>();
   private readonly compiled = new Map<string, Refined>();
+  private readonly mirrors = new Map<string, Mirror>();
   private readonly active = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private events: QueueEvents | undefined;
@@ -210,67 +329,95 @@ export class Refiner {
       if (!yes) return;
     }
     const started = Date.now();
-    let compiled = this.compiled.get(id);
-    // While the workers have plenty queued, what a step would add can wait for a later
-    // completion: adding it now would not start it sooner, and a step (every run read and
-    // the rule replayed) takes CPU from those workers on a small machine. The completion
-    // that brings the queue below this looks; so does the last one (nothing queued).
-    if (compiled && ((await runStatusCounts(this.pool, [id])).get(id)?.queued ?? 0) >= QUEUED_ENOUGH) return;
-    // Once the spec is known, the sweep's state and its runs are read together.
-    const [st, read] = await Promise.all([
-      getRefineState(this.pool, id),
-      compiled ? runOutcomes(this.pool, id, compiled.refine.outcome.segs) : undefined,
-    ]);
-    if (!st || st.done || (st.status !== 'queued' && st.status !== 'running')) return;
-    if (st.enqueued < st.total) return; // the starting grid is still being enqueued
-    if (!compiled) {
-      compiled = compileSweep(st.spec) as Refined;
-      this.compiled.set(id, compiled);
-      if (this.compiled.size > 64) this.compiled.delete(this.compiled.keys().next().value as string);
+    let m = this.mirrors.get(id);
+    let st: { status: string; total: number; enqueued: number; stage: number; done: boolean } | null = null;
+    if (m) {
+      // Only the runs whose outcome may still change are read (see Mirror).
+      const ch = await refineChanges(this.pool, id, [...m.watch], m.compiled.refine.outcome.segs);
+      if (!ch || ch.done || (ch.status !== 'queued' && ch.status !== 'running')) {
+        this.mirrors.delete(id);
+        return;
+      }
+      if (ch.total !== m.total) m = undefined; // another API instance added runs: start over from the database
+      else {
+        applyChanges(m, ch.runs);
+        // While the workers have plenty queued, what a step would add can wait for a later
+        // completion: adding it now would not start it sooner, and replaying the rule takes
+        // CPU from those workers on a small machine. The completion that brings the queue
+        // below this looks; so does the last one (nothing queued).
+        if (ch.queued >= QUEUED_ENOUGH) return;
+        // The last word (every run finished) is said from a full read, as after a restart.
+        if (m.open === 0) m = undefined;
+        else st = ch;
+      }
     }
+    if (!m) {
+      this.mirrors.delete(id);
+      let compiled = this.compiled.get(id);
+      // Once the spec is known, the sweep's state and its runs are read together.
+      const [state, read] = await Promise.all([
+        getRefineState(this.pool, id),
+        compiled ? runOutcomes(this.pool, id, compiled.refine.outcome.segs) : undefined,
+      ]);
+      if (!state || state.done || (state.status !== 'queued' && state.status !== 'running')) return;
+      if (state.enqueued < state.total) return; // the starting grid is still being enqueued
+      if (!compiled) {
+        compiled = compileSweep(state.spec) as Refined;
+        this.compiled.set(id, compiled);
+        if (this.compiled.size > MIRRORS) this.compiled.delete(this.compiled.keys().next().value as string);
+      }
+      const runs = read ?? await runOutcomes(this.pool, id, compiled.refine.outcome.segs);
+      // Runs added between the two reads (by another API instance): their completions kick a later step.
+      if (runs.length !== state.total) return;
+      m = mirrorOf(compiled, runs);
+      this.mirrors.set(id, m);
+      if (this.mirrors.size > MIRRORS) this.mirrors.delete(this.mirrors.keys().next().value as string);
+      st = state;
+    }
+    if (!st) return;
+    const compiled = m.compiled;
     const plan = compiled.refine;
     const lat = plan.lattice;
-    const runs = read ?? await runOutcomes(this.pool, id, plan.outcome.segs);
-    // Runs added between the two reads (by another API instance): their completions kick a later step.
-    if (runs.length !== st.total) return;
-    const { known } = pointStates(compiled, runs);
-    const wanted = plan.schedule(known);
-    const unfinished = runs.some((r) => UNFINISHED.has(r.status));
+    m.wanted ??= plan.schedule(m.known);
+    const wanted = m.wanted;
+    const unfinished = m.open > 0;
+    const total = m.total;
 
     // Stages of the runs there are: the starting grid's are not labelled yet, and evidence may move a point to an earlier stage.
-    const scheduled = new Set<number>();
-    const relabel: number[] = [];
+    const relabel: MirrorRun[] = [];
     const relabelStages: number[] = [];
     let highest = 0;
-    for (const r of runs) {
-      const key = lat.runPoint(r.index).key;
-      scheduled.add(key);
-      const stage = wanted.get(key) ?? r.stage ?? 0;
+    for (const r of m.runs) {
+      const stage = wanted.get(r.key) ?? r.stage ?? 0;
       if (stage !== r.stage) {
-        relabel.push(r.index);
+        relabel.push(r);
         relabelStages.push(stage);
       }
       highest = Math.max(highest, stage);
     }
-    if (relabel.length) await labelRuns(this.pool, id, relabel, relabelStages, cellsOf(compiled, relabel));
+    if (relabel.length) {
+      await labelRuns(this.pool, id, relabel.map((r) => r.index), relabelStages, relabel.map((r) => cellOf(lat, r.key)));
+      relabel.forEach((r, k) => { r.stage = relabelStages[k]; });
+    }
 
-    let keys = [...wanted.keys()].filter((k) => !scheduled.has(k));
-    if (keys.length * lat.fixed > plan.budget - runs.length) {
+    let keys = [...wanted.keys()].filter((k) => !m.points.has(k));
+    if (keys.length * lat.fixed > plan.budget - total) {
       // Not all of it fits: wait for every outcome, then cut one stage as the synchronous rule does.
       if (unfinished) {
-        if (highest !== st.stage) await setRefineStage(this.pool, id, runs.length, highest);
+        if (highest !== st.stage) await setRefineStage(this.pool, id, total, highest);
         return;
       }
-      keys = plan.nextStage(known, runs.length).keys;
+      keys = plan.nextStage(m.known, total).keys;
     }
     if (keys.length === 0) {
-      if (highest !== st.stage) await setRefineStage(this.pool, id, runs.length, highest);
+      if (highest !== st.stage) await setRefineStage(this.pool, id, total, highest);
       if (unfinished) return;
-      if (await finishRefine(this.pool, id, runs.length)) {
-        this.log.info({ sweepId: id, stage: highest, runs: runs.length }, 'refiner: refinement done');
+      if (await finishRefine(this.pool, id, total)) {
+        this.log.info({ sweepId: id, stage: highest, runs: total }, 'refiner: refinement done');
       }
       await finishSweepIfDone(this.pool, id);
       this.compiled.delete(id);
+      this.mirrors.delete(id);
       return;
     }
     keys.sort((a, b) => lat.pointIndex(a) - lat.pointIndex(b));
@@ -285,10 +432,13 @@ export class Refiner {
     for (const s of stages) highest = Math.max(highest, s);
     const costs = indexes.map((i) => costOf(compiled, i));
     const params = indexes.map((i) => JSON.stringify(compiled.paramsAt(i)));
-    if (!(await insertStage(this.pool, id, runs.length, highest, { indexes, params, cells: cellsOf(compiled, indexes), stages, costs }))) return;
+    if (!(await insertStage(this.pool, id, total, highest, { indexes, params, cells: cellsOf(compiled, indexes), stages, costs }))) {
+      this.mirrors.delete(id); // someone else added runs or the sweep stopped: the next step reads it afresh
+      return;
+    }
+    addRuns(m, indexes, stages);
     const cost = new Map(indexes.map((i, k) => [i, costs[k]]));
     await this.queue.addBulk(jobsFor(id, packBatches((i) => cost.get(i) ?? 0, indexes, maxJobIndexes(indexes.length))));
-    this.log.debug({ sweepId: id, stage: highest, added: indexes.length, runs: runs.length + indexes.length, ms: Date.now() - started }, 'refiner: runs added');
+    this.log.debug({ sweepId: id, stage: highest, added: indexes.length, runs: m.total, ms: Date.now() - started }, 'refiner: runs added');
   }
-
 }

@@ -61,6 +61,38 @@ export async function runOutcomes(db: Queryable, sweepId: string, segs: readonly
   return rows;
 }
 
+export interface RefineChanges {
+  status: SweepStatus;
+  total: number;
+  enqueued: number;
+  stage: number;
+  done: boolean;
+  /** Of the runs asked about: how many are queued. */
+  queued: number;
+  /** Of the runs asked about, those not queued: [index, status, value] (value as in runOutcomes). */
+  runs: [number, SweepStatus, unknown][];
+}
+
+/**
+ * The refiner's incremental read: the sweep's state and, of the runs `indexes` (those
+ * whose outcome may still change: every run not succeeded), the current status and
+ * outcome, in one statement and one snapshot. Null when the sweep is not adaptive.
+ */
+export async function refineChanges(db: Queryable, sweepId: string, indexes: number[], segs: readonly string[]): Promise<RefineChanges | null> {
+  const { rows } = await db.query<RefineChanges>(
+    `SELECT s.status, s.total, s.enqueued, s.refine_stage AS stage, s.refine_done AS done, w.queued, w.runs
+       FROM sweeps s, LATERAL (
+         SELECT count(*) FILTER (WHERE r.status = 'queued')::int AS queued,
+                coalesce(json_agg(json_build_array(r.index, r.status,
+                  CASE WHEN r.status = 'succeeded' THEN res.summary #> $3::text[] END)) FILTER (WHERE r.status <> 'queued'), '[]') AS runs
+           FROM runs r LEFT JOIN results res ON res.id = r.result_id
+          WHERE r.sweep_id = $1 AND r.index = ANY($2::int[])) w
+      WHERE s.id = $1 AND s.spec ? 'refine'`,
+    [sweepId, indexes, segs],
+  );
+  return rows[0] ?? null;
+}
+
 /** New runs of an adaptive sweep, aligned arrays. */
 export interface StageRuns {
   indexes: number[];
