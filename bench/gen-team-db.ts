@@ -15,8 +15,10 @@
 // without a join) on two connections, then every index and constraint is rebuilt from its
 // own definition, read from the catalog before it was dropped, and the tables are
 // VACUUM ANALYZEd (visibility map set, as autovacuum would). The run counters are filled
-// from the rows in one statement (the counting trigger is off during the load). An
-// existing database of the same size is reused unless --force.
+// from the rows in one statement (the counting trigger is off during the load), and so
+// are the stats rows (run_stats) and each finished sweep's tag-stats lines, which the
+// worker's finish of a sweep computes. An existing database of the same size is reused
+// unless --force.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createTeam, databaseUrl, migrate, withDatabase } from '../packages/db/src/index.ts';
@@ -171,6 +173,34 @@ async function parallel<T>(pool: pg.Pool, items: T[], width: number, fn: (c: pg.
 
 const log = (s: string) => process.stderr.write(`[gen-team-db] ${s}\n`);
 
+/**
+ * The tag-stats lines of every finished sweep that has none, as the worker's finish of
+ * each sweep computes them (migration 20261209010000_run_stats, run_stats_lines_settle):
+ * the rows here were written directly, so no finish ran. One sweep per statement, timed:
+ * the work a sweep's finish does.
+ */
+async function fillStatLines(url: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    const { rows } = await pool.query<{ id: string; n: number }>(
+      `SELECT s.id, s.total AS n FROM sweeps s
+        WHERE s.status IN ('succeeded', 'failed') AND NOT EXISTS (SELECT 1 FROM run_stats_lines l WHERE l.sweep_id = s.id)
+        ORDER BY s.total DESC, s.id`,
+    );
+    if (!rows.length) return;
+    const t = performance.now();
+    let first = 0;
+    for (const [i, s] of rows.entries()) {
+      const t0 = performance.now();
+      await pool.query('SELECT run_stats_lines_fill(ARRAY[$1::uuid])', [s.id]);
+      if (i === 0) first = performance.now() - t0;
+    }
+    log(`tag-stats lines of ${rows.length} sweeps: ${((performance.now() - t) / 1000).toFixed(1)} s (the largest, ${rows[0].n} runs: ${first.toFixed(0)} ms)`);
+  } finally {
+    await pool.end();
+  }
+}
+
 export async function generateTeamDb(runs = 10_000_000, o: { force?: boolean; database?: string } = {}): Promise<TeamDb> {
   if (!Number.isInteger(runs) || runs < 10_000) throw new Error(`runs must be an integer >= 10000, got ${runs}`);
   const server = databaseUrl();
@@ -187,6 +217,7 @@ export async function generateTeamDb(runs = 10_000_000, o: { force?: boolean; da
       if (done.runs === runs) {
         // Migrations added since it was generated still apply.
         await migrate(url);
+        await fillStatLines(url);
         return { ...done, url, reused: true };
       }
     }
@@ -227,7 +258,7 @@ export async function generateTeamDb(runs = 10_000_000, o: { force?: boolean; da
 
     // The run counters (sweep_run_counts) are filled once from the rows instead of by the
     // triggers statement by statement.
-    await pool.query('ALTER TABLE runs DISABLE TRIGGER runs_count_insert');
+    await pool.query('ALTER TABLE runs DISABLE TRIGGER runs_count_insert, DISABLE TRIGGER run_stats_insert');
     let t = performance.now();
     const chunks = sweeps.flatMap((s) => {
       const out: { s: SweepPlan; from: number; to: number }[] = [];
@@ -242,7 +273,7 @@ export async function generateTeamDb(runs = 10_000_000, o: { force?: boolean; da
     });
     log(`rows: ${((performance.now() - t) / 1000).toFixed(1)} s`);
     await pool.query('DROP TABLE bench_summary');
-    await pool.query('ALTER TABLE runs ENABLE TRIGGER runs_count_insert');
+    await pool.query('ALTER TABLE runs ENABLE TRIGGER runs_count_insert, ENABLE TRIGGER run_stats_insert');
     await pool.query(
       `INSERT INTO sweep_run_counts (sweep_id, status, n, reused)
        SELECT sweep_id, status, count(*), count(*) FILTER (WHERE reused AND status = 'succeeded') FROM runs GROUP BY 1, 2`,
@@ -254,9 +285,22 @@ export async function generateTeamDb(runs = 10_000_000, o: { force?: boolean; da
     await parallel(pool, rebuild.filter((r) => !r.fk), 2, async (c, r) => { await c.query(r.create); });
     await parallel(pool, rebuild.filter((r) => r.fk), 2, async (c, r) => { await c.query(r.create); });
     log(`indexes and keys: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    // The stats rows (run_stats) are written from the rows in one statement, as the
+    // migration that made the table writes them, instead of by its trigger chunk by chunk.
     t = performance.now();
-    await parallel(pool, ['runs', 'results', 'sweeps', 'teams', 'sweep_run_counts'], 2, async (c, tbl) => { await c.query(`VACUUM (ANALYZE) ${tbl}`); });
+    await pool.query(
+      `INSERT INTO run_stats
+       SELECT r.sweep_id, r.index, r.id, res.contract, res.core_version, res.converged, res.converged_at, res.collapsed,
+              res.nash_gap, res.basin_share0, res.surviving_basins, res.in_interval, res.final_entropy, res.outside_decay_rate,
+              res.audit_applies, res.in_interval_b5, res.in_interval_corrected, res.outside_domination, res.final_outside
+         FROM runs r JOIN results res ON res.id = r.result_id WHERE r.status = 'succeeded'`,
+    );
+    log(`stats rows: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    t = performance.now();
+    await parallel(pool, ['runs', 'results', 'sweeps', 'teams', 'sweep_run_counts', 'run_stats'], 2, async (c, tbl) => { await c.query(`VACUUM (ANALYZE) ${tbl}`); });
     log(`vacuum analyze: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+    await fillStatLines(url);
 
     const small = sweeps.find((s) => s.runs === SWEEP_RUNS);
     const out: TeamDb = {

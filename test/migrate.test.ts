@@ -21,7 +21,7 @@ describe('migrations applier', () => {
       expect(rows.map((r) => [r.migration_name, r.checksum, r.applied_steps_count])).toEqual(files.map((m) => [m.name, m.checksum, 1]));
       expect(rows.every((r) => r.finished_at instanceof Date)).toBe(true);
       const tables = await client.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
-      expect(tables.rows.map((r) => r.tablename)).toEqual(['_prisma_migrations', 'api_keys', 'reconciler_lease', 'results', 'runs', 'sweep_run_counts', 'sweeps', 'team_readers', 'teams', 'workers']);
+      expect(tables.rows.map((r) => r.tablename)).toEqual(['_prisma_migrations', 'api_keys', 'reconciler_lease', 'results', 'run_stats', 'run_stats_lines', 'runs', 'sweep_run_counts', 'sweeps', 'team_readers', 'teams', 'workers']);
     } finally {
       await client.end();
     }

@@ -48,33 +48,85 @@ export interface StatsQueryInput {
   where: Filter[];
 }
 
+/** How the statement reads the runs: see buildStatsQuery. */
+export interface StatsSource {
+  /** Read the stats rows (run_stats) instead of runs joined to results; needs `keys`. */
+  runStats?: boolean;
+  /**
+   * Core versions of each group as min and max (`core_min`, `core_max`) instead of the
+   * sorted distinct list: one comparison per row instead of a sort per group. A group
+   * whose two differ holds several versions, and the caller asks again with the list.
+   */
+  versionRange?: boolean;
+}
+
+/**
+ * Whether the stats rows answer `o`: group keys from the run index (`keys`), and every
+ * metric and filter a summary column (run_stats has no params and no summary jsonb).
+ */
+export function runStatsAnswers(o: StatsQueryInput, variables: readonly string[], keys: IndexKey[] | null): boolean {
+  if (!keys) return false;
+  if (!checkMetrics(o.metrics).fields.every((f) => f.column)) return false;
+  return o.where.every((f) => {
+    const rf = resolveFilter(f, variables);
+    return rf.on === 'summary' && rf.field.column !== null;
+  });
+}
+
+/** Above this many combined positions the groups are keyed by one column per variable. */
+const MAX_GROUP_ID = 2 ** 52;
+
 /**
  * Statement text and parameters of sweepStats (exported for EXPLAIN in the benchmark).
  * With `keys` (one per groupBy variable, stats-plan.ts) the groups are axis positions
  * computed from the run index, gN an integer; without, gN is the jsonb value of params.
+ *
+ * From the stats rows (`source.runStats`) the positions are folded into one integer per
+ * row, the group id, whose digits are the positions in axis order: one sort key instead
+ * of one per variable, and rows stored in index order arrive almost sorted by it.
  */
-export function buildStatsQuery(sweepId: string, variables: string[], o: StatsQueryInput, keys: IndexKey[] | null = null): { text: string; values: unknown[] } {
+export function buildStatsQuery(
+  sweepId: string, variables: string[], o: StatsQueryInput, keys: IndexKey[] | null = null, source: StatsSource = {},
+): { text: string; values: unknown[] } {
   const { names: groupBy, variables: groupVars } = checkGroupBy(o.groupBy, variables);
   const { fields } = checkMetrics(o.metrics);
   if (keys && keys.length !== groupVars.length) throw new Error('buildStatsQuery: one index key per groupBy variable');
+  if (source.runStats && !runStatsAnswers(o, variables, keys)) throw new Error('buildStatsQuery: the stats rows do not answer this request');
   const p = new Params();
   const sweep = p.add(sweepId);
-  const inner = [
-    ...groupVars.map((g, i) => {
+  // Distinct axes among the keys (zip members share one), slowest first, with the
+  // multiplier of each in the group id.
+  const axes = keys ? [...new Map(keys.map((k) => [k.stride, k])).values()].sort((a, b) => b.stride - a.stride) : [];
+  const span = axes.reduce((a, k) => a * k.length, 1);
+  const groupId = source.runStats && keys && keys.length > 0 && span <= MAX_GROUP_ID;
+  const mult = new Map<number, number>();
+  axes.reduceRight((m, k) => (mult.set(k.stride, m), m * k.length), 1);
+  const run = source.runStats ? 'res' : 'r';
+  const inner = groupId
+    ? [`${axes.map((k) => `(res.index / ${p.add(k.stride)}::int) % ${p.add(k.length)}::int * ${p.add(mult.get(k.stride))}::int8`).join(' + ')} AS gid`]
+    : groupVars.map((g, i) => {
       const k = keys?.[i];
-      return k ? `(r.index / ${p.add(k.stride)}::int) % ${p.add(k.length)}::int AS g${i}` : `r.params -> ${p.add(g)}::text AS g${i}`;
-    }),
+      return k ? `(${run}.index / ${p.add(k.stride)}::int) % ${p.add(k.length)}::int AS g${i}` : `r.params -> ${p.add(g)}::text AS g${i}`;
+    });
+  inner.push(
     ...fields.map((f, i) => `${metricSql(f, p)} AS m${i}`),
-    'r.id', 'res.contract', 'res.core_version', 'res.collapsed', 'res.converged', 'res.in_interval', 'res.converged_at',
-  ];
-  const conds = [`r.sweep_id = ${sweep}::uuid`, `r.status = 'succeeded'`, ...o.where.map((f) => filterSql(f, variables, p))];
+    source.runStats ? 'res.run_id AS id' : 'r.id', 'res.contract', 'res.core_version', 'res.collapsed', 'res.converged', 'res.in_interval', 'res.converged_at',
+  );
+  const conds = source.runStats
+    ? [`res.sweep_id = ${sweep}::uuid`, ...o.where.map((f) => filterSql(f, variables, p))]
+    : [`r.sweep_id = ${sweep}::uuid`, `r.status = 'succeeded'`, ...o.where.map((f) => filterSql(f, variables, p))];
+  const groupCols = groupId
+    ? keys!.map((k, i) => `(gid / ${p.add(mult.get(k.stride))}::int8 % ${p.add(k.length)}::int)::int AS g${i}`)
+    : groupBy.map((_, i) => `g${i}`);
   const outer = [
     'contract',
-    ...groupBy.map((_, i) => `g${i}`),
+    ...groupCols,
     'count(*)::int AS n',
     'CASE WHEN count(*) = 1 THEN min(id)::text END AS run_id',
     'min(id)::text AS first_run_id',
-    'array_agg(DISTINCT core_version ORDER BY core_version) AS core_versions',
+    ...(source.versionRange
+      ? ['min(core_version) AS core_min', 'max(core_version) AS core_max']
+      : ['array_agg(DISTINCT core_version ORDER BY core_version) AS core_versions']),
     ...fields.flatMap((_, i) => [
       `count(m${i})::int AS m${i}_count`,
       `avg(m${i}) AS m${i}_mean`,
@@ -90,17 +142,21 @@ export function buildStatsQuery(sweepId: string, variables: string[], o: StatsQu
     'avg(converged_at)::float8 AS mean_converged_at',
   ];
   // Grouped by contract first: results of two contracts are never aggregated together.
-  const groupKeys = ['contract', ...groupBy.map((_, i) => `g${i}`)].join(', ');
+  const groupKeys = ['contract', ...(groupId ? ['gid'] : groupBy.map((_, i) => `g${i}`))].join(', ');
+  const from = source.runStats ? 'run_stats res' : 'runs r JOIN results res ON res.id = r.result_id';
   const text =
     `SELECT ${outer.join(',\n       ')}\n` +
     `FROM (SELECT ${inner.join(', ')}\n` +
-    `        FROM runs r JOIN results res ON res.id = r.result_id\n` +
+    `        FROM ${from}\n` +
     `       WHERE ${conds.join('\n         AND ')}) t\n` +
     `GROUP BY ${groupKeys}\nORDER BY ${groupKeys}`;
   return { text, values: p.values };
 }
 
-/** The sweeps carrying `tag` (oldest first, at most `limit`), with the state of their results (stats-plan.ts, resultsState). */
+/**
+ * The sweeps carrying `tag` (oldest first, at most `limit`), with the state of their
+ * results (stats-plan.ts, resultsState) and their succeeded and failed runs (the run counters).
+ */
 export function buildTagSweepsQuery(tag: string, o: { limit: number; team: string | null }): { text: string; values: unknown[] } {
   const p = new Params();
   const tagP = p.add(tag);
@@ -110,11 +166,13 @@ export function buildTagSweepsQuery(tag: string, o: { limit: number; team: strin
     `SELECT s.id, s.name, s.created_at AS "createdAt", s.status, s.total,
             s.status IN ('succeeded', 'failed', 'cancelled')
               AND coalesce(c.running, 0) = 0 AND (s.status = 'cancelled' OR coalesce(c.queued, 0) = 0) AS settled,
-            c.version::text AS version
+            c.version::text AS version, coalesce(c.succeeded, 0)::int AS succeeded, coalesce(c.failed, 0)::int AS failed
        FROM (SELECT * FROM sweeps WHERE ${tagP} = ANY(tags) AND ${teamCondition(teamP)} ORDER BY created_at, id LIMIT ${limitP}) s
        LEFT JOIN LATERAL (SELECT max(id) AS version,
                                  sum(n) FILTER (WHERE status = 'running') AS running,
-                                 sum(n) FILTER (WHERE status = 'queued') AS queued
+                                 sum(n) FILTER (WHERE status = 'queued') AS queued,
+                                 sum(n) FILTER (WHERE status = 'succeeded') AS succeeded,
+                                 sum(n) FILTER (WHERE status = 'failed') AS failed
                             FROM sweep_run_counts WHERE sweep_id = s.id) c ON true
       ORDER BY s.created_at, s.id`;
   return { text, values: p.values };

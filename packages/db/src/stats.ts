@@ -7,7 +7,7 @@
 import type { Queryable } from './queryable.ts';
 import type { Filter } from './stats-filter.ts';
 import { checkContract, checkGroupBy, checkMetrics } from './stats-filter.ts';
-import { buildStatsQuery, buildTagStatsQuery, buildTagSweepsQuery, type StatsQueryInput } from './stats-sql.ts';
+import { buildStatsQuery, buildTagStatsQuery, buildTagSweepsQuery, runStatsAnswers, type StatsQueryInput } from './stats-sql.ts';
 import { indexKeys, statsCacheSettings, replyCache, resultsState, shared, statsQuery, type IndexKey } from './stats-plan.ts';
 import { sweepMeta } from './sweep-meta.ts';
 import { ALL_SWEEPS, visibleTeam, type Visibility } from './sweeps.ts';
@@ -157,6 +157,23 @@ function toGroups(rows: Record<string, unknown>[], groupBy: string[], metrics: s
   return all;
 }
 
+/**
+ * The rows of the stats statement. From the stats rows (run_stats) when they answer the
+ * request, with each group's core versions as a range; the rare sweep where a group
+ * holds two versions is asked again for the list.
+ */
+async function statsRows(db: Queryable, sweepId: string, variables: string[], input: StatsQueryInput, keys: IndexKey[] | null): Promise<Record<string, unknown>[]> {
+  if (!runStatsAnswers(input, variables, keys)) {
+    return (await statsQuery<Record<string, unknown>>(db, buildStatsQuery(sweepId, variables, input, keys))).rows;
+  }
+  const { rows } = await statsQuery<Record<string, unknown>>(db, buildStatsQuery(sweepId, variables, input, keys, { runStats: true, versionRange: true }));
+  if (rows.every((r) => r.core_min === r.core_max)) {
+    for (const r of rows) r.core_versions = [r.core_min];
+    return rows;
+  }
+  return (await statsQuery<Record<string, unknown>>(db, buildStatsQuery(sweepId, variables, input, keys, { runStats: true }))).rows;
+}
+
 // On the pg pool: through Prisma the aggregate costs more than the service's 5% (docs/service-design.md, "Hot paths on pg").
 /**
  * Groups the succeeded runs of a sweep by axis variables and aggregates metrics per group,
@@ -185,7 +202,7 @@ export async function sweepStats(db: Queryable, sweepId: string, o: StatsOptions
   const all = (keep ? cache.get<StatsGroup[]>(key) : undefined) ?? await shared(db, key, async () => {
     const started = performance.now();
     const keys = await indexKeys(db, sweepId, meta.spec, state.total, groupVars);
-    const { rows } = await statsQuery<Record<string, unknown>>(db, buildStatsQuery(sweepId, meta.variables, input, keys));
+    const rows = await statsRows(db, sweepId, meta.variables, input, keys);
     const groups = toGroups(rows, groupBy, metrics, keys);
     if (keep && performance.now() - started >= statsCacheSettings.minMs) cache.set(key, groups, Math.max(1, groups.length));
     return groups;
@@ -228,25 +245,90 @@ export interface TagSweepStats {
   metrics: Record<string, { count: number; mean: number | null; std: number | null; meanSquare: number | null; rms: number | null }>;
 }
 
+interface TagSweepRow {
+  id: string;
+  name: string;
+  createdAt: Date;
+  status: string;
+  total: number;
+  settled: boolean;
+  version: string | null;
+  succeeded: number;
+  failed: number;
+}
+
+interface LineRow {
+  sweep_id: string;
+  contract: number;
+  n: number;
+  core_versions: string[];
+  collapsed_rate: number | null;
+  converged_rate: number | null;
+  in_interval_rate: number | null;
+  mean_nash_gap: number | null;
+  mean_converged_at: number | null;
+  /** column -> [count, mean, sample sd, mean square]. */
+  metrics: Record<string, [number, number | null, number | null, number | null]>;
+}
+
+const LINE_COLUMNS = `sweep_id::text, contract, n, core_versions, collapsed_rate, converged_rate, in_interval_rate,
+                      mean_nash_gap, mean_converged_at, metrics`;
+
+/** A line of run_stats_lines in the shape of buildTagStatsQuery's rows, with the metrics asked for. */
+function lineRow(l: LineRow, columns: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: l.sweep_id, contract: l.contract, coreVersions: l.core_versions, succeeded: 0, failed: 0, n: l.n,
+    collapsedRate: l.collapsed_rate, convergedRate: l.converged_rate, inIntervalRate: l.in_interval_rate,
+    meanNashGap: l.mean_nash_gap, meanConvergedAt: l.mean_converged_at,
+  };
+  const byColumn = new Map(Object.entries(l.metrics));
+  columns.forEach((c, i) => {
+    const [count, mean, std, msq] = byColumn.get(c) ?? [0, null, null, null];
+    Object.assign(out, { [`m${i}_count`]: count, [`m${i}_mean`]: mean, [`m${i}_std`]: std, [`m${i}_msq`]: msq });
+  });
+  return out;
+}
+
 /**
- * One line per sweep carrying `tag`, oldest first (a team's history). Each line
- * aggregates one contract's results: `contract` if given, else the sweep's newest.
+ * Lines of sweeps whose metrics are all summary columns, from the stats rows: a settled
+ * sweep's kept lines (run_stats_lines) while its run counters stand at the version they
+ * were computed at; kept now for a settled sweep that has none (computed when the worker
+ * finished it, so only a sweep that settled otherwise, by a cancel, pays here once); a
+ * sweep still running is aggregated afresh (exact at every request).
  */
-export async function sweepsByTag(
-  db: Queryable,
-  tag: string,
-  o: { metrics?: string[]; limit?: number; contract?: number; visibility?: Visibility } = {},
-): Promise<TagSweepStats[]> {
-  checkContract(o.contract);
-  const metrics = [...new Set(o.metrics ?? [])];
-  checkMetrics(metrics);
-  const { rows: sweeps } = await db.query<{ id: string; name: string; createdAt: Date; status: string; total: number; settled: boolean; version: string | null }>(
-    buildTagSweepsQuery(tag, { limit: Math.max(1, Math.min(o.limit ?? 200, 1000)), team: visibleTeam(o.visibility ?? ALL_SWEEPS) }),
-  );
-  // A settled sweep's line is kept (stats-plan.ts): a tag's history is mostly finished sweeps.
+async function tagLines(db: Queryable, sweeps: TagSweepRow[], columns: string[]): Promise<Map<string, Record<string, unknown>[]>> {
+  const out = new Map<string, Record<string, unknown>[]>(sweeps.map((s) => [s.id, []]));
+  const add = (rows: LineRow[]) => { for (const l of rows) out.get(l.sweep_id)?.push(lineRow(l, columns)); };
+  const kept = async (list: TagSweepRow[]) => {
+    if (!list.length) return new Set<string>();
+    const { rows } = await db.query<LineRow>(
+      `SELECT ${LINE_COLUMNS} FROM run_stats_lines l
+         JOIN unnest($1::uuid[], $2::bigint[]) v(id, version) ON l.sweep_id = v.id AND l.version = v.version`,
+      [list.map((s) => s.id), list.map((s) => s.version)],
+    );
+    add(rows);
+    return new Set(rows.map((r) => r.sweep_id));
+  };
+  const settled = sweeps.filter((s) => s.settled && s.version !== null && s.succeeded > 0);
+  const found = await kept(settled);
+  let missing = settled.filter((s) => !found.has(s.id));
+  if (missing.length) {
+    await db.query('SELECT run_stats_lines_fill($1::uuid[])', [missing.map((s) => s.id)]);
+    const filled = await kept(missing);
+    missing = missing.filter((s) => !filled.has(s.id)); // changed meanwhile: aggregated afresh below
+  }
+  const live = [...sweeps.filter((s) => !s.settled || s.version === null), ...missing].filter((s) => s.succeeded > 0);
+  if (live.length) {
+    const { rows } = await statsQuery<LineRow>(db, { text: `SELECT ${LINE_COLUMNS} FROM run_stats_line_rows($1::uuid[])`, values: [live.map((s) => s.id)] });
+    add(rows);
+  }
+  return out;
+}
+
+/** Lines of sweeps with a metric read from the summary jsonb: runs joined to results, a settled sweep's line kept in memory. */
+async function tagLinesJoined(db: Queryable, sweeps: TagSweepRow[], metrics: string[]): Promise<Map<string, Record<string, unknown>[]>> {
   const cache = replyCache(db);
-  const keyOf = (s: (typeof sweeps)[number]) =>
-    s.settled && s.version !== null ? `tag\0${s.id}\0${s.version}\0${JSON.stringify(metrics)}` : null;
+  const keyOf = (s: TagSweepRow) => (s.settled && s.version !== null ? `tag\0${s.id}\0${s.version}\0${JSON.stringify(metrics)}` : null);
   const lines = new Map<string, Record<string, unknown>[]>();
   for (const s of sweeps) {
     const key = keyOf(s);
@@ -266,7 +348,32 @@ export async function sweepsByTag(
       }
     }
   }
-  const bySweep = new Map(sweeps.map((s) => [s.id, [{ ...s, contract: null, succeeded: 0, failed: 0 }, ...(lines.get(s.id) ?? [])] as Record<string, unknown>[]]));
+  return lines;
+}
+
+/**
+ * One line per sweep carrying `tag`, oldest first (a team's history). Each line
+ * aggregates one contract's results: `contract` if given, else the sweep's newest.
+ */
+export async function sweepsByTag(
+  db: Queryable,
+  tag: string,
+  o: { metrics?: string[]; limit?: number; contract?: number; visibility?: Visibility } = {},
+): Promise<TagSweepStats[]> {
+  checkContract(o.contract);
+  const metrics = [...new Set(o.metrics ?? [])];
+  checkMetrics(metrics);
+  const { rows: sweeps } = await db.query<TagSweepRow>(
+    buildTagSweepsQuery(tag, { limit: Math.max(1, Math.min(o.limit ?? 200, 1000)), team: visibleTeam(o.visibility ?? ALL_SWEEPS) }),
+  );
+  const fields = checkMetrics(metrics).fields;
+  const fromLines = fields.every((f) => f.column);
+  const lines = fromLines ? await tagLines(db, sweeps, fields.map((f) => f.column as string)) : await tagLinesJoined(db, sweeps, metrics);
+  // Lines from run_stats carry no run counts: the sweep's own (the counters) stand first.
+  const bySweep = new Map(sweeps.map((s) => [s.id, [
+    { ...s, contract: null, succeeded: fromLines ? s.succeeded : 0, failed: fromLines ? s.failed : 0 },
+    ...(lines.get(s.id) ?? []),
+  ] as Record<string, unknown>[]]));
   return [...bySweep.values()].map((list) => {
     const first = list[0];
     const withResults = list.filter((r) => r.contract !== null);
