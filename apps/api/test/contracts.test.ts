@@ -115,7 +115,7 @@ describe('storage', () => {
 
   it('decodes version 1 trajectories with shareStep null and writes version 2 with it', () => {
     const rows = [0, 10].map((t) => row2(t, 0.2, 2));
-    const v2 = encodeTrajectory(rows as any);
+    const v2 = encodeTrajectory(rows as any, 2);
     expect(trajectoryVersion(v2)).toBe(2);
     expect(decodeTrajectory(v2)).toEqual(rows);
     const v1 = encodeV1(rows);
