@@ -19,7 +19,7 @@ export interface ComputePool {
    * each run (counted in the thread). Tasks of a lower `order` start first; equal
    * orders start in submission order.
    */
-  simulate(configs: RunConfig[], flag: StopFlag, timeoutMs: number, order?: number, beforeStart?: BeforeStart): Promise<TaskOutput[]>;
+  simulate(configs: (RunConfig | string)[], flag: StopFlag, timeoutMs: number, order?: number, beforeStart?: BeforeStart): Promise<TaskOutput[]>;
   /** An order for the tasks of a job starting now: after those of every job started before. */
   nextOrder(): number;
   /** Answers waiting tasks whose flag is set without starting them (a cancel must not wait behind other jobs). */
@@ -33,7 +33,7 @@ export interface ComputePool {
  * shows `running` only once a thread is about to compute it); an empty list skips the
  * task, which then answers [].
  */
-export type BeforeStart = () => Promise<RunConfig[]>;
+export type BeforeStart = () => Promise<(RunConfig | string)[]>;
 
 interface Waiting {
   order: number;

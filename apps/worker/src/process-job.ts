@@ -206,13 +206,13 @@ export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobC
   const inPool = groupIntoTasks([...toCompute], deps.taskTargetSeconds ?? TASK_TARGET_SECONDS).map((planned) => {
     const flag = control.startRun();
     const task = { items: planned, flag, out: undefined as unknown as Promise<TaskOutput[]> };
-    task.out = deps.pool.simulate(planned.map((c) => c.runs[0].config), flag, deps.runTimeoutMs, order, async () => {
+    task.out = deps.pool.simulate(planned.map((c) => c.runs[0].configJson), flag, deps.runTimeoutMs, order, async () => {
       if (flag.reason || cancelSeen) return [];
       const got = await claim(planned.flatMap((c) => c.runs.map((r) => r.index)));
       task.items = planned
         .map((c) => ({ hash: c.hash, runs: c.runs.filter((r) => got.has(r.index)) }))
         .filter((c) => c.runs.length > 0);
-      return task.items.map((c) => c.runs[0].config);
+      return task.items.map((c) => c.runs[0].configJson);
     });
     // A claim can fail (Postgres unreachable) before the loop below awaits this task: the
     // loop still sees the error; this only keeps it from counting as unhandled meanwhile.
@@ -234,8 +234,8 @@ export async function processJob(deps: JobDeps, data: RunBatchJob, control: JobC
         const { hash, runs } = items[k];
         if (out.ok) {
           fresh.push({
-            configHash: hash, coreVersion: CORE_VERSION, gitRevision: deps.gitRevision, config: runs[0].config,
-            summary: out.summary, trajectory: out.trajectory, generator: out.generator, durationMs: out.durationMs,
+            configHash: hash, coreVersion: CORE_VERSION, gitRevision: deps.gitRevision, configJson: runs[0].configJson,
+            summaryJson: out.summaryJson, columns: out.columns, trajectory: out.trajectory, generator: out.generator, durationMs: out.durationMs,
           });
           for (const r of runs) successes.push({ index: r.index, attempt: held.get(r.index)!, resultId: '', configHash: hash, durationMs: out.durationMs, reused: false });
           report.succeeded += runs.length;

@@ -1,13 +1,20 @@
 // One configuration of a sweep, from its index to something we can store: rebuild it
 // from the spec, validate and normalise it, hash it. Pure apart from the core calls.
 import { estimateMemoryBytes, normalizedFields, validateConfig } from '@curation/core';
-import type { RunConfig } from '@curation/core';
 import { canonicalJson, sha256Hex } from './config-hash.ts';
 import type { CompiledSweep } from './sweep-cache.ts';
 import { oneLine } from './task.ts';
 
 export type PreparedRun =
-  | { index: number; ok: true; hash: string; config: RunConfig; /** The core's estimate, used to group cheap runs into one pool task. */ costSeconds: number }
+  | {
+    index: number;
+    ok: true;
+    hash: string;
+    /** The hashed text: canonical JSON of the normalised configuration, which is what gets simulated and stored. */
+    configJson: string;
+    /** The core's estimate, used to group cheap runs into one pool task. */
+    costSeconds: number;
+  }
   | { index: number; ok: false; error: string };
 
 export function prepareRun(sweep: CompiledSweep, index: number, maxMemoryBytes = Infinity): PreparedRun {
@@ -28,12 +35,12 @@ export function prepareRun(sweep: CompiledSweep, index: number, maxMemoryBytes =
       return { index, ok: false, error: `too large for this worker: needs an estimated ${mb(bytes)} MB of memory, more than its ${mb(maxMemoryBytes)} MB (WORKER_MAX_RUN_MEMORY_MB)` };
     }
     // The hashed form is also what gets simulated and stored: a result row is then a
-    // function of its (hash, core version) key, whichever sweep computed it first.
-    // Parsed back from the hashed text itself, which is normalizeForHash's value (the
-    // same deep copy through JSON, keys in another order) for the cost of one parse.
-    const text = canonicalJson(normalizedFields(v.config));
-    const config = JSON.parse(text) as RunConfig;
-    return { index, ok: true, hash: sha256Hex(text), config, costSeconds: v.cost.seconds };
+    // function of its (hash, core version) key, whichever sweep computed it first. The
+    // text itself travels on (the pool thread parses it, the store sends it as it is),
+    // and it is normalizeForHash's value as JSON, finite numbers only (canonicalJson
+    // refuses any other).
+    const configJson = canonicalJson(normalizedFields(v.config));
+    return { index, ok: true, hash: sha256Hex(configJson), configJson, costSeconds: v.cost.seconds };
   } catch (err) {
     return { index, ok: false, error: oneLine(err) };
   }

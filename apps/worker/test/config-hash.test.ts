@@ -60,7 +60,8 @@ describe('configuration hash', () => {
       const v = validateConfig(sweep.configAt(i) as never);
       if (!v.ok) throw new Error('invalid');
       const expected = normalizeForHash(v.config);
-      expect(p.config).toEqual(expected);
+      expect(JSON.parse(p.configJson)).toEqual(expected);
+      expect(p.configJson).toBe(referenceCanonicalJson(expected));
       expect(p.hash).toBe(createHash('sha256').update(referenceCanonicalJson(expected)).digest('hex'));
     }
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { simulate } from '@curation/core';
-import { runTask } from '../src/task.ts';
+import runTaskMoved, { runTask } from '../src/task.ts';
 import { groupIntoTasks, MAX_TASK_CONFIGS } from '../src/process-job.ts';
 import { decodeTrajectory } from '@curation/db/trajectory-codec';
 
@@ -18,9 +18,26 @@ describe('pool task of several configurations', () => {
     outs.forEach((o, k) => {
       if (!o.ok) throw new Error('run failed');
       const alone = simulate(configs[k], {});
-      expect(o.summary).toEqual(alone.summary);
+      expect(JSON.parse(o.summaryJson)).toEqual(alone.summary);
+      expect(o.columns).toMatchObject({ converged: alone.summary.converged, finalEntropy: alone.summary.final.entropy });
       expect(decodeTrajectory(o.trajectory)).toEqual(alone.trajectory);
     });
+  });
+
+  it('takes configurations as JSON text too, and its Piscina entry answers views of one buffer to move', () => {
+    const configs = [config(0.2), JSON.stringify(config(0.5)), '{not json'];
+    const moved = runTaskMoved({ configs, flag: new SharedArrayBuffer(4), timeoutMs: 60_000 }) as unknown as Record<symbol, unknown>;
+    const outs = moved[Symbol.for('Piscina.valueOf')] as ReturnType<typeof runTask>;
+    const [buffer] = moved[Symbol.for('Piscina.transferable')] as ArrayBuffer[];
+    expect(outs.map((o) => o.ok)).toEqual([true, true, false]);
+    let total = 0;
+    outs.forEach((o, k) => {
+      if (!o.ok) return;
+      expect(o.trajectory.buffer).toBe(buffer);
+      total += o.trajectory.byteLength;
+      expect(decodeTrajectory(o.trajectory)).toEqual(simulate(k === 0 ? configs[0] : JSON.parse(configs[1] as string), {}).trajectory);
+    });
+    expect(buffer.byteLength).toBe(total);
   });
 
   it('fails one run that throws and goes on with the next', () => {

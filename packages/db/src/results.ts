@@ -6,6 +6,9 @@
 // contract is never reused for another.
 import type { Queryable } from './queryable.ts';
 import type { Summary } from '@curation/core';
+import { finiteJson, summaryColumns, type SummaryColumns } from './result-encoding.ts';
+
+export { summaryColumns, type SummaryColumns } from './result-encoding.ts';
 
 export interface NewResult {
   configHash: string;
@@ -13,9 +16,15 @@ export interface NewResult {
   /** The output's `contract`, when the core reports it: must be the major number of coreVersion. */
   contract?: number;
   gitRevision: string;
-  /** The normalised configuration. */
-  config: unknown;
-  summary: Summary;
+  /** The normalised configuration (or configJson). */
+  config?: unknown;
+  /** The normalised configuration as JSON text, finite numbers only (a worker has it from hashing). */
+  configJson?: string;
+  /** The summary (or summaryJson and columns, see encodeSummary). */
+  summary?: Summary;
+  /** encodeSummary(summary), prepared where the result was computed. */
+  summaryJson?: string;
+  columns?: SummaryColumns;
   /** encodeTrajectory() output. */
   trajectory: Uint8Array;
   generator: string | null;
@@ -26,36 +35,6 @@ export interface NewResult {
 export function contractOf(coreVersion: string): number {
   const m = /^([0-9]{1,9})\./.exec(coreVersion);
   return m ? Number(m[1]) : 1;
-}
-
-type Loose = Record<string, unknown> | null | undefined;
-const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
-const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
-
-/**
- * The filterable summary fields, as stored in their own columns. Contract 2 fields are
- * read defensively (null when the summary has none, as in contract 1 summaries).
- */
-export function summaryColumns(s: Summary) {
-  const x = s as unknown as Record<string, unknown>;
-  const audit = x.audit as Loose;
-  const final = x.final as Loose;
-  return {
-    converged: s.converged,
-    convergedAt: s.convergedAt,
-    collapsed: s.collapsed,
-    nashGap: s.nashGap,
-    basinShare0: s.basinShare[0] ?? null,
-    survivingBasins: s.survivingBasins,
-    inInterval: audit ? bool(audit.inInterval) : null,
-    finalEntropy: s.final.entropy,
-    outsideDecayRate: num(x.outsideDecayRate),
-    auditApplies: audit ? bool(audit.applies) : null,
-    inIntervalB5: audit ? bool(audit.inIntervalB5) : null,
-    inIntervalCorrected: audit ? bool(audit.inIntervalCorrected) : null,
-    outsideDomination: audit ? num(audit.outsideDomination) : null,
-    finalOutside: final ? num(final.outside) : null,
-  };
 }
 
 /** hash -> result id for the hashes already stored under `coreVersion`. */
@@ -71,16 +50,8 @@ export async function findResultIds(db: Queryable, coreVersion: string, hashes: 
   return found;
 }
 
-// The core never gives NaN or Infinity (its contract); JSON would quietly turn them into
-// null, so check before serialising, and fail the batch loudly instead.
-function assertFinite(value: unknown, where: string): void {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error(`non-finite number in result JSON (${where}): ${value}`);
-  } else if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) assertFinite(value[i], where);
-  } else if (value !== null && typeof value === 'object') {
-    for (const k in value) assertFinite((value as Record<string, unknown>)[k], where);
-  }
+function missing(hash: string, what: string): never {
+  throw new Error(`result of ${hash}: no ${what}`);
 }
 
 // On the pg pool: through Prisma the batched store costs more than the service's 5% (docs/service-design.md, "Hot paths on pg").
@@ -112,13 +83,11 @@ export async function insertResults(db: Queryable, results: NewResult[]): Promis
     };
     let trajBytes = 0;
     for (const r of list) {
-      assertFinite(r.summary, `summary of ${r.configHash}`);
-      assertFinite(r.config, `config of ${r.configHash}`);
-      const s = summaryColumns(r.summary);
+      const s = r.columns ?? summaryColumns(r.summary ?? missing(r.configHash, 'summary'));
       cols.hash.push(r.configHash);
       cols.rev.push(r.gitRevision);
-      cols.config.push(JSON.stringify(r.config));
-      cols.summary.push(JSON.stringify(r.summary));
+      cols.config.push(r.configJson ?? finiteJson(r.config ?? missing(r.configHash, 'config'), `config of ${r.configHash}`));
+      cols.summary.push(r.summaryJson ?? finiteJson(r.summary, `summary of ${r.configHash}`));
       cols.trajOffset.push(trajBytes);
       cols.trajLength.push(r.trajectory.byteLength);
       trajBytes += r.trajectory.byteLength;
