@@ -1,5 +1,8 @@
 // Large submissions and the resumable background enqueue.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileSweep } from '@curation/sweep-spec';
+import { insertRunChunk, insertRunRange } from '@curation/db';
 import { setup, spec, type Env, type TeamKey } from './helpers.ts';
 import { waitFor } from '../../../test/support/wait-for.ts';
 
@@ -108,5 +111,65 @@ describe('resume', () => {
     const again = await env.app({ enqueueChunkSize: 100 });
     await again.enqueuer.idle();
     expect(await enqueued(id)).toBe(200);
+  });
+});
+
+describe('run rows of a chunk', () => {
+  const derived = spec(3, 4, { derive: { 'rewards.1.scale': '2 * beta', 'rewards.0.scale': 'q * beta' } });
+
+  async function sweepRow(total: number): Promise<string> {
+    const id = randomUUID();
+    await env.pool.query(`INSERT INTO sweeps (id, name, spec, total, core_version) VALUES ($1, 'rows', $2, $3, 'test')`, [id, JSON.stringify(derived), total]);
+    return id;
+  }
+  const rowsOf = async (id: string) => (await env.pool.query<{ index: number; params: unknown; status: string }>(
+    'SELECT index, params, status FROM runs WHERE sweep_id = $1 ORDER BY index', [id])).rows;
+
+  it('built by Postgres carry paramsAt\'s params; a range done again, or half done, ends with each row once', async () => {
+    const compiled = compileSweep(derived as never);
+    const layout = compiled.paramsLayout!()!;
+    expect(layout.parts.length).toBeGreaterThan(1);
+    const id = await sweepRow(12);
+    const client = await env.pool.connect();
+    try {
+      expect(await insertRunRange(client, id, 0, 12, layout)).toBe(true);
+      const expected = Array.from({ length: 12 }, (_, i) => ({ index: i, params: compiled.paramsAt(i), status: 'queued' }));
+      expect(await rowsOf(id)).toEqual(expected);
+      // Done again (a resumed enqueue): nothing added, nothing fails.
+      expect(await insertRunRange(client, id, 0, 12, layout)).toBe(true);
+      await env.pool.query('DELETE FROM runs WHERE sweep_id = $1 AND index >= 5', [id]);
+      expect(await insertRunRange(client, id, 0, 12, layout)).toBe(true);
+      expect(await rowsOf(id)).toEqual(expected);
+      // Rows the range check cannot see (another writer): the insert is done again without them.
+      await env.pool.query('DELETE FROM runs WHERE sweep_id = $1 AND index <> 7', [id]);
+      const hidden = { ...client, query: (q: unknown, v?: unknown) => client.query(
+        typeof q === 'string' ? q.replace('AND index < $3', 'AND index < $3 AND index <> 7') : q as never, v as never) } as typeof client;
+      expect(await insertRunRange(hidden, id, 0, 12, layout)).toBe(true);
+      expect(await rowsOf(id)).toEqual(expected);
+      const counts = await env.pool.query(`SELECT sum(n)::int AS n FROM sweep_run_counts WHERE sweep_id = $1 AND status = 'queued'`, [id]);
+      expect(counts.rows[0].n).toBe(12);
+      await env.pool.query(`UPDATE sweeps SET status = 'cancelled' WHERE id = $1`, [id]);
+      await env.pool.query('DELETE FROM runs WHERE sweep_id = $1', [id]);
+      expect(await insertRunRange(client, id, 0, 12, layout)).toBe(false);
+      expect(await rowsOf(id)).toEqual([]);
+    } finally {
+      client.release();
+    }
+  });
+
+  it('sent from Node: done again, or half done, ends with each row once', async () => {
+    const compiled = compileSweep(derived as never);
+    const id = await sweepRow(12);
+    const indexes = Array.from({ length: 12 }, (_, i) => i);
+    const params = indexes.map((i) => JSON.stringify(compiled.paramsAt(i)));
+    const client = await env.pool.connect();
+    try {
+      expect(await insertRunChunk(client, id, indexes, params)).toBe(true);
+      await env.pool.query('DELETE FROM runs WHERE sweep_id = $1 AND index % 2 = 0', [id]);
+      expect(await insertRunChunk(client, id, indexes, params)).toBe(true);
+      expect(await rowsOf(id)).toEqual(indexes.map((i) => ({ index: i, params: compiled.paramsAt(i), status: 'queued' })));
+    } finally {
+      client.release();
+    }
   });
 });

@@ -450,23 +450,44 @@ export async function sweepsToEnqueue(db: Queryable): Promise<string[]> {
  * Returns false when the sweep is gone or cancelled.
  */
 export async function insertRunChunk(client: pg.PoolClient, sweepId: string, indexes: number[], params: string[], costs?: number[]): Promise<boolean> {
-  await client.query('BEGIN');
-  try {
-    const { rows } = await client.query<{ status: SweepStatus }>('SELECT status FROM sweeps WHERE id = $1 FOR KEY SHARE', [sweepId]);
-    const open = rows.length > 0 && rows[0].status !== 'cancelled';
-    if (open) {
-      await client.query(
-        `INSERT INTO runs (sweep_id, index, params, cost_seconds)
-         SELECT $1, u.i, u.p, u.c FROM unnest($2::int[], $3::jsonb[], $4::float8[]) AS u(i, p, c)
-         ON CONFLICT (sweep_id, index) DO NOTHING`,
-        [sweepId, indexes, params, costs ?? indexes.map(() => null)],
+  if (!indexes.length) return true;
+  return insertRuns(client, sweepId, Math.min(...indexes), Math.max(...indexes) + 1, [], (conflict) => ({
+    text: `INSERT INTO runs (sweep_id, index, params, cost_seconds)
+           SELECT $1, u.i, u.p, u.c FROM unnest($2::int[], $3::jsonb[], $4::float8[]) AS u(i, p, c)
+           ${conflict}`,
+    values: [sweepId, indexes, params, costs ?? indexes.map(() => null)],
+  }));
+}
+
+/**
+ * One transaction: the sweep row locked FOR KEY SHARE, then the insert unless the sweep
+ * is gone or cancelled. `ON CONFLICT DO NOTHING` costs a second descent of the unique
+ * index and a confirmation WAL record per row, so it is used only when rows of
+ * [from, to) already exist (an enqueue resumed after a crash, or a chunk done twice);
+ * a concurrent writer of the same rows that the check could not see makes the plain
+ * insert fail with a unique violation, and the chunk is done again with it.
+ */
+async function insertRuns(
+  client: pg.PoolClient, sweepId: string, from: number, to: number, setup: string[],
+  statement: (conflict: string) => { text: string; values: unknown[] },
+): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    await client.query('BEGIN');
+    try {
+      for (const s of setup) await client.query(s);
+      const { rows } = await client.query<{ status: SweepStatus; some: boolean }>(
+        `SELECT status, EXISTS (SELECT 1 FROM runs WHERE sweep_id = $1 AND index >= $2 AND index < $3) AS some
+           FROM sweeps WHERE id = $1 FOR KEY SHARE`,
+        [sweepId, from, to],
       );
+      const open = rows.length > 0 && rows[0].status !== 'cancelled';
+      if (open) await client.query(statement(rows[0].some || attempt > 0 ? 'ON CONFLICT (sweep_id, index) DO NOTHING' : ''));
+      await client.query('COMMIT');
+      return open;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      if (attempt > 0 || (err as { code?: string }).code !== '23505') throw err;
     }
-    await client.query('COMMIT');
-    return open;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
   }
 }
 
@@ -517,9 +538,12 @@ export async function insertRunRange(
       terms.push(`((i / ${strides[k]}) % ${lengths[k]}) * ${inner}`);
       inner *= lengths[k];
     }
-    // Joined, not subscripted: a subscript of a text[] parameter walks the array from its
-    // start for every row.
-    joins.push(`JOIN unnest(${param(part.members)}::text[], ${param(part.errors ?? [])}::text[]) WITH ORDINALITY AS p${n}(m, e, o)
+    // Joined, not subscripted: a subscript of an array parameter of variable-width
+    // elements walks the array from its start for every row. Each piece is a jsonb object,
+    // parsed once a chunk instead of once a row: a row's params are their concatenation
+    // (a later piece wins a repeated key, as the last one does in a JSON text).
+    const objects = part.members.map((m) => (m === null ? '{}' : `{${m}}`));
+    joins.push(`JOIN unnest(${param(objects)}::jsonb[], ${param(part.errors ?? [])}::text[]) WITH ORDINALITY AS p${n}(m, e, o)
                 ON p${n}.o = ${terms.length ? terms.join(' + ') : '0'} + 1`);
     members.push(`p${n}.m`);
     if (part.errors) errors.push(`p${n}.e`);
@@ -527,29 +551,17 @@ export async function insertRunRange(
   const error = errors.length ? `coalesce(${errors.join(', ')})` : 'NULL::text';
   // float8[] elements have a fixed width: a subscript is direct.
   const cost = costs ? `(${param(Array.from(costs))}::float8[])[i - $2 + 1]` : 'NULL::float8';
-  await client.query('BEGIN');
-  try {
-    // The joins' row estimates are rough; JIT compiling for them costs more than the statement.
-    await client.query('SET LOCAL jit = off');
-    const { rows } = await client.query<{ status: SweepStatus }>('SELECT status FROM sweeps WHERE id = $1 FOR KEY SHARE', [sweepId]);
-    const open = rows.length > 0 && rows[0].status !== 'cancelled';
-    if (open) {
-      await client.query(
-        `INSERT INTO runs (sweep_id, index, params, cost_seconds, status, error, finished_at)
-         SELECT $1, i, ('{' || concat_ws(',', ${members.join(', ')}) || '}')::jsonb, ${cost},
-                CASE WHEN ${error} IS NULL THEN 'queued' ELSE 'failed' END, ${error}, CASE WHEN ${error} IS NULL THEN NULL ELSE now() END
-           FROM generate_series($2::int, $3::int - 1) AS i
-           ${joins.join('\n           ')}
-         ON CONFLICT (sweep_id, index) DO NOTHING`,
-        values,
-      );
-    }
-    await client.query('COMMIT');
-    return open;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  }
+  const params = members.length ? members.join(' || ') : `'{}'::jsonb`;
+  // The joins' row estimates are rough; JIT compiling for them costs more than the statement.
+  return insertRuns(client, sweepId, start, end, ['SET LOCAL jit = off'], (conflict) => ({
+    text: `INSERT INTO runs (sweep_id, index, params, cost_seconds, status, error, finished_at)
+           SELECT $1, i, ${params}, ${cost},
+                  CASE WHEN ${error} IS NULL THEN 'queued' ELSE 'failed' END, ${error}, CASE WHEN ${error} IS NULL THEN NULL ELSE now() END
+             FROM generate_series($2::int, $3::int - 1) AS i
+             ${joins.join('\n             ')}
+           ${conflict}`,
+    values,
+  }));
 }
 
 /** Records that every configuration below `end` has its run row and its job. */
