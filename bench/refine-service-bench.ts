@@ -3,7 +3,10 @@
 // time from submission to finished_at of each, so the difference is what the
 // refinement costs (the refiner's reads and writes, and whatever waiting for outcomes
 // leaves the workers idle). Each pair runs REFINE_SERVICE_REPEATS times (3 by default),
-// alternating which goes first; the ratio reported is of the medians.
+// alternating which goes first; the ratio reported is of the medians. apiCpuMs is the
+// CPU of this process (the API, its refiner and enqueuer, and the bench's polling) from
+// submission to the end, refined / fixed: unlike wall times, it does not depend on
+// what else the machine is doing.
 // The fixed sweep's configurations differ from the adaptive one's only by `tol`, which
 // changes their hashes (so nothing is reused between the two, or between repeats) and
 // not their cost.
@@ -12,7 +15,10 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { axisValue, compileSweep, hausdorff, parseSpecText, readOutcome, type CompiledSweep, type PointValues } from '@curation/sweep-spec';
+import pg from 'pg';
 import { setup, spawnWorker, submit, waitStatus, type Env } from '../test/e2e/support.ts';
+import { createTestDatabase } from '../test/support/services.ts';
+import { driveSweep, insertRefineSweep, quietRefiner } from '../test/support/refine-drive.ts';
 
 const FINEST = Number(process.env.REFINE_SERVICE_FINEST ?? 64);
 const REPEATS = Number(process.env.REFINE_SERVICE_REPEATS ?? 3);
@@ -51,11 +57,46 @@ export async function startWorkers(env: Env, n: number): Promise<void> {
   for (let k = 0; k < n; k++) await spawnWorker(env, workerEnv);
 }
 
+type ExampleSpec = { name: string; base: Record<string, unknown>; derive: Record<string, string>; refine: Record<string, unknown> };
+
+/**
+ * The refiner's own CPU per sweep (milliseconds, median of `repeats`): the same sweep
+ * driven without workers or other load in this process (test/support/refine-drive.ts),
+ * runs finished ten at a time, as jobs would, with a synthetic outcome (collapsed below
+ * q K = 1), the refiner stepping after each batch. CPU time, so the machine's load
+ * hardly moves it; Postgres's side of the statements is not in it.
+ */
+export async function refinerCpuPerSweep(spec: ExampleSpec, repeats: number): Promise<{ cpuMs: number; runs: number; steps: number }> {
+  const db = await createTestDatabase();
+  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  try {
+    const out: { cpuMs: number; runs: number; steps: number }[] = [];
+    for (let rep = 0; rep <= repeats; rep++) {
+      const { id, compiled } = await insertRefineSweep(pool, { ...spec, name: `refiner-cpu-${rep}` });
+      const refiner = quietRefiner(pool);
+      const collapsed = (i: number) => {
+        const p = compiled.paramsAt(i) as { q: number; k: number };
+        return { collapsed: p.q * Math.round(p.k) < 1 };
+      };
+      const { cpuMicros } = await driveSweep(pool, id, () => refiner, collapsed, { batch: 10 });
+      await refiner.close();
+      const runs = (await pool.query('SELECT total FROM sweeps WHERE id = $1', [id])).rows[0].total as number;
+      if (rep > 0) out.push({ cpuMs: cpuMicros / 1000, runs, steps: refiner.stats.steps }); // the first warms the JIT
+    }
+    const m = median(out.map((o) => o.cpuMs));
+    return { ...out.find((o) => o.cpuMs === m)!, cpuMs: Number(m.toFixed(1)) };
+  } finally {
+    await pool.end();
+    await db.drop();
+  }
+}
+
 export async function runRefineServiceBench(): Promise<unknown> {
-  const spec = parseSpecText(readFileSync(new URL('../examples/boundary-qK.yaml', import.meta.url), 'utf8'), 'yaml') as {
-    name: string; base: Record<string, unknown>; derive: Record<string, string>; refine: Record<string, unknown>;
-  };
+  const spec = parseSpecText(readFileSync(new URL('../examples/boundary-qK.yaml', import.meta.url), 'utf8'), 'yaml') as ExampleSpec;
   spec.refine.finest = FINEST;
+  const loadCpu = load();
+  const cpu = await refinerCpuPerSweep(spec, 3);
+  console.table([{ refinerCpuMsPerSweep: cpu.cpuMs, runs: cpu.runs, steps: cpu.steps, load: `${loadCpu} -> ${load()}` }]);
   const env = await setup();
   const refiner = (env.app as unknown as { refiner: { stats: { steps: number; ms: number } } }).refiner;
   try {
@@ -70,15 +111,18 @@ export async function runRefineServiceBench(): Promise<unknown> {
       const tolFixed = 1e-6 * (1 + (2 * rep + 1) * 1e-6);
       const runRefined = async () => {
         const before = { ...refiner.stats };
+        const cpu = process.cpuUsage();
         const s = await submit(env, { ...spec, name: `bench-refine-${rep}`, base: { ...spec.base, tol: tolRefined } });
         await waitStatus(env, s.id, ['succeeded', 'failed'], 1_800_000);
+        const used = process.cpuUsage(cpu);
         return {
-          id: s.id, seconds: await wallSeconds(env, s.id), idle: await idleSeconds(env, s.id),
+          id: s.id, seconds: await wallSeconds(env, s.id), idle: await idleSeconds(env, s.id), cpuMs: (used.user + used.system) / 1000,
           steps: refiner.stats.steps - before.steps, stepMs: refiner.stats.ms - before.ms,
         };
       };
       const runFixed = async (points: { q: number; k: number }[]) => {
         const { refine: _refine, ...rest } = spec;
+        const cpu = process.cpuUsage();
         const s = await submit(env, {
           ...rest,
           name: `bench-refine-fixed-${rep}`,
@@ -86,7 +130,8 @@ export async function runRefineServiceBench(): Promise<unknown> {
           axes: [{ zip: [{ param: 'q', values: points.map((p) => p.q) }, { param: 'k', values: points.map((p) => p.k) }] }],
         });
         await waitStatus(env, s.id, ['succeeded', 'failed'], 1_800_000);
-        return { seconds: await wallSeconds(env, s.id), idle: await idleSeconds(env, s.id) };
+        const used = process.cpuUsage(cpu);
+        return { seconds: await wallSeconds(env, s.id), idle: await idleSeconds(env, s.id), cpuMs: (used.user + used.system) / 1000 };
       };
       const pointsOf = async (id: string) => (await env.pool.query<{ params: { q: number; k: number } }>(
         'SELECT params FROM runs WHERE sweep_id = $1 ORDER BY index', [id])).rows.map((r) => r.params);
@@ -94,7 +139,7 @@ export async function runRefineServiceBench(): Promise<unknown> {
       // The fixed sweep needs the refined one's points: at the first repeat the refined
       // sweep goes first; afterwards the points are the same, so the order alternates.
       let refined: Awaited<ReturnType<typeof runRefined>>;
-      let fixed: { seconds: number; idle: number };
+      let fixed: { seconds: number; idle: number; cpuMs: number };
       let points: { q: number; k: number }[];
       const loadBefore = load();
       if (rep % 2 === 0 || !rows.length) {
@@ -118,6 +163,7 @@ export async function runRefineServiceBench(): Promise<unknown> {
         fixedIdle: Number(fixed.idle.toFixed(2)),
         refinerSteps: refined.steps,
         refinerMs: Math.round(refined.stepMs),
+        apiCpuMs: `${Math.round(refined.cpuMs)} / ${Math.round(fixed.cpuMs)}`,
         load: `${loadBefore} -> ${load()}`,
         points,
       };
@@ -145,6 +191,7 @@ export async function runRefineServiceBench(): Promise<unknown> {
       refinedMedianSeconds: refinedMedian,
       fixedMedianSeconds: fixedMedian,
       overhead: `${(((refinedMedian - fixedMedian) / fixedMedian) * 100).toFixed(1)}%`,
+      refinerCpuMsPerSweep: cpu.cpuMs,
       load: load(),
     };
     console.table([summary]);
