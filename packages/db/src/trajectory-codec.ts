@@ -13,9 +13,12 @@
 //   flags & 1: Float64 t0, Float64 stride, with t = t0 + r * stride on every row
 //              (recordEvery makes it so); the t column is then left out below;
 //   one 4-bit length per value, two a byte (low nibble first), then per value that
-//   many low bytes of its 64-bit pattern minus the previous pattern in its column
-//   (the first value of a column minus 0), zigzag-coded: a smooth column changes in
-//   its low bits, so its high bytes are zero and left out.
+//   many low bytes of the zigzag-coded difference between its 64-bit pattern and a
+//   prediction from the two before it in its column (2 * previous - the one before,
+//   modulo 2^64; the previous one for the second row, 0 for the first). The pattern
+//   of a positive double grows about like its logarithm, so a column that moves
+//   smoothly or decays exponentially is predicted to within its low bytes, and the
+//   zero high bytes are left out.
 // Floats are only handled as bit patterns, never computed on, except t0 + r * stride,
 // which the encoder checks gives back every stored t bit for bit. Plain arithmetic on
 // 32-bit halves, no zlib: a zlib call costs more than a small run's trajectory is worth.
@@ -101,39 +104,64 @@ function encodeV3(rows: readonly MetricsRow[]): Buffer {
     out.writeDoubleLE(f[0], V3_HEADER_BYTES);
     out.writeDoubleLE(f[1] - f[0], V3_HEADER_BYTES + 8);
   }
-  const u = new Uint32Array(f.buffer);
+  // Signed 32-bit halves throughout (no unsigned values past 2^31, which V8 would keep
+  // as doubles); an unsigned comparison is a signed one with both sign bits flipped.
+  const u = new Int32Array(f.buffer);
   const lo = LITTLE_ENDIAN ? 0 : 1;
   const hi = 1 - lo;
   let nib = head;
   let at = head + ((count + 1) >> 1);
   let i = 0;
   for (let c = first / n; c < cols; c++) {
-    let pl = 0;
-    let ph = 0;
+    // The two patterns before, as halves.
+    let l1 = 0;
+    let h1 = 0;
+    let l2 = 0;
+    let h2 = 0;
     for (let r = 0; r < n; r++, i++) {
       const k = c * n + r;
       const l = u[2 * k + lo];
       const h = u[2 * k + hi];
-      // d = (h:l) - (ph:pl) modulo 2^64, then zigzag: (d << 1) ^ (d >> 63).
-      const dl = (l - pl) >>> 0;
-      const dh = (h - ph - (l < pl ? 1 : 0)) | 0;
-      pl = l;
-      ph = h;
+      // The prediction 2 * (h1:l1) - (h2:l2), then d = (h:l) - prediction, modulo 2^64.
+      const tl = l1 << 1;
+      const pl = (tl - l2) | 0;
+      const ph = (((((h1 << 1) | (l1 >>> 31)) - h2) | 0) - ((tl ^ SIGN) < (l2 ^ SIGN) ? 1 : 0)) | 0;
+      const dl = (l - pl) | 0;
+      const dh = (((h - ph) | 0) - ((l ^ SIGN) < (pl ^ SIGN) ? 1 : 0)) | 0;
+      // After the first row the one before counts as equal to it: the second row is
+      // predicted by the first.
+      if (r === 0) {
+        l2 = l;
+        h2 = h;
+      } else {
+        l2 = l1;
+        h2 = h1;
+      }
+      l1 = l;
+      h1 = h;
+      // Zigzag, (d << 1) ^ (d >> 63): small differences of either sign have zero high bytes.
       const sign = dh >> 31;
-      const zl = ((dl << 1) ^ sign) >>> 0;
-      const zh = (((dh << 1) | (dl >>> 31)) ^ sign) >>> 0;
+      const zl = (dl << 1) ^ sign;
+      const zh = ((dh << 1) | (dl >>> 31)) ^ sign;
       const len = zh !== 0 ? 4 + bytesOf(zh) : bytesOf(zl);
       if (i & 1) out[nib++] |= len << 4;
       else out[nib] = len;
-      for (let b = 0; b < len; b++) out[at++] = b < 4 ? (zl >>> (8 * b)) & 0xff : (zh >>> (8 * (b - 4))) & 0xff;
+      let x = zl;
+      for (let b = 0; b < len; b++) {
+        if (b === 4) x = zh;
+        out[at++] = x & 0xff;
+        x >>>= 8;
+      }
     }
   }
   return out.subarray(0, at);
 }
 
-/** Significant bytes of an unsigned 32-bit value. */
+const SIGN = -0x80000000;
+
+/** Significant bytes of a 32-bit pattern (held as a signed integer). */
 function bytesOf(x: number): number {
-  return x === 0 ? 0 : x < 0x100 ? 1 : x < 0x10000 ? 2 : x < 0x1000000 ? 3 : 4;
+  return x & 0xff000000 ? 4 : x & 0xff0000 ? 3 : x & 0xff00 ? 2 : x ? 1 : 0;
 }
 
 /** Encodes a trajectory for storage (version 3 unless an older version is asked for, e.g. by tests). */
@@ -171,8 +199,10 @@ function v3Columns(bytes: Uint8Array): { f: Float64Array; n: number; m: number }
   let at = head + ((count + 1) >> 1);
   let i = 0;
   for (let c = first / n; c < cols; c++) {
-    let pl = 0;
-    let ph = 0;
+    let l1 = 0;
+    let h1 = 0;
+    let l2 = 0;
+    let h2 = 0;
     for (let r = 0; r < n; r++, i++) {
       const len = (b[head + (i >> 1)] >> ((i & 1) * 4)) & 0xf;
       if (len > 8 || at + len > b.byteLength) throw new Error('trajectory cut short or corrupt');
@@ -184,17 +214,22 @@ function v3Columns(bytes: Uint8Array): { f: Float64Array; n: number; m: number }
       }
       zl >>>= 0;
       zh >>>= 0;
-      // Undo the zigzag, then add the previous pattern back (modulo 2^64).
+      // Undo the zigzag, then add the prediction back (modulo 2^64).
       const neg = -(zl & 1);
       const dl = (((zl >>> 1) | (zh << 31)) ^ neg) >>> 0;
       const dh = ((zh >>> 1) ^ neg) >>> 0;
+      const tl = (l1 << 1) >>> 0;
+      const pl = (tl - l2) >>> 0;
+      const ph = ((((h1 << 1) | (l1 >>> 31)) >>> 0) - h2 - (tl < l2 ? 1 : 0)) >>> 0;
       const l = (dl + pl) >>> 0;
       const h = (dh + ph + (l < pl ? 1 : 0)) >>> 0;
       const k = c * n + r;
       u[2 * k + lo] = l;
       u[2 * k + hi] = h;
-      pl = l;
-      ph = h;
+      l2 = r === 0 ? l : l1;
+      h2 = r === 0 ? h : h1;
+      l1 = l;
+      h1 = h;
     }
   }
   if (at !== b.byteLength) throw new Error('trajectory has bytes past its columns');
