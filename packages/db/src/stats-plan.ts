@@ -1,7 +1,7 @@
 // How a stats statement is run on a large sweep: group keys taken from the run's index
 // instead of its params jsonb, planner settings that keep the cost proportional to the
 // sweep, and a reply cache for sweeps whose results can no longer change.
-import type pg from 'pg';
+import pg from 'pg';
 import type { Queryable } from './queryable.ts';
 
 // ------------------------------------------------------------------ group keys from the run index
@@ -136,6 +136,52 @@ export async function statsQuery<R extends pg.QueryResultRow>(db: Queryable, q: 
     c.release();
   }
 }
+
+/**
+ * Statements that together make one reply, run at once on as many connections of the
+ * pool, all reading one snapshot: the first transaction exports its snapshot and the
+ * others take it (SET TRANSACTION SNAPSHOT), so the parts add up to what one statement
+ * would have read, even while the sweep's runs change. On a single connection (not a
+ * pool), or when the pool has no connection to spare, they share connections.
+ */
+export async function statsQueriesShared<R extends pg.QueryResultRow>(db: Queryable, qs: { text: string; values: unknown[] }[]): Promise<R[]> {
+  if (!isPool(db) || qs.length < 2) {
+    const out: R[] = [];
+    for (const q of qs) out.push(...(await statsQuery<R>(db, q)).rows);
+    return out;
+  }
+  const clients: pg.PoolClient[] = [];
+  // Extra connections only while the pool has them to spare: requests waiting on each
+  // other's second connection would otherwise stall the pool. Parts then share clients.
+  const spare = () => db.waitingCount === 0 && (db.idleCount > 0 || db.totalCount < (db.options.max ?? 10));
+  try {
+    clients.push(await db.connect());
+    while (clients.length < qs.length && spare()) clients.push(await db.connect());
+    const begin = async (c: pg.PoolClient, snapshot: string | null) => {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      if (snapshot !== null) await c.query(`SET TRANSACTION SNAPSHOT ${pg.escapeLiteral(snapshot)}`);
+      for (const s of STATS_SETTINGS) await c.query(s);
+    };
+    await begin(clients[0], null);
+    const { rows } = await clients[0].query<{ s: string }>('SELECT pg_export_snapshot() AS s');
+    await Promise.all(clients.slice(1).map((c) => begin(c, rows[0].s)));
+    const parts = (await Promise.all(clients.map(async (c, i) => {
+      const mine: pg.QueryResult<R>[] = [];
+      for (let j = i; j < qs.length; j += clients.length) mine.push(await c.query<R>(qs[j]));
+      return mine;
+    }))).flat();
+    await Promise.all(clients.map((c) => c.query('COMMIT')));
+    return parts.flatMap((r) => r.rows);
+  } catch (err) {
+    await Promise.all(clients.map((c) => c.query('ROLLBACK').catch(() => {})));
+    throw err;
+  } finally {
+    for (const c of clients) c.release();
+  }
+}
+
+/** Parts a stats statement over the stats rows is split into (see statsQueriesShared); tests and benchmarks set it. */
+export const statsParallelSettings = { parts: 2 };
 
 // ------------------------------------------------------------------ reply cache
 

@@ -58,6 +58,13 @@ export interface StatsSource {
    * whose two differ holds several versions, and the caller asks again with the list.
    */
   versionRange?: boolean;
+  /**
+   * Part `k` of `of` (from the stats rows): the groups split into `of` disjoint sets, one
+   * statement each, so that the parts run at once on as many connections. Split by
+   * ranges of the sweep's slowest axis when it is grouped (each part reads only its rows),
+   * else by the group id modulo `of`.
+   */
+  part?: { k: number; of: number; total: number };
 }
 
 /**
@@ -75,6 +82,13 @@ export function runStatsAnswers(o: StatsQueryInput, variables: readonly string[]
 
 /** Above this many combined positions the groups are keyed by one column per variable. */
 const MAX_GROUP_ID = 2 ** 52;
+
+/** Whether `part` can split the statement of `keys` (see StatsSource.part). */
+export function canSplit(keys: IndexKey[] | null, total: number): boolean {
+  if (!keys || !keys.length) return false;
+  if (keys.some((k) => k.stride * k.length === total && k.length > 1)) return true;
+  return [...new Map(keys.map((k) => [k.stride, k.length])).values()].reduce((a, l) => a * l, 1) <= MAX_GROUP_ID;
+}
 
 /**
  * Statement text and parameters of sweepStats (exported for EXPLAIN in the benchmark).
@@ -115,6 +129,17 @@ export function buildStatsQuery(
   const conds = source.runStats
     ? [`res.sweep_id = ${sweep}::uuid`, ...o.where.map((f) => filterSql(f, variables, p))]
     : [`r.sweep_id = ${sweep}::uuid`, `r.status = 'succeeded'`, ...o.where.map((f) => filterSql(f, variables, p))];
+  const part = source.runStats && source.part && source.part.of > 1 ? source.part : null;
+  let outerWhere = '';
+  if (part) {
+    const slowest = keys!.find((k) => k.stride * k.length === part.total);
+    if (slowest) {
+      const at = (k: number) => Math.floor((k * slowest.length) / part.of) * slowest.stride;
+      conds.push(`res.index >= ${p.add(at(part.k))}::int`, `res.index < ${p.add(at(part.k + 1))}::int`);
+    } else if (groupId) {
+      outerWhere = `\n WHERE gid % ${p.add(part.of)}::int8 = ${p.add(part.k)}::int8`;
+    } else throw new Error('buildStatsQuery: parts need the slowest axis grouped or a group id');
+  }
   const groupCols = groupId
     ? keys!.map((k, i) => `(gid / ${p.add(mult.get(k.stride))}::int8 % ${p.add(k.length)}::int)::int AS g${i}`)
     : groupBy.map((_, i) => `g${i}`);
@@ -148,7 +173,7 @@ export function buildStatsQuery(
     `SELECT ${outer.join(',\n       ')}\n` +
     `FROM (SELECT ${inner.join(', ')}\n` +
     `        FROM ${from}\n` +
-    `       WHERE ${conds.join('\n         AND ')}) t\n` +
+    `       WHERE ${conds.join('\n         AND ')}) t${outerWhere}\n` +
     `GROUP BY ${groupKeys}\nORDER BY ${groupKeys}`;
   return { text, values: p.values };
 }

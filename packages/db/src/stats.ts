@@ -7,12 +7,12 @@
 import type { Queryable } from './queryable.ts';
 import type { Filter } from './stats-filter.ts';
 import { checkContract, checkGroupBy, checkMetrics } from './stats-filter.ts';
-import { buildStatsQuery, buildTagStatsQuery, buildTagSweepsQuery, runStatsAnswers, type StatsQueryInput } from './stats-sql.ts';
-import { indexKeys, statsCacheSettings, replyCache, resultsState, shared, statsQuery, type IndexKey } from './stats-plan.ts';
+import { buildStatsQuery, buildTagStatsQuery, buildTagSweepsQuery, canSplit, runStatsAnswers, type StatsQueryInput } from './stats-sql.ts';
+import { indexKeys, statsCacheSettings, statsParallelSettings, replyCache, resultsState, shared, statsQueriesShared, statsQuery, type IndexKey } from './stats-plan.ts';
 import { sweepMeta } from './sweep-meta.ts';
 import { ALL_SWEEPS, visibleTeam, type Visibility } from './sweeps.ts';
 
-export { statsCacheSettings };
+export { statsCacheSettings, statsParallelSettings };
 
 // ------------------------------------------------------------------ sweepStats
 
@@ -159,19 +159,26 @@ function toGroups(rows: Record<string, unknown>[], groupBy: string[], metrics: s
 
 /**
  * The rows of the stats statement. From the stats rows (run_stats) when they answer the
- * request, with each group's core versions as a range; the rare sweep where a group
- * holds two versions is asked again for the list.
+ * request: in parts over disjoint groups run at once on one snapshot (a sort and the
+ * percentiles of a million rows are one core's work otherwise), with each group's core
+ * versions as a range; the rare sweep where a group holds two versions is asked again
+ * for the list.
  */
-async function statsRows(db: Queryable, sweepId: string, variables: string[], input: StatsQueryInput, keys: IndexKey[] | null): Promise<Record<string, unknown>[]> {
+async function statsRows(
+  db: Queryable, sweepId: string, variables: string[], input: StatsQueryInput, keys: IndexKey[] | null, total: number,
+): Promise<Record<string, unknown>[]> {
   if (!runStatsAnswers(input, variables, keys)) {
     return (await statsQuery<Record<string, unknown>>(db, buildStatsQuery(sweepId, variables, input, keys))).rows;
   }
-  const { rows } = await statsQuery<Record<string, unknown>>(db, buildStatsQuery(sweepId, variables, input, keys, { runStats: true, versionRange: true }));
+  const of = canSplit(keys, total) ? Math.max(1, statsParallelSettings.parts) : 1;
+  const run = (versionRange: boolean) => statsQueriesShared<Record<string, unknown>>(db, Array.from({ length: of }, (_, k) =>
+    buildStatsQuery(sweepId, variables, input, keys, { runStats: true, versionRange, part: { k, of, total } })));
+  const rows = await run(true);
   if (rows.every((r) => r.core_min === r.core_max)) {
     for (const r of rows) r.core_versions = [r.core_min];
     return rows;
   }
-  return (await statsQuery<Record<string, unknown>>(db, buildStatsQuery(sweepId, variables, input, keys, { runStats: true }))).rows;
+  return run(false);
 }
 
 // On the pg pool: through Prisma the aggregate costs more than the service's 5% (docs/service-design.md, "Hot paths on pg").
@@ -202,7 +209,7 @@ export async function sweepStats(db: Queryable, sweepId: string, o: StatsOptions
   const all = (keep ? cache.get<StatsGroup[]>(key) : undefined) ?? await shared(db, key, async () => {
     const started = performance.now();
     const keys = await indexKeys(db, sweepId, meta.spec, state.total, groupVars);
-    const rows = await statsRows(db, sweepId, meta.variables, input, keys);
+    const rows = await statsRows(db, sweepId, meta.variables, input, keys, state.total);
     const groups = toGroups(rows, groupBy, metrics, keys);
     if (keep && performance.now() - started >= statsCacheSettings.minMs) cache.set(key, groups, Math.max(1, groups.length));
     return groups;

@@ -156,15 +156,18 @@ CREATE TABLE "run_stats_lines" (
 );
 
 -- The lines of `ids` as they are now (nothing kept): what a running sweep's line is.
--- Booleans count as 0/1, as a stats metric reads them (stats-sql.ts, metricSql).
+-- Booleans count as 0/1, as a stats metric reads them (stats-sql.ts, metricSql). No SET
+-- clause (tables named with their schema instead), so that Postgres inlines the function
+-- into the calling statement and plans it for the ids given: a generic plan reads all
+-- of run_stats.
 CREATE FUNCTION "public"."run_stats_line_rows"(ids UUID[])
 RETURNS TABLE (sweep_id UUID, contract INTEGER, n INTEGER, core_versions TEXT[], collapsed_rate DOUBLE PRECISION,
                converged_rate DOUBLE PRECISION, in_interval_rate DOUBLE PRECISION, mean_nash_gap DOUBLE PRECISION,
                mean_converged_at DOUBLE PRECISION, metrics JSONB)
-LANGUAGE sql STABLE SET search_path = pg_catalog, public AS $$
+LANGUAGE sql STABLE AS $$
     SELECT s.sweep_id, s.contract, count(*)::int,
            CASE WHEN min(s.core_version) = max(s.core_version) THEN ARRAY[min(s.core_version)]
-                ELSE (SELECT array_agg(DISTINCT o.core_version ORDER BY o.core_version) FROM run_stats o
+                ELSE (SELECT array_agg(DISTINCT o.core_version ORDER BY o.core_version) FROM public.run_stats o
                        WHERE o.sweep_id = s.sweep_id AND o.contract = s.contract) END,
            avg(s.collapsed::int)::float8, avg(s.converged::int)::float8, avg(s.in_interval::int)::float8,
            avg(s.nash_gap)::float8, avg(s.converged_at)::float8,
@@ -182,7 +185,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, public AS $$
                    'in_interval_corrected', jsonb_build_array(count(s.in_interval_corrected::int::float8), avg(s.in_interval_corrected::int::float8), stddev_samp(s.in_interval_corrected::int::float8), avg(s.in_interval_corrected::int::float8 * s.in_interval_corrected::int::float8)),
                    'outside_domination', jsonb_build_array(count(s.outside_domination::float8), avg(s.outside_domination::float8), stddev_samp(s.outside_domination::float8), avg(s.outside_domination::float8 * s.outside_domination::float8)),
                    'final_outside', jsonb_build_array(count(s.final_outside::float8), avg(s.final_outside::float8), stddev_samp(s.final_outside::float8), avg(s.final_outside::float8 * s.final_outside::float8)))
-      FROM run_stats s
+      FROM public.run_stats s
      WHERE s.sweep_id = ANY(ids)
      GROUP BY s.sweep_id, s.contract
 $$;
