@@ -157,6 +157,38 @@ describe('run rows of a chunk', () => {
     }
   });
 
+  it('name an existing sweep, checked once per statement; a sweep deleted takes its runs along', async () => {
+    const id = await sweepRow(12);
+    const layout = compileSweep(derived as never).paramsLayout!()!;
+    const client = await env.pool.connect();
+    try {
+      expect(await insertRunRange(client, id, 0, 12, layout)).toBe(true);
+    } finally {
+      client.release();
+    }
+    const missing = randomUUID();
+    await expect(env.pool.query(`INSERT INTO runs (sweep_id, index, params) VALUES ($1, 50, '{}'), ($2, 0, '{}')`, [id, missing]))
+      .rejects.toMatchObject({ code: '23503' });
+    await expect(env.pool.query('UPDATE runs SET sweep_id = $2 WHERE sweep_id = $1 AND index = 3', [id, missing]))
+      .rejects.toMatchObject({ code: '23503' });
+    // An update that keeps its sweep, as every worker's does, passes.
+    await env.pool.query(`UPDATE runs SET status = 'running' WHERE sweep_id = $1 AND index = 3`, [id]);
+    // An insert waits for a delete of its sweep in flight, then fails.
+    const del = await env.pool.connect();
+    try {
+      await del.query('BEGIN');
+      await del.query('DELETE FROM sweeps WHERE id = $1', [id]);
+      const insert = env.pool.query(`INSERT INTO runs (sweep_id, index, params) VALUES ($1, 100, '{}')`, [id]);
+      await new Promise((r) => setTimeout(r, 200));
+      await del.query('COMMIT');
+      await expect(insert).rejects.toMatchObject({ code: '23503' });
+    } finally {
+      del.release();
+    }
+    expect(await rowsOf(id)).toEqual([]);
+    expect((await env.pool.query('SELECT count(*)::int AS n FROM sweep_run_counts WHERE sweep_id = $1', [id])).rows[0].n).toBe(0);
+  });
+
   it('sent from Node: done again, or half done, ends with each row once', async () => {
     const compiled = compileSweep(derived as never);
     const id = await sweepRow(12);
