@@ -161,6 +161,8 @@ export async function statsQueriesShared<R extends pg.QueryResultRow>(db: Querya
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       if (snapshot !== null) await c.query(`SET TRANSACTION SNAPSHOT ${pg.escapeLiteral(snapshot)}`);
       for (const s of STATS_SETTINGS) await c.query(s);
+      // The parts are the parallelism: no parallel workers of their own on top.
+      if (clients.length > 1) await c.query('SET LOCAL max_parallel_workers_per_gather = 0');
     };
     await begin(clients[0], null);
     const { rows } = await clients[0].query<{ s: string }>('SELECT pg_export_snapshot() AS s');
