@@ -29,7 +29,8 @@ import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { createKey } from '../packages/db/src/index.ts';
+import { buildStatsQuery, createKey } from '../packages/db/src/index.ts';
+import { indexKeys } from '../packages/db/src/stats-plan.ts';
 import { createRedis, RUNS_QUEUE, redisUrl } from '../packages/queue/src/index.ts';
 import { buildApp } from '../apps/api/src/app.ts';
 import { readSettings } from '../apps/api/src/settings.ts';
@@ -210,20 +211,26 @@ export async function runScaleBench(): Promise<Record<string, number>> {
     explains.push(await explain(pool, 'poll: run counts of the 1M-run sweep (runStatusCounts, from sweep_run_counts)',
       `SELECT c.sweep_id, c.status, sum(c.n)::float8 AS n, sum(c.reused)::float8 AS reused, count(*)::int, s.status = 'cancelled'
          FROM sweep_run_counts c JOIN sweeps s ON s.id = c.sweep_id WHERE c.sweep_id = ANY($1::uuid[]) GROUP BY c.sweep_id, c.status, s.status`, [[big]]));
-    explains.push(await explain(pool, 'stats: group-by q, D of the 1M-run sweep',
-      `SELECT r.params -> 'q' AS g0, r.params -> 'D' AS g1, count(*), avg(res.basin_share0), avg(res.nash_gap)
-         FROM runs r JOIN results res ON res.id = r.result_id WHERE r.sweep_id = $1 AND r.status = 'succeeded' GROUP BY 1, 2`, [big]));
+    {
+      // The statement the API runs: the first of its two parts, over the stats rows.
+      const meta = (await pool.query<{ spec: unknown; total: number }>('SELECT spec, total FROM sweeps WHERE id = $1', [big])).rows[0];
+      const input = { groupBy: ['q', 'D'], metrics: ['summary.basinShare.0', 'summary.nashGap'], where: [] };
+      const keys = await indexKeys(pool, big, meta.spec, meta.total, ['q', 'D']);
+      const q = buildStatsQuery(big, ['q', 'D', 'seed'], input, keys, { runStats: true, versionRange: true, part: { k: 0, of: 2, total: meta.total } });
+      explains.push(await explain(pool, 'stats: group-by q, D of the 1M-run sweep, first of two parts (run_stats)', q.text, q.values));
+    }
 
     // Bytes per stored run (tables with their indexes and TOAST).
-    const size = await pool.query<{ runs: string; results: string; counts: string; nruns: string; nres: string; db: string }>(
+    const size = await pool.query<{ runs: string; results: string; counts: string; stats: string; nruns: string; nres: string; db: string }>(
       `SELECT pg_total_relation_size('runs') AS runs, pg_total_relation_size('results') AS results,
-              pg_total_relation_size('sweep_run_counts') AS counts,
+              pg_total_relation_size('sweep_run_counts') AS counts, pg_total_relation_size('run_stats') AS stats,
               (SELECT count(*) FROM runs) AS nruns, (SELECT count(*) FROM results) AS nres, pg_database_size(current_database()) AS db`,
     );
     const s = size.rows[0];
     out.bytesPerRunRow = Number(s.runs) / Number(s.nruns);
     out.bytesPerResultRow = Number(s.results) / Number(s.nres);
-    out.bytesPerStoredRun = (Number(s.runs) + Number(s.results) + Number(s.counts)) / Number(s.nruns);
+    out.bytesPerStatsRow = Number(s.stats) / Number(s.nres);
+    out.bytesPerStoredRun = (Number(s.runs) + Number(s.results) + Number(s.counts) + Number(s.stats)) / Number(s.nruns);
     out.runCounterBytes = Number(s.counts);
     out.databaseGigabytes = Number(s.db) / 2 ** 30;
     out.c4TrajectoryBytes = c4TrajectoryBytes();

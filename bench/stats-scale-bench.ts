@@ -5,10 +5,16 @@
 // with an admin key, times
 //   - per-sweep stats, group-by q, D over the 1M-run sweep (and, on the 10M database,
 //     over a 50k-run sweep): "cold" is the first request of a freshly started API (median
-//     of 3 fresh APIs: nothing kept), "kept" the median of 5 requests after it, the reply
-//     of a finished sweep being kept (packages/db/src/stats-plan.ts);
+//     of 3 fresh APIs: nothing kept in the process), "kept" the median of 5 requests after
+//     it, the reply of a finished sweep being kept (packages/db/src/stats-plan.ts); cold
+//     also with the statement in one part instead of two (statsParallelSettings);
+//   - the work the worker's finish of the 1M-run sweep does for its tag lines
+//     (run_stats_lines_fill), which a tag request then reads (docs/service-design.md,
+//     "Stats at scale");
 //   - the phase diagram (plot.svg, q x D heatmap of 10,000 cells), cold and kept;
-//   - cross-sweep GET /v1/stats?tag= over one tag family and over every sweep, cold and kept;
+//   - cross-sweep GET /v1/stats?tag= over one tag family and over every sweep, cold and kept
+//     (the lines of finished sweeps are kept in the database from their finish on), and
+//     over every sweep with no line kept (each sweep aggregated from its stats rows);
 //   - listing (first page of 50) and a runs page of the 1M-run sweep;
 //   - CSV and NDJSON export of the 1M-run sweep: time to first byte, rows/s, peak RSS of
 //     the API process over the export (flat memory: the same after a tenth of the rows as
@@ -20,6 +26,8 @@ import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { redisUrl } from '../packages/queue/src/index.ts';
+import pg from 'pg';
+import { statsParallelSettings } from '../packages/db/src/index.ts';
 import { buildApp } from '../apps/api/src/app.ts';
 import { generateTeamDb, type TeamDb } from './gen-team-db.ts';
 import { benchAuthHeaders } from './auth.ts';
@@ -102,6 +110,14 @@ async function benchOne(runs: number): Promise<Record<string, number>> {
   let r = await coldAndKept(db.url, headers, `/v1/sweeps/${big}/stats?${q}`);
   say('stats 1M q x D cold ms', r.cold);
   say('stats 1M q x D kept ms', r.kept);
+  const parts = statsParallelSettings.parts;
+  statsParallelSettings.parts = 1;
+  try {
+    r = await coldAndKept(db.url, headers, `/v1/sweeps/${big}/stats?${q}`, 3, 0);
+    say('stats 1M q x D cold, one part ms', r.cold);
+  } finally {
+    statsParallelSettings.parts = parts;
+  }
   r = await coldAndKept(db.url, headers, `/v1/sweeps/${big}/stats?${q}&limit=200`, 1);
   say('stats 1M q x D, page of 200, kept ms', r.kept);
   r = await coldAndKept(db.url, headers, `/v1/sweeps/${big}/plot.svg?x=q&y=D&z=summary.basinShare.0`, 1);
@@ -118,6 +134,28 @@ async function benchOne(runs: number): Promise<Record<string, number>> {
   r = await coldAndKept(db.url, headers, '/v1/stats?tag=team-db&metrics=summary.basinShare.0', 1, 3);
   say(`tag stats, all ${Math.min(db.sweeps, 200)} sweeps cold ms`, r.cold);
   say(`tag stats, all ${Math.min(db.sweeps, 200)} sweeps kept ms`, r.kept);
+  {
+    // No line kept (as if no finish had made them): every sweep aggregated from its stats
+    // rows, in a transaction rolled back so the database keeps its lines.
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const t = performance.now();
+      await pool.query('SELECT count(*) FROM run_stats_line_rows(ARRAY(SELECT id FROM sweeps WHERE $1 = ANY(tags) ORDER BY created_at, id LIMIT 200))', ['team-db']);
+      say(`tag lines of all ${Math.min(db.sweeps, 200)} sweeps, none kept ms`, performance.now() - t);
+      const c = await pool.connect();
+      try {
+        await c.query('BEGIN');
+        const t2 = performance.now();
+        await c.query('SELECT run_stats_lines_fill(ARRAY[$1::uuid])', [big]);
+        say('tag lines of the 1M sweep at its finish ms', performance.now() - t2);
+      } finally {
+        await c.query('ROLLBACK');
+        c.release();
+      }
+    } finally {
+      await pool.end();
+    }
+  }
 
   const api = await startApi(db.url);
   try {
