@@ -63,7 +63,8 @@ type ExampleSpec = { name: string; base: Record<string, unknown>; derive: Record
  * The refiner's own CPU per sweep (milliseconds, median of `repeats`): the same sweep
  * driven without workers or other load in this process (test/support/refine-drive.ts),
  * runs finished ten at a time, as jobs would, with a synthetic outcome (collapsed below
- * q K = 1), the refiner stepping after each batch. CPU time, so the machine's load
+ * q K = 1), the refiner stepping after each batch (none put off: in the service, kicks
+ * while plenty is queued wait, so it steps less). CPU time, so the machine's load
  * hardly moves it; Postgres's side of the statements is not in it.
  */
 export async function refinerCpuPerSweep(spec: ExampleSpec, repeats: number): Promise<{ cpuMs: number; runs: number; steps: number }> {
@@ -73,7 +74,7 @@ export async function refinerCpuPerSweep(spec: ExampleSpec, repeats: number): Pr
     const out: { cpuMs: number; runs: number; steps: number }[] = [];
     for (let rep = 0; rep <= repeats; rep++) {
       const { id, compiled } = await insertRefineSweep(pool, { ...spec, name: `refiner-cpu-${rep}` });
-      const refiner = quietRefiner(pool);
+      const refiner = quietRefiner(pool, { maxRestMs: 0 });
       const collapsed = (i: number) => {
         const p = compiled.paramsAt(i) as { q: number; k: number };
         return { collapsed: p.q * Math.round(p.k) < 1 };

@@ -14,11 +14,11 @@ import { Refiner } from '../../apps/api/src/refiner.ts';
 export type Refined = CompiledSweep & { refine: NonNullable<CompiledSweep['refine']> };
 
 /** A refiner on `pool` whose jobs go nowhere (the driver plays the workers) and that logs nothing. */
-export function quietRefiner(pool: pg.Pool): Refiner {
+export function quietRefiner(pool: pg.Pool, o: { maxRestMs?: number } = {}): Refiner {
   const noop = () => {};
   const log = { debug: noop, info: noop, warn: noop, error: noop, trace: noop, fatal: noop, child: () => log, level: 'silent', silent: noop };
   const queue = { addBulk: async () => [] } as unknown as Queue;
-  return new Refiner({ pool, queue, log: log as unknown as FastifyBaseLogger, prefix: 'unused' });
+  return new Refiner({ pool, queue, log: log as unknown as FastifyBaseLogger, prefix: 'unused', ...o });
 }
 
 /** Inserts an adaptive sweep and its starting grid's runs, as the API and the enqueuer would. */
@@ -98,8 +98,11 @@ export interface DriveOptions {
 
 /**
  * Plays the workers until the sweep is finished: each batch finishes the oldest queued
- * runs (in the order they were inserted, as their jobs were queued) and kicks the refiner, awaiting
- * its step. Returns the refiner's CPU over all its steps (microseconds) and the batches.
+ * runs (in the order they were inserted, as their jobs were queued) and kicks the
+ * refiner, awaiting its step (not one it puts off while plenty is queued: the workers
+ * do not wait for those either; they are awaited once nothing is queued). Returns the
+ * process's CPU over the kicks and steps awaited (microseconds: the refiner's own CPU
+ * when it puts nothing off, maxRestMs 0) and the batches.
  */
 export async function driveSweep(
   pool: pg.Pool, id: string, refiner: () => Refiner, summary: (index: number) => object | null, o: DriveOptions = {},
@@ -110,7 +113,7 @@ export async function driveSweep(
     const r = refiner();
     const t = process.cpuUsage();
     r.kick(id);
-    await r.idle();
+    await r.idle({ resting: false });
     const d = process.cpuUsage(t);
     cpuMicros += d.user + d.system;
   };
@@ -119,6 +122,7 @@ export async function driveSweep(
     await o.before?.(n);
     const queued = await queuedRuns(pool, id);
     if (!queued.length) {
+      await refiner().idle();
       await step();
       const { rows } = await pool.query<{ status: string }>('SELECT status FROM sweeps WHERE id = $1', [id]);
       if (rows[0].status !== 'running' || !(await queuedRuns(pool, id)).length) return { cpuMicros, batches: n };

@@ -39,6 +39,8 @@ import { costOf, jobsFor, maxJobIndexes, packBatches } from './batches.ts';
 
 /** Queued runs of a sweep at which a refiner step is left to a later completion (see step). */
 const QUEUED_ENOUGH = 64;
+/** The longest a kick is put off while plenty is queued (see rest). */
+const MAX_REST_MS = 2_000;
 
 export interface RefinerOptions {
   // The refiner's statements go to pg: through Prisma they cost more than the service's 5% (docs/service-design.md, "Hot paths on pg").
@@ -49,6 +51,8 @@ export interface RefinerOptions {
   redisUrl?: string;
   prefix: string;
   rescanMs?: number;
+  /** The longest a kick is put off while plenty is queued (see rest); 0: never. */
+  maxRestMs?: number;
 }
 
 /** Jobs the starting grid is cut into, at least (while they keep one index or more). */
@@ -146,6 +150,12 @@ interface Mirror {
   known: PointValues;
   /** plan.schedule(known), until `known` changes. */
   wanted: Map<number, number> | null;
+  /** When (performance.now()) the runs were last read, and how many finished since the mirror was built. */
+  readAt: number;
+  builtAt: number;
+  finished: number;
+  /** Until when a kick need not read the sweep (see rest). */
+  restUntil: number;
 }
 
 function outcomeOf(value: unknown): number | null {
@@ -153,7 +163,11 @@ function outcomeOf(value: unknown): number | null {
 }
 
 function mirrorOf(compiled: Refined, rows: RunOutcome[]): Mirror {
-  const m: Mirror = { compiled, total: 0, runs: [], byIndex: new Map(), points: new Map(), watch: new Set(), open: 0, known: new Map(), wanted: null };
+  const now = performance.now();
+  const m: Mirror = {
+    compiled, total: 0, runs: [], byIndex: new Map(), points: new Map(), watch: new Set(), open: 0, known: new Map(), wanted: null,
+    readAt: now, builtAt: now, finished: 0, restUntil: 0,
+  };
   const lat = compiled.refine.lattice;
   for (const r of rows) addRun(m, { index: r.index, key: lat.runPoint(r.index).key, status: r.status, stage: r.stage, value: outcomeOf(r.value) });
   for (const key of m.points.keys()) updatePoint(m, key);
@@ -197,8 +211,9 @@ function updatePoint(m: Mirror, key: number): void {
   }
 }
 
-/** Applies a step's read of the watched runs: those not listed are queued. */
-function applyChanges(m: Mirror, rows: [number, string, unknown][]): void {
+/** Applies a step's read of the watched runs (those not listed are queued); returns how many runs finished since the last read. */
+function applyChanges(m: Mirror, rows: [number, string, unknown][]): number {
+  let finished = 0;
   const seen = new Map(rows.map((r) => [r[0], r]));
   const dirty = new Set<number>();
   for (const index of [...m.watch]) {
@@ -209,12 +224,32 @@ function applyChanges(m: Mirror, rows: [number, string, unknown][]): void {
     if (status === r.status && value === r.value) continue;
     if (UNFINISHED.has(r.status)) m.open--;
     if (UNFINISHED.has(status)) m.open++;
+    if (UNFINISHED.has(r.status) && !UNFINISHED.has(status)) finished++;
     r.status = status;
     r.value = value;
     if (status === 'succeeded') m.watch.delete(index);
     dirty.add(r.key);
   }
   for (const key of dirty) updatePoint(m, key);
+  return finished;
+}
+
+/**
+ * Until when the next read of a sweep can wait: a step that finds QUEUED_ENOUGH runs
+ * queued or more does nothing, so while the queue the last read saw cannot have drained
+ * that far, kicks are put off (to a timer, never further). The drain is estimated from
+ * the faster of the runs' finishing rate since the mirror was built and since the last
+ * read, and only half of it is waited: a wrong estimate costs a read or a short delay
+ * with plenty still queued, not idle workers.
+ */
+function rest(m: Mirror, queued: number, finished: number, now: number, maxMs: number): number {
+  m.finished += finished;
+  const recent = now > m.readAt ? finished / (now - m.readAt) : 0;
+  const overall = now > m.builtAt ? m.finished / (now - m.builtAt) : 0;
+  m.readAt = now;
+  const rate = Math.max(recent, overall);
+  if (queued < QUEUED_ENOUGH || rate <= 0 || maxMs <= 0) return 0;
+  return now + Math.min(maxMs, (0.5 * (queued - QUEUED_ENOUGH)) / rate);
 }
 
 function cellOf(lat: Refined['refine']['lattice'], key: number): [number, number | null] {
@@ -229,11 +264,14 @@ export class Refiner {
   private readonly redisUrl?: string;
   private readonly prefix: string;
   private readonly rescanMs: number;
+  private readonly maxRestMs: number;
   private readonly isRefine = new Map<string, boolean>();
   private readonly compiled = new Map<string, Refined>();
   private readonly mirrors = new Map<string, Mirror>();
   private readonly active = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
+  /** Kicks put off while plenty is queued (see rest): the timer that kicks again. */
+  private readonly resting = new Map<string, { timer: NodeJS.Timeout; done: Promise<void> }>();
   private events: QueueEvents | undefined;
   private eventsConn: Redis | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -248,6 +286,7 @@ export class Refiner {
     this.redisUrl = o.redisUrl;
     this.prefix = o.prefix;
     this.rescanMs = o.rescanMs ?? 30_000;
+    this.maxRestMs = o.maxRestMs ?? MAX_REST_MS;
   }
 
   start(): void {
@@ -284,6 +323,21 @@ export class Refiner {
   /** Looks at a sweep (no-op for ordinary sweeps); runs of one sweep are looked at one at a time. */
   kick(id: string): void {
     if (this.closed || this.isRefine.get(id) === false) return;
+    if (this.resting.has(id)) return;
+    const wait = (this.mirrors.get(id)?.restUntil ?? 0) - performance.now();
+    if (wait > 0 && !this.active.has(id)) {
+      let timer!: NodeJS.Timeout;
+      const done = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          this.resting.delete(id);
+          resolve();
+          this.kick(id);
+        }, wait);
+      });
+      timer.unref();
+      this.resting.set(id, { timer, done });
+      return;
+    }
     if (this.active.has(id)) {
       this.again.add(id);
       return;
@@ -302,13 +356,19 @@ export class Refiner {
     this.active.set(id, p);
   }
 
-  async idle(): Promise<void> {
-    while (this.active.size) await Promise.allSettled([...this.active.values()]);
+  /** Resolves once no step runs and (unless `resting` is false) none is put off. */
+  async idle(o: { resting?: boolean } = {}): Promise<void> {
+    const rests = o.resting !== false;
+    while (this.active.size || (rests && this.resting.size)) {
+      await Promise.allSettled([...this.active.values(), ...(rests ? [...this.resting.values()].map((r) => r.done) : [])]);
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    for (const r of this.resting.values()) clearTimeout(r.timer);
+    this.resting.clear();
     await this.idle();
     if (this.events && this.eventsConn) {
       // QueueEvents.close first waits for its connection to be ready, which never happens
@@ -340,7 +400,8 @@ export class Refiner {
       }
       if (ch.total !== m.total) m = undefined; // another API instance added runs: start over from the database
       else {
-        applyChanges(m, ch.runs);
+        const finished = applyChanges(m, ch.runs);
+        m.restUntil = rest(m, ch.queued, finished, performance.now(), this.maxRestMs);
         // While the workers have plenty queued, what a step would add can wait for a later
         // completion: adding it now would not start it sooner, and replaying the rule takes
         // CPU from those workers on a small machine. The completion that brings the queue

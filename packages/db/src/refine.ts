@@ -79,8 +79,10 @@ export interface RefineChanges {
  * outcome, in one statement and one snapshot. Null when the sweep is not adaptive.
  */
 export async function refineChanges(db: Queryable, sweepId: string, indexes: number[], segs: readonly string[]): Promise<RefineChanges | null> {
-  const { rows } = await db.query<RefineChanges>(
-    `SELECT s.status, s.total, s.enqueued, s.refine_stage AS stage, s.refine_done AS done, w.queued, w.runs
+  // Named: a step runs it after nearly every job, so each connection plans it once.
+  const { rows } = await db.query<RefineChanges>({
+    name: 'cs_refine_changes',
+    text: `SELECT s.status, s.total, s.enqueued, s.refine_stage AS stage, s.refine_done AS done, w.queued, w.runs
        FROM sweeps s, LATERAL (
          SELECT count(*) FILTER (WHERE r.status = 'queued')::int AS queued,
                 coalesce(json_agg(json_build_array(r.index, r.status,
@@ -88,8 +90,8 @@ export async function refineChanges(db: Queryable, sweepId: string, indexes: num
            FROM runs r LEFT JOIN results res ON res.id = r.result_id
           WHERE r.sweep_id = $1 AND r.index = ANY($2::int[])) w
       WHERE s.id = $1 AND s.spec ? 'refine'`,
-    [sweepId, indexes, segs],
-  );
+    values: [sweepId, indexes, segs],
+  });
   return rows[0] ?? null;
 }
 
