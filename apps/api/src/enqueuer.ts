@@ -228,7 +228,7 @@ export class Enqueuer {
     const chunkSize = layout ? this.rangeChunkSize : this.chunkSize;
     const jobIndexes = compiled.refine ? stageJobIndexes(state.total) : maxJobIndexes(state.total);
     // Postgres-built chunks go two at a time, the second on a connection of its own: a
-    // chunk's insert is CPU in Postgres (index entries, the foreign key check per row).
+    // chunk's insert is CPU in Postgres (the heap, index entries and their WAL).
     const width = layout ? 2 : 1;
     let start = state.enqueued;
     let next = start; // where the next rows start; `start` is what `enqueued` says
