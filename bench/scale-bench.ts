@@ -23,6 +23,7 @@
 //   node --conditions=source --import tsx bench/scale-bench.ts     (or npm run bench -- scale)
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
@@ -243,6 +244,8 @@ export async function runScaleBench(): Promise<Record<string, number>> {
         axes: [{ param: 'q', linspace: [0.001, 0.999, 1000] }, { param: 'D', linspace: [0.5, 8, 1000] }],
         derive: { 'rewards.0.center': '[-D/2]', 'rewards.1.center': '[D/2]' },
       };
+      // The 1-minute load average around the submission: on a shared machine its times follow the load.
+      out.submitLoadBefore = loadavg()[0];
       let t = performance.now();
       const res = await fetch(`http://127.0.0.1:${port}/v1/sweeps`, {
         method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(spec),
@@ -258,6 +261,7 @@ export async function runScaleBench(): Promise<Record<string, number>> {
           await new Promise((r) => setTimeout(r, 100));
         }
         out.submitFullyQueuedMs = performance.now() - t;
+        out.submitLoadAfter = loadavg()[0];
         const jq = new Queue(RUNS_QUEUE, { connection: createRedis(redisUrl()), prefix });
         const jobs = await jq.getJobCounts('wait', 'prioritized');
         await jq.close();
