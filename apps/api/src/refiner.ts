@@ -40,7 +40,7 @@ import { costOf, jobsFor, maxJobIndexes, packBatches } from './batches.ts';
 /** Queued runs of a sweep at which a refiner step is left to a later completion (see step). */
 const QUEUED_ENOUGH = 64;
 /** The longest a kick is put off while plenty is queued (see rest). */
-const MAX_REST_MS = 2_000;
+const MAX_REST_MS = 500;
 
 export interface RefinerOptions {
   // The refiner's statements go to pg: through Prisma they cost more than the service's 5% (docs/service-design.md, "Hot paths on pg").
