@@ -4,9 +4,14 @@
 const INVALID_XML =
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+const NEEDS_ESCAPE = /[&<>"'\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF\uD800-\uDFFF]/;
+
 /** Escapes a string for XML text or a double- or single-quoted attribute value; drops characters XML cannot carry. */
 export function escapeXml(value: unknown): string {
-  return String(value)
+  const s = String(value);
+  // Most strings (numbers, ids, colours) need nothing: one test instead of six replaces.
+  if (!NEEDS_ESCAPE.test(s)) return s;
+  return s
     .replace(INVALID_XML, '')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')

@@ -46,7 +46,16 @@ export interface HeatmapInput {
   height?: number;
   /** optional link per cell: the rect is wrapped in <a href> */
   cellHref?: (cell: HeatmapCell) => string | undefined;
+  /**
+   * A <title> tooltip in each cell; by default only up to TOOLTIP_CELLS cells. A grid of
+   * more has cells of a few pixels, and the titles would be a third of its elements (a page
+   * that shows the plot can build the tooltip from the data attributes on hover).
+   */
+  cellTitles?: boolean;
 }
+
+/** Cells up to which each cell carries its own tooltip by default. */
+export const TOOLTIP_CELLS = 2500;
 
 const TICK_FONT = 11;
 const LABEL_FONT = 13;
@@ -174,8 +183,13 @@ export function heatmapSvg(input: HeatmapInput): string {
   // background for (x, y) combinations without a cell
   parts.push(el('rect', { x: left, y: top, width: plotW, height: plotH, fill: '#ffffff' }));
 
-  const stroke = cellW >= 8 && cellH >= 8 ? { stroke: '#ffffff', 'stroke-width': 0.75 } : {};
-  let cellsSvg = '';
+  const stroke = cellW >= 8 && cellH >= 8 ? ` stroke="#ffffff" stroke-width="0.75"` : '';
+  const titles = input.cellTitles ?? cells.length <= TOOLTIP_CELLS;
+  const width = n(cellW);
+  const height = n(cellH);
+  // The attributes written directly (the same as el() writes): a phase diagram can have
+  // tens of thousands of cells, and this loop is most of the time of drawing it.
+  const cellParts: string[] = [];
   let labelsSvg = '';
   cells.forEach((c, i) => {
     const xi = xIndex.get(key(c.x))!;
@@ -185,29 +199,20 @@ export function heatmapSvg(input: HeatmapInput): string {
     const value = isValue(c.value) ? c.value : null;
     const fill = value === null ? `url(#${id}-hatch)` : colourOf(value);
     const count = Number.isFinite(c.count) ? c.count : 0;
-    const tip = `x=${formatCategory(c.x)}, y=${formatCategory(c.y)}: ${value === null ? 'n/a' : formatNumber(value)} (n=${count})`;
-    let rect = el(
-      'rect',
-      {
-        class: 'cell',
-        x,
-        y,
-        width: cellW,
-        height: cellH,
-        fill,
-        ...stroke,
-        'data-x': String(c.x),
-        'data-y': String(c.y),
-        'data-value': value === null ? 'null' : String(value),
-        'data-count': String(count),
-        'data-run-id': c.runId === undefined || c.runId === null ? undefined : String(c.runId),
-        'data-first-run-id': c.firstRunId === undefined || c.firstRunId === null ? undefined : String(c.firstRunId),
-      },
-      `<title>${escapeXml(tip)}</title>`,
-    );
+    let rect =
+      `<rect class="cell" x="${n(x)}" y="${n(y)}" width="${width}" height="${height}" fill="${fill}"${stroke}` +
+      ` data-x="${escapeXml(c.x)}" data-y="${escapeXml(c.y)}" data-value="${value === null ? 'null' : String(value)}" data-count="${count}"` +
+      (c.runId === undefined || c.runId === null ? '' : ` data-run-id="${escapeXml(c.runId)}"`) +
+      (c.firstRunId === undefined || c.firstRunId === null ? '' : ` data-first-run-id="${escapeXml(c.firstRunId)}"`);
+    if (titles) {
+      const tip = `x=${formatCategory(c.x)}, y=${formatCategory(c.y)}: ${value === null ? 'n/a' : formatNumber(value)} (n=${count})`;
+      rect += `><title>${escapeXml(tip)}</title></rect>`;
+    } else {
+      rect += '/>';
+    }
     const href = input.cellHref ? safeHref(input.cellHref(c)) : undefined;
     if (href) rect = el('a', { href, 'xlink:href': href }, rect);
-    cellsSvg += rect;
+    cellParts.push(rect);
     if (showValues) {
       labelsSvg += el(
         'text',
@@ -216,6 +221,7 @@ export function heatmapSvg(input: HeatmapInput): string {
       );
     }
   });
+  const cellsSvg = cellParts.join('');
   parts.push(el('g', { class: 'cells' }, cellsSvg));
   if (labelsSvg) {
     parts.push(el('g', { class: 'cell-values', 'font-size': valueFont, 'text-anchor': 'middle', 'pointer-events': 'none' }, labelsSvg));

@@ -168,6 +168,10 @@ describe('heatmapSvg', () => {
     expect(findAll(root, (e) => hasClass(e, 'cell-values'))).toHaveLength(0);
     // category labels use at most 4 significant digits
     expect(findAll(root, (e) => hasClass(e, 'y-tick')).map(textContent)).toContain('1.074e9');
+    // Cells of a few pixels: no tooltip each (a third of the elements), unless asked for.
+    expect(cellsOf(root).every((c) => c.children.length === 0)).toBe(true);
+    const titled = checkSvg(heatmapSvg({ title: 'big', xLabel: 'x', yLabel: 'y', zLabel: 'z', xValues, yValues, cells, cellTitles: true }));
+    expect(tooltip(cellsOf(titled)[0])).toBe('x=0, y=1: 0 (n=1)');
   });
 
   it('is deterministic', () => {
