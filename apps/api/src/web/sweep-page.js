@@ -77,6 +77,10 @@ export function sweepPage() {
   let again = false;
 
   setupHeatmapPicking(view);
+  // The names are asked for with the first poll, not after it: the analytics wait for both.
+  /** @type {Promise<boolean> | null} */
+  let fields = loadFields(view);
+  let selectors = false;
 
   // One refresh at a time, and the next one only after a pause several times as long as
   // the last took: a large sweep's aggregates never pile up on the server. A refresh asked
@@ -114,7 +118,14 @@ export function sweepPage() {
       // A heatmap cell's link (#run=ID) opens the sweep on that run, also in a new tab.
       const linked = first ? /^#run=(\d+)$/.exec(location.hash) : null;
       if (linked) showRun(view, linked[1]);
-      if (!view.variables && (await loadFields(view))) setupSelectors(view);
+      if (!selectors) {
+        if (await (fields ??= loadFields(view))) {
+          selectors = true;
+          setupSelectors(view);
+        } else {
+          fields = null; // asked again on the next poll
+        }
+      }
       const c = sw.counts;
       const done = c.succeeded + c.failed + c.cancelled;
       const active = ACTIVE.has(sw.status);
