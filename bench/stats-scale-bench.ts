@@ -27,7 +27,7 @@ import { loadavg } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { redisUrl } from '../packages/queue/src/index.ts';
 import pg from 'pg';
-import { statsParallelSettings } from '../packages/db/src/index.ts';
+import { statsParallelSettings, statsRangeSettings } from '../packages/db/src/index.ts';
 import { buildApp } from '../apps/api/src/app.ts';
 import { generateTeamDb, type TeamDb } from './gen-team-db.ts';
 import { benchAuthHeaders } from './auth.ts';
@@ -118,8 +118,18 @@ async function benchOne(runs: number): Promise<Record<string, number>> {
   } finally {
     statsParallelSettings.parts = parts;
   }
-  r = await coldAndKept(db.url, headers, `/v1/sweeps/${big}/stats?${q}&limit=200`, 1);
+  const minRows = statsRangeSettings.minRows;
+  statsRangeSettings.minRows = Infinity;
+  try {
+    r = await coldAndKept(db.url, headers, `/v1/sweeps/${big}/stats?${q}`, 3, 0);
+    say('stats 1M q x D cold, sorted ms', r.cold);
+  } finally {
+    statsRangeSettings.minRows = minRows;
+  }
+  r = await coldAndKept(db.url, headers, `/v1/sweeps/${big}/stats?${q}&limit=200`, 3);
+  say('stats 1M q x D, page of 200, cold ms', r.cold);
   say('stats 1M q x D, page of 200, kept ms', r.kept);
+  if (process.env.BENCH_STATS_ONLY) return out;
   r = await coldAndKept(db.url, headers, `/v1/sweeps/${big}/plot.svg?x=q&y=D&z=summary.basinShare.0`, 1);
   say('heatmap 1M q x D cold ms', r.cold);
   say('heatmap 1M q x D kept ms', r.kept);

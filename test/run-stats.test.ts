@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import {
   ALL_SWEEPS, cancelSweep, claimRuns, createPool, finishRunsFailed, finishRunsSucceeded, finishSweepIfDone, requeueRuns,
-  retrySweep, statsParallelSettings, sweepStats, sweepsByTag, statsCacheSettings,
+  retrySweep, statsParallelSettings, statsRangeSettings, sweepStats, sweepsByTag, statsCacheSettings,
 } from '@curation/db';
 import { createTestDatabase, type TestDatabase } from './support/services.ts';
 
@@ -149,6 +149,79 @@ describe('per-sweep stats from the stats rows', () => {
     } finally {
       statsCacheSettings.minMs = 250;
       statsParallelSettings.parts = 2;
+    }
+  });
+});
+
+describe('per-sweep stats read range by range', () => {
+  it('equal the sorted statement and the join, with groups of two contracts and two core versions', async () => {
+    const seeds = 40;
+    const id = await newSweep(seeds, 'ranges');
+    const v2 = await results(id, 4 * seeds, '2.0.0');
+    const v1 = await results(id, 4 * seeds, '1.4.0');
+    // q = 0.1: one contract, one version; q = 0.2: two versions of contract 2 (a result
+    // copied as 2.0.1); q = 0.3: both contracts; q = 0.4: no succeeded run (no group).
+    const [v201] = (await pool.query<{ id: string }>(
+      `INSERT INTO results (config_hash, core_version, git_revision, config, summary, trajectory, converged, collapsed, basin_share0,
+                            surviving_basins, final_entropy, duration_ms)
+       VALUES ($1, '2.0.1', 't', '{}', '{"basinShare": [0.5, 0.5]}', '\\x00', true, false, 0.5, 2, 1, 1) RETURNING id`, [`${id}:201`],
+    )).rows.map((r) => r.id);
+    await pool.query(
+      `UPDATE runs r SET status = 'succeeded',
+              result_id = CASE WHEN r.index = $3 + 7 THEN $4::bigint WHEN r.index >= 2 * $3 AND r.index % 2 = 1 THEN ($5::bigint[])[r.index + 1]
+                               ELSE ($2::bigint[])[r.index + 1] END
+        WHERE sweep_id = $1 AND index < 3 * $3 AND index % 11 <> 5`,
+      [id, v2, seeds, v201, v1],
+    );
+    statsCacheSettings.minMs = 1e12;
+    const minRows = statsRangeSettings.minRows;
+    try {
+      const q = { metrics: ['summary.basinShare.0', 'summary.nashGap', 'summary.collapsed'], where: [], groupBy: ['q'] };
+      const where = [{ field: 'summary.collapsed', op: '=' as const, value: false }];
+      for (const o of [q, { ...q, where }]) {
+        for (const contract of [undefined, 1]) {
+          const at = async (rows: number, parts: number) => {
+            statsRangeSettings.minRows = rows;
+            statsParallelSettings.parts = parts;
+            return (await sweepStats(pool, id, { ...o, contract }))!;
+          };
+          const sorted = await at(Infinity, 1);
+          const joined = (await sweepStats(pool, id, { ...o, contract, metrics: [...o.metrics, 'summary.basinShare.1'] }))!;
+          expect(sorted.groups.length).toBeGreaterThan(0);
+          for (const parts of [1, 2, 3]) {
+            const ranged = await at(1, parts);
+            for (const other of [ranged, joined]) {
+              expect(other.contract).toBe(sorted.contract);
+              expect(other.coreVersions).toEqual(sorted.coreVersions);
+              expect(other.otherContracts).toEqual(sorted.otherContracts);
+              expect(other.groups.map((g) => [g.key, g.n, g.runId, g.firstRunId, g.contract, g.coreVersions]))
+                .toEqual(sorted.groups.map((g) => [g.key, g.n, g.runId, g.firstRunId, g.contract, g.coreVersions]));
+              for (const [i, g] of sorted.groups.entries()) {
+                for (const k of ['collapsedRate', 'convergedRate', 'inIntervalRate', 'meanConvergedAt'] as const) {
+                  if (g[k] === null) expect(other.groups[i][k]).toBeNull();
+                  else expect(other.groups[i][k]).toBeCloseTo(g[k], 12);
+                }
+                for (const m of o.metrics) {
+                  for (const [k, v] of Object.entries(g.metrics[m])) {
+                    const got = (other.groups[i].metrics[m] as unknown as Record<string, number | null>)[k];
+                    if (v === null) expect(got, `${m} ${k}`).toBeNull();
+                    else expect(got, `${m} ${k}`).toBeCloseTo(v as number, 12);
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      // The mixes are there: two versions in a group, two contracts in the sweep.
+      statsRangeSettings.minRows = 1;
+      const all = (await sweepStats(pool, id, q))!;
+      expect(all.groups.map((g) => g.coreVersions)).toEqual([['2.0.0'], ['2.0.0', '2.0.1'], ['2.0.0']]);
+      expect(all.otherContracts).toEqual([{ contract: 1, runs: expect.any(Number), coreVersions: ['1.4.0'] }]);
+    } finally {
+      statsCacheSettings.minMs = 250;
+      statsParallelSettings.parts = 2;
+      statsRangeSettings.minRows = minRows;
     }
   });
 });

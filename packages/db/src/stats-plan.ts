@@ -185,6 +185,13 @@ export async function statsQueriesShared<R extends pg.QueryResultRow>(db: Querya
 /** Parts a stats statement over the stats rows is split into (see statsQueriesShared); tests and benchmarks set it. */
 export const statsParallelSettings = { parts: 2 };
 
+/**
+ * Groups of at least `minRows` runs that are ranges of the run index are read range by
+ * range (stats-sql.ts, StatsSource.ranges) instead of sorted; below it a lookup per
+ * group costs more than the sort it saves. Tests and benchmarks set it.
+ */
+export const statsRangeSettings = { minRows: 16 };
+
 // ------------------------------------------------------------------ reply cache
 
 /**

@@ -56,6 +56,7 @@ export interface StatsSource {
    * Core versions of each group as min and max (`core_min`, `core_max`) instead of the
    * sorted distinct list: one comparison per row instead of a sort per group. A group
    * whose two differ holds several versions, and the caller asks again with the list.
+   * With `ranges` the contracts too (`contract`, `contract_max`).
    */
   versionRange?: boolean;
   /**
@@ -65,6 +66,12 @@ export interface StatsSource {
    * else by the group id modulo `of`.
    */
   part?: { k: number; of: number; total: number };
+  /**
+   * Each group read as its own range of the stats rows' key (see rangeRows), aggregated
+   * on its own: no sort of the sweep's rows by group. Needs `runStats`, and `total` (the
+   * sweep's configurations) where `part` does not give it.
+   */
+  ranges?: { total: number };
 }
 
 /**
@@ -88,6 +95,22 @@ export function canSplit(keys: IndexKey[] | null, total: number): boolean {
   if (!keys || !keys.length) return false;
   if (keys.some((k) => k.stride * k.length === total && k.length > 1)) return true;
   return [...new Map(keys.map((k) => [k.stride, k.length])).values()].reduce((a, l) => a * l, 1) <= MAX_GROUP_ID;
+}
+
+/**
+ * Runs per group when every group is one contiguous range of run indexes: the grouped
+ * axes are the sweep's slowest ones, in order (q, D of q x D x seed), so a group is
+ * `index / rows` and reads `rows` consecutive keys of run_stats. Null otherwise.
+ */
+export function rangeRows(keys: IndexKey[] | null, total: number): number | null {
+  if (!keys || !keys.length) return null;
+  const axes = [...new Map(keys.map((k) => [k.stride, k])).values()].sort((a, b) => b.stride - a.stride);
+  let above = total;
+  for (const k of axes) {
+    if (k.stride * k.length !== above) return null;
+    above = k.stride;
+  }
+  return above;
 }
 
 /**
@@ -116,7 +139,10 @@ export function buildStatsQuery(
   const mult = new Map<number, number>();
   axes.reduceRight((m, k) => (mult.set(k.stride, m), m * k.length), 1);
   const run = source.runStats ? 'res' : 'r';
-  const inner = groupId
+  const total = source.part?.total ?? source.ranges?.total ?? 0;
+  const rows = source.ranges ? (source.runStats && groupId ? rangeRows(keys, total) : null) : null;
+  if (source.ranges && rows === null) throw new Error('buildStatsQuery: the groups are not ranges of the run index');
+  const inner = rows !== null ? [] : groupId
     ? [`${axes.map((k) => `(res.index / ${p.add(k.stride)}::int) % ${p.add(k.length)}::int * ${p.add(mult.get(k.stride))}::int8`).join(' + ')} AS gid`]
     : groupVars.map((g, i) => {
       const k = keys?.[i];
@@ -131,7 +157,17 @@ export function buildStatsQuery(
     : [`r.sweep_id = ${sweep}::uuid`, `r.status = 'succeeded'`, ...o.where.map((f) => filterSql(f, variables, p))];
   const part = source.runStats && source.part && source.part.of > 1 ? source.part : null;
   let outerWhere = '';
-  if (part) {
+  let groupsFrom = '';
+  if (rows !== null) {
+    // Group g is the key range [g * rows, (g + 1) * rows): its rows come from the primary
+    // key together, so nothing sorts the sweep's rows; only each group's percentiles sort
+    // the group's own values. A part takes a range of groups.
+    const groups = total / rows;
+    const at = (k: number) => (part ? Math.floor((k * groups) / part.of) : k * groups);
+    groupsFrom = `generate_series(${p.add(at(part?.k ?? 0))}::int8, ${p.add(at((part?.k ?? 0) + 1) - 1)}::int8) g(gid)`;
+    const rowsP = p.add(rows);
+    conds.push(`res.index >= g.gid * ${rowsP}::int8`, `res.index < (g.gid + 1) * ${rowsP}::int8`);
+  } else if (part) {
     const slowest = keys!.find((k) => k.stride * k.length === part.total);
     if (slowest) {
       const at = (k: number) => Math.floor((k * slowest.length) / part.of) * slowest.stride;
@@ -141,7 +177,7 @@ export function buildStatsQuery(
     } else throw new Error('buildStatsQuery: parts need the slowest axis grouped or a group id');
   }
   const groupCols = groupId
-    ? keys!.map((k, i) => `(gid / ${p.add(mult.get(k.stride))}::int8 % ${p.add(k.length)}::int)::int AS g${i}`)
+    ? keys!.map((k, i) => `(${rows !== null ? 'g.' : ''}gid / ${p.add(mult.get(k.stride))}::int8 % ${p.add(k.length)}::int)::int AS g${i}`)
     : groupBy.map((_, i) => `g${i}`);
   const outer = [
     'contract',
@@ -169,6 +205,25 @@ export function buildStatsQuery(
   // Grouped by contract first: results of two contracts are never aggregated together.
   const groupKeys = ['contract', ...(groupId ? ['gid'] : groupBy.map((_, i) => `g${i}`))].join(', ');
   const from = source.runStats ? 'run_stats res' : 'runs r JOIN results res ON res.id = r.result_id';
+  if (rows !== null) {
+    // With versionRange, a group's contracts come as a range too (contract, contract_max),
+    // so no sort by contract within the group: a group of two contracts makes the caller
+    // ask again grouped by contract. Ranges compare bytes (COLLATE "C"): only equality counts.
+    const range = source.versionRange;
+    const cols = range
+      ? outer.map((c) => c === 'contract' ? 'min(contract) AS contract, max(contract) AS contract_max'
+        : c.replace(/^(min|max)\(core_version\)/, '$1(core_version COLLATE "C")'))
+      : outer;
+    const text =
+      `SELECT a.* FROM ${groupsFrom}\n` +
+      `CROSS JOIN LATERAL (\n` +
+      `SELECT ${cols.join(',\n       ')}\n` +
+      `FROM (SELECT ${inner.join(', ')}\n` +
+      `        FROM ${from}\n` +
+      `       WHERE ${conds.join('\n         AND ')}) t\n` +
+      `${range ? 'HAVING count(*) > 0' : 'GROUP BY contract'}) a\nORDER BY a.contract, g.gid`;
+    return { text, values: p.values };
+  }
   const text =
     `SELECT ${outer.join(',\n       ')}\n` +
     `FROM (SELECT ${inner.join(', ')}\n` +

@@ -7,12 +7,12 @@
 import type { Queryable } from './queryable.ts';
 import type { Filter } from './stats-filter.ts';
 import { checkContract, checkGroupBy, checkMetrics } from './stats-filter.ts';
-import { buildStatsQuery, buildTagStatsQuery, buildTagSweepsQuery, canSplit, runStatsAnswers, type StatsQueryInput } from './stats-sql.ts';
-import { indexKeys, statsCacheSettings, statsParallelSettings, replyCache, resultsState, shared, statsQueriesShared, statsQuery, type IndexKey } from './stats-plan.ts';
+import { buildStatsQuery, buildTagStatsQuery, buildTagSweepsQuery, canSplit, rangeRows, runStatsAnswers, type StatsQueryInput } from './stats-sql.ts';
+import { indexKeys, statsCacheSettings, statsParallelSettings, statsRangeSettings, replyCache, resultsState, shared, statsQueriesShared, statsQuery, type IndexKey } from './stats-plan.ts';
 import { sweepMeta } from './sweep-meta.ts';
 import { ALL_SWEEPS, visibleTeam, type Visibility } from './sweeps.ts';
 
-export { statsCacheSettings, statsParallelSettings };
+export { statsCacheSettings, statsParallelSettings, statsRangeSettings };
 
 // ------------------------------------------------------------------ sweepStats
 
@@ -162,7 +162,8 @@ function toGroups(rows: Record<string, unknown>[], groupBy: string[], metrics: s
  * request: in parts over disjoint groups run at once on one snapshot (a sort and the
  * percentiles of a million rows are one core's work otherwise), with each group's core
  * versions as a range; the rare sweep where a group holds two versions is asked again
- * for the list.
+ * for the list. Groups that are ranges of the run index are read range by range, not
+ * sorted (stats-sql.ts, StatsSource.ranges), their contracts as a range as well.
  */
 async function statsRows(
   db: Queryable, sweepId: string, variables: string[], input: StatsQueryInput, keys: IndexKey[] | null, total: number,
@@ -170,11 +171,13 @@ async function statsRows(
   if (!runStatsAnswers(input, variables, keys)) {
     return (await statsQuery<Record<string, unknown>>(db, buildStatsQuery(sweepId, variables, input, keys))).rows;
   }
-  const of = canSplit(keys, total) ? Math.max(1, statsParallelSettings.parts) : 1;
+  const perGroup = rangeRows(keys, total);
+  const ranges = perGroup !== null && perGroup >= statsRangeSettings.minRows ? { total } : undefined;
+  const of = ranges || canSplit(keys, total) ? Math.max(1, statsParallelSettings.parts) : 1;
   const run = (versionRange: boolean) => statsQueriesShared<Record<string, unknown>>(db, Array.from({ length: of }, (_, k) =>
-    buildStatsQuery(sweepId, variables, input, keys, { runStats: true, versionRange, part: { k, of, total } })));
+    buildStatsQuery(sweepId, variables, input, keys, { runStats: true, versionRange, part: { k, of, total }, ranges })));
   const rows = await run(true);
-  if (rows.every((r) => r.core_min === r.core_max)) {
+  if (rows.every((r) => r.core_min === r.core_max && (r.contract_max === undefined || r.contract_max === r.contract))) {
     for (const r of rows) r.core_versions = [r.core_min];
     return rows;
   }
