@@ -120,7 +120,7 @@ describe('run lifecycle statements', () => {
       expect(rows[k].config).toEqual(r.config);
       expect(rows[k].summary).toEqual(r.summary);
       expect(decodeTrajectory(rows[k].trajectory)).toEqual(decodeTrajectory(r.trajectory));
-      expect(rows[k].final_entropy).toBe(r.summary.final.entropy); // float8 through JSON, bit for bit
+      expect(rows[k].final_entropy).toBe(r.summary!.final.entropy); // float8 through JSON, bit for bit
       expect(rows[k].duration_ms).toBe(1.25);
     }
   });
