@@ -5,6 +5,7 @@
 // not computed. The figures (time to the first table and diagram, cold and after the
 // server kept the aggregates; the longest task on the page's main thread) are printed.
 import { existsSync, mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -105,12 +106,22 @@ describe.skipIf(!hasChromium)('the dashboard on a one-million-run sweep', () => 
   let sweepId: string;
   let apiKey = '';
   const pageErrors: string[] = [];
+  /** The page's requests to the API, for the per-request figures; cleared on each visit. */
+  type Req = { path: string; startMs: number; ttfbMs: number; endMs: number; bytes: number; serverMs?: number };
+  let requests: Req[] = [];
+  const serverMs = new Map<string, number[]>();
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     db = await createTestDatabase();
     const redis = await createTestRedis();
     app = await buildApp({ databaseUrl: db.url, redisUrl: redis.url, prefix: redis.prefix, logger: false, rateLimit: false });
+    // What the server spent on each request (from its arrival to the last byte sent).
+    app.addHook('onResponse', async (request, reply) => {
+      const list = serverMs.get(request.url) ?? [];
+      list.push(reply.elapsedTime);
+      serverMs.set(request.url, list);
+    });
     const pool = createPool(db.url, 1);
     let teamId: string;
     try {
@@ -147,6 +158,17 @@ describe.skipIf(!hasChromium)('the dashboard on a one-million-run sweep', () => 
       if (msg.type() === 'error' && !/Failed to load resource: .* status of 4\d\d/.test(msg.text())) pageErrors.push(`console: ${msg.text()}`);
     });
     page.on('response', (res) => { if (res.status() >= 500) pageErrors.push(`HTTP ${res.status()} ${res.url()}`); });
+    page.on('requestfinished', async (req) => {
+      const url = new URL(req.url());
+      if (!url.pathname.startsWith('/v1/')) return;
+      const t = req.timing();
+      const sizes = await req.sizes().catch(() => ({ responseBodySize: 0 }));
+      const path = url.pathname + url.search;
+      requests.push({
+        path, startMs: t.startTime, ttfbMs: t.responseStart, endMs: t.responseEnd, bytes: sizes.responseBodySize,
+        serverMs: serverMs.get(path)?.shift(),
+      });
+    });
   }, 240_000);
 
   afterAll(async () => {
@@ -155,9 +177,20 @@ describe.skipIf(!hasChromium)('the dashboard on a one-million-run sweep', () => 
     await db?.drop().catch(() => {});
   });
 
+  /** One line per API request of the page: when it started, its first and last byte, its size, the server's time. */
+  const printRequests = (label: string, t0: number) => {
+    const f = (x: number) => `${Math.round(x)}`.padStart(6);
+    const lines = requests.map((r) => `  ${f(r.startMs - t0)} +${f(r.ttfbMs)} first byte +${f(r.endMs)} last byte (ms) ` +
+      `${String(r.bytes).padStart(8)} B  server ${r.serverMs === undefined ? '?' : f(r.serverMs)} ms  ${r.path.replace(sweepId, ':id')}`);
+    console.log(`[dashboard-scale] ${label}: API requests of the page (start after navigation, load ${loadavg().map((x) => x.toFixed(1)).join(' ')})\n${lines.join('\n')}`);
+  };
+
   /** Opens the sweep page; ms until the stats table and the phase diagram are drawn, and the longest main-thread task. */
-  const open = async () => {
+  const open = async (label: string) => {
+    requests = [];
+    await page.evaluate(() => { (window as unknown as { longest: number }).longest = 0; }).catch(() => {});
     const t = performance.now();
+    const t0 = Date.now();
     await page.goto(`${base}/sweeps/${sweepId}`);
     await page.locator('#stats table tbody tr').first().waitFor({ timeout: 90_000 });
     const statsMs = performance.now() - t;
@@ -165,11 +198,36 @@ describe.skipIf(!hasChromium)('the dashboard on a one-million-run sweep', () => 
     const heatmapMs = performance.now() - t;
     await page.locator('#runs table tbody tr').first().waitFor({ timeout: 30_000 });
     const longestTaskMs = await page.evaluate(() => (window as unknown as { longest: number }).longest);
-    return { statsMs, heatmapMs, longestTaskMs };
+    // requestfinished can come a moment after the rows are drawn.
+    await expect.poll(() => ['/plot.svg?', '/stats?', '/runs?limit='].every((p) => requests.some((r) => r.path.includes(p))), { timeout: 10_000 }).toBe(true);
+    printRequests(label, t0);
+    return { statsMs, heatmapMs, longestTaskMs, requests: [...requests] };
+  };
+
+  /** What the page asks of the API on a visit, and how much comes back: nothing in proportion to the million runs. */
+  const checkRequests = (list: Req[]) => {
+    const paths = list.map((r) => r.path.replace(sweepId, ':id'));
+    // Each request once (no second statement for the same aggregate), and only these.
+    expect(new Set(paths).size).toBe(paths.length);
+    expect(paths.filter((p) => !p.startsWith('/v1/sweeps/:id'))).toEqual([]);
+    expect(paths.length).toBeLessThanOrEqual(6);
+    const one = (part: string) => {
+      const found = list.filter((r) => r.path.includes(part));
+      expect(found, part).toHaveLength(1);
+      return found[0];
+    };
+    // One keyset page of 100 runs (no offset, no count over the sweep).
+    const runs = one('/runs?limit=');
+    expect(runs.path).toMatch(/\/runs\?limit=100$/);
+    // One page of 200 groups.
+    expect(one('/stats?').bytes).toBeLessThan(200 * 1000);
+    // The phase diagram: one cell per group of a bounded size (its exact keys and value, no tooltip of its own).
+    expect(one('/plot.svg?').bytes).toBeLessThan(QS * DS * 250 + 50_000);
   };
 
   it('shows a page of the statistics and the whole phase diagram, and answers a click at once', async () => {
-    const cold = await open();
+    const cold = await open('cold');
+    checkRequests(cold.requests);
     // One page of groups, and how many there are.
     expect(await page.locator('#stats table tbody tr').count()).toBe(200);
     expect(await page.locator('#stats-more').textContent()).toBe(`Show more groups (200 of ${QS * DS} shown)`);
@@ -178,7 +236,20 @@ describe.skipIf(!hasChromium)('the dashboard on a one-million-run sweep', () => 
     await page.screenshot({ path: join(SHOTS, 'scale-1M-sweep.png'), fullPage: true });
 
     // The aggregates of a finished sweep are kept: a second visit draws at once.
-    const warm = await open();
+    const warm = await open('kept');
+    checkRequests(warm.requests);
+    // Nothing per cell on the page: the cells and little else, one of them in the tab order.
+    expect(await page.locator('#heatmap svg *').count()).toBeLessThan(QS * DS + 500);
+    expect(await page.locator('#heatmap [tabindex]').count()).toBe(1);
+    // The arrow keys move it, and it is labelled when it gets there.
+    await page.locator('#heatmap [tabindex]').focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowUp');
+    expect(await page.evaluate(() => {
+      const a = document.activeElement as SVGElement | null;
+      return a?.classList.contains('cell') ? `${a.getAttribute('aria-label')}` : 'not a cell';
+    })).toMatch(/^q=0\.02969\d*, D=0\.5757\d*: 0\.\d+ \(n=100\)$/);
+    expect(await page.locator('#heatmap [tabindex]').count()).toBe(1);
     // The next page of groups.
     let t = performance.now();
     await page.locator('#stats-more').click();
@@ -202,6 +273,24 @@ describe.skipIf(!hasChromium)('the dashboard on a one-million-run sweep', () => 
     expect((await res.json()).groupCount).toBe(QS * DS);
     const keptApiMs = performance.now() - t;
     console.log(`[dashboard-scale] the table's stats request, kept: ${f(keptApiMs)}`);
+    // Each request of the page alone (one after another, five times, the median): what it
+    // costs without the others of the page waiting on the same two cores.
+    const alone: string[] = [];
+    for (const r of warm.requests) {
+      const client: number[] = [];
+      const server: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t1 = performance.now();
+        const reply = await fetch(`${base}${r.path}`, { headers: { authorization: `Bearer ${apiKey}` } });
+        await reply.arrayBuffer();
+        client.push(performance.now() - t1);
+        server.push(serverMs.get(r.path)?.pop() ?? NaN);
+        serverMs.delete(r.path);
+      }
+      const median = (xs: number[]) => xs.sort((a, b) => a - b)[2];
+      alone.push(`  ${f(median(client)).padStart(8)} (server ${f(median(server))})  ${r.path.replace(sweepId, ':id')}`);
+    }
+    console.log(`[dashboard-scale] each request alone, median of 5 (load ${loadavg().map((x) => x.toFixed(1)).join(' ')}):\n${alone.join('\n')}`);
     // Bounds with room for a loaded CI machine: what matters is that nothing scales with the million runs in the browser.
     expect(keptApiMs).toBeLessThan(3_000);
     expect(warm.statsMs).toBeLessThan(30_000);

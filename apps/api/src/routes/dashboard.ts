@@ -50,9 +50,12 @@ export const dashboardRoutes: FastifyPluginAsync = async (app) => {
     js: etagOf([...modules.values()].map((m) => m.etag).join()).slice(1, 9),
     css: css.etag.slice(1, 9),
   };
+  // Every module named up front: the browser fetches them at once instead of one level of
+  // imports after another (each a revalidation round trip before the page can ask the API).
+  const preload = [...modules.keys()].filter((f) => f !== 'app.js').map((f) => `<link rel="modulepreload" href="/assets/${f}">`).join('\n');
   const pages = {
-    list: load('index.html', 'text/html; charset=utf-8', version),
-    sweep: load('sweep.html', 'text/html; charset=utf-8', version),
+    list: load('index.html', 'text/html; charset=utf-8', { ...version, preload }),
+    sweep: load('sweep.html', 'text/html; charset=utf-8', { ...version, preload }),
   };
 
   const send = (reply: FastifyReply, asset: Asset, cacheControl: string, ifNoneMatch: string | undefined) => {

@@ -106,6 +106,24 @@ function short(v: unknown): string {
   return typeof v === 'number' ? String(Number(v.toPrecision(6))) : typeof v === 'string' ? v : JSON.stringify(v);
 }
 
+/**
+ * Drawn diagrams by the aggregate they draw: a settled sweep's stats reply is kept
+ * (packages/db stats-plan.ts) and hands out the same group objects each time, so the
+ * SVG of a kept aggregate is drawn once and lives as long as the aggregate does. A reply
+ * computed afresh has new objects and is drawn anew.
+ */
+const drawn = new WeakMap<StatsGroup, Map<string, string>>();
+
+function drawOnce(groups: StatsGroup[], key: string, draw: () => string): string {
+  const anchor = groups[0];
+  if (!anchor) return draw();
+  let byKey = drawn.get(anchor);
+  if (!byKey) drawn.set(anchor, (byKey = new Map()));
+  let svg = byKey.get(key);
+  if (svg === undefined) byKey.set(key, (svg = draw()));
+  return svg;
+}
+
 export const plotRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvider> = async (app, deps) => {
   const { pool } = deps;
 
@@ -144,31 +162,35 @@ export const plotRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvi
       const agg: Aggregate = q.agg ?? 'mean';
       const stats = await sweepStats(pool, id, { groupBy: [q.x, q.y], metrics: [z], where, contract, visibility });
       if (!stats) throw notFound('sweep', id);
-      const cells: HeatmapCell[] = stats.groups.map((g) => ({
-        x: category(g.key[q.x]),
-        y: category(g.key[q.y!]),
-        value: aggregateOf(g.metrics[z], agg),
-        count: g.n,
-        ...(g.runId ? { runId: g.runId } : {}),
-        firstRunId: g.firstRunId,
+      // The groups are those of one aggregate; what else the picture depends on is in the key.
+      const drawKey = JSON.stringify([q.x, q.y, z, agg, q.width, q.height, sweepName, stats.contract, stats.groups.length, stats.groups.at(-1)?.key]);
+      return sendSvg(reply, drawOnce(stats.groups, drawKey, () => {
+        const cells: HeatmapCell[] = stats.groups.map((g) => ({
+          x: category(g.key[q.x]),
+          y: category(g.key[q.y!]),
+          value: aggregateOf(g.metrics[z], agg),
+          count: g.n,
+          ...(g.runId ? { runId: g.runId } : {}),
+          firstRunId: g.firstRunId,
+        }));
+        const perCell = [...new Set(stats.groups.map((g) => g.n))];
+        const runs = perCell.length === 1 ? `${perCell[0]} run${perCell[0] === 1 ? '' : 's'} per cell` : 'runs per cell vary';
+        const svg = heatmapSvg({
+          title: `${valueTitle(agg, z, zField.label)} over seeds (${runs}): ${sweepName}; ${provenance(stats)}`,
+          xLabel: q.x,
+          yLabel: q.y,
+          zLabel: `${agg}(${z})`,
+          xValues: sortCategories(cells.map((c) => c.x)),
+          yValues: sortCategories(cells.map((c) => c.y)),
+          cells,
+          // The dashboard's page of the sweep, opened on the cell's run: it works in a new tab,
+          // where a link into /v1 would answer 401 (a browser sends no API key of its own).
+          cellHref: (c) => (c.runId ? `/sweeps/${encodeURIComponent(id)}#run=${encodeURIComponent(c.runId)}` : undefined),
+          width: q.width,
+          height: q.height,
+        });
+        return svg;
       }));
-      const perCell = [...new Set(stats.groups.map((g) => g.n))];
-      const runs = perCell.length === 1 ? `${perCell[0]} run${perCell[0] === 1 ? '' : 's'} per cell` : 'runs per cell vary';
-      const svg = heatmapSvg({
-        title: `${valueTitle(agg, z, zField.label)} over seeds (${runs}): ${sweepName}; ${provenance(stats)}`,
-        xLabel: q.x,
-        yLabel: q.y,
-        zLabel: `${agg}(${z})`,
-        xValues: sortCategories(cells.map((c) => c.x)),
-        yValues: sortCategories(cells.map((c) => c.y)),
-        cells,
-        // The dashboard's page of the sweep, opened on the cell's run: it works in a new tab,
-        // where a link into /v1 would answer 401 (a browser sends no API key of its own).
-        cellHref: (c) => (c.runId ? `/sweeps/${encodeURIComponent(id)}#run=${encodeURIComponent(c.runId)}` : undefined),
-        width: q.width,
-        height: q.height,
-      });
-      return sendSvg(reply, svg);
     }
 
     const agg: Aggregate = q.agg ?? 'mean';

@@ -61,7 +61,9 @@ function labelOf(cell) {
 /** The one cell (or its link) in the tab order, labelled for a screen reader. */
 function makeCurrent(cell) {
   const el = $('#heatmap');
+  // Not the cell itself: an element that stops being focusable loses the focus.
   el.querySelectorAll('.cell[tabindex]').forEach((c) => {
+    if (c === cell) return;
     c.removeAttribute('tabindex');
     c.removeAttribute('role');
   });
@@ -133,7 +135,13 @@ export function setupHeatmapPicking(view) {
     if (ev.key.startsWith('Arrow')) {
       const next = neighbour(cell, ev.key);
       ev.preventDefault();
-      if (next) /** @type {HTMLElement} */ (makeCurrent(next)).focus();
+      // Focused first, then the old one leaves the tab order (focusin does it).
+      if (next) {
+        const target = next.closest('a') ?? next;
+        if (target === next) next.setAttribute('tabindex', '0');
+        target.setAttribute('aria-label', labelOf(next));
+        /** @type {HTMLElement} */ (target).focus();
+      }
       return;
     }
     if (ev.key !== 'Enter' && ev.key !== ' ') return;
