@@ -126,16 +126,15 @@ function toGroups(rows: Record<string, unknown>[], groupBy: string[], metrics: s
     // A Map while filling: metric names are validated, but never let one be a key of a plain object's prototype.
     const ms = new Map<string, MetricStats>();
     metrics.forEach((m, i) => {
-      const pct = (row[`m${i}_pct`] as (number | null)[] | null) ?? [null, null, null];
       const msq = row[`m${i}_msq`] as number | null;
       ms.set(m, {
         count: row[`m${i}_count`] as number,
         mean: row[`m${i}_mean`] as number | null,
         std: row[`m${i}_std`] as number | null,
         min: row[`m${i}_min`] as number | null,
-        p10: pct[0] ?? null,
-        median: pct[1] ?? null,
-        p90: pct[2] ?? null,
+        p10: row[`m${i}_p10`] as number | null,
+        median: row[`m${i}_p50`] as number | null,
+        p90: row[`m${i}_p90`] as number | null,
         max: row[`m${i}_max`] as number | null,
         meanSquare: msq,
         rms: msq === null ? null : Math.sqrt(msq),
