@@ -7,7 +7,10 @@
 //     over a 50k-run sweep): "cold" is the first request of a freshly started API (median
 //     of 3 fresh APIs: nothing kept in the process), "kept" the median of 5 requests after
 //     it, the reply of a finished sweep being kept (packages/db/src/stats-plan.ts); cold
-//     also with the statement in one part instead of two (statsParallelSettings);
+//     also with the statement in one part instead of two (statsParallelSettings), with
+//     the groups sorted instead of read range by range (statsRangeSettings), and for the
+//     dashboard's first page of 200 groups; the statement's Postgres CPU and page faults
+//     on a fresh backend and again (BENCH_STATS_ONLY=1 stops after these);
 //   - the work the worker's finish of the 1M-run sweep does for its tag lines
 //     (run_stats_lines_fill), which a tag request then reads (docs/service-design.md,
 //     "Stats at scale");
@@ -23,11 +26,13 @@
 import http from 'node:http';
 import { execSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { redisUrl } from '../packages/queue/src/index.ts';
 import pg from 'pg';
-import { statsParallelSettings, statsRangeSettings } from '../packages/db/src/index.ts';
+import { buildStatsQuery, statsParallelSettings, statsRangeSettings } from '../packages/db/src/index.ts';
+import { indexKeys } from '../packages/db/src/stats-plan.ts';
 import { buildApp } from '../apps/api/src/app.ts';
 import { generateTeamDb, type TeamDb } from './gen-team-db.ts';
 import { benchAuthHeaders } from './auth.ts';
@@ -64,6 +69,52 @@ async function coldAndKept(url: string, headers: Record<string, string>, path: s
   for (let i = 0; i < kept; i++) warm.push(await get(api!, headers, path));
   await api!.app.close();
   return { cold: median(colds), kept: median(warm) };
+}
+
+/** CPU time (ms) and minor page faults of a local Postgres backend, from /proc. */
+function backendUsage(pid: number): { cpuMs: number; faults: number } {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return { cpuMs: (Number(f[11]) + Number(f[12])) * 10, faults: Number(f[7]) };
+}
+
+/**
+ * The 1M sweep's stats statement in one part, read range by range and sorted: Postgres
+ * CPU and page faults of its backend, on a fresh connection (first run) and again on
+ * the same one. Wall time alone says little on a shared machine; the backend's CPU does.
+ */
+async function statementCpu(url: string, sweepId: string, say: (k: string, v: number) => void): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  let sweep: { spec: unknown; total: number };
+  let keys;
+  try {
+    sweep = (await pool.query<{ spec: unknown; total: number }>('SELECT spec, total FROM sweeps WHERE id = $1', [sweepId])).rows[0];
+    keys = await indexKeys(pool, sweepId, sweep.spec, sweep.total, ['q', 'D']);
+  } finally {
+    await pool.end();
+  }
+  const input = { groupBy: ['q', 'D'], metrics: ['summary.basinShare.0', 'summary.nashGap'], where: [] };
+  const variables = ['q', 'D', 'seed'];
+  const part = { k: 0, of: 1, total: sweep.total };
+  for (const [name, q] of [
+    ['ranges', buildStatsQuery(sweepId, variables, input, keys, { runStats: true, versionRange: true, part, ranges: { total: sweep.total } })],
+    ['sorted', buildStatsQuery(sweepId, variables, input, keys, { runStats: true, versionRange: true, part })],
+  ] as const) {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      await c.query("SET work_mem = '256MB'; SET jit = off; SET max_parallel_workers_per_gather = 0");
+      for (const when of ['fresh backend', 'again']) {
+        const before = backendUsage(pid);
+        await c.query(q);
+        const after = backendUsage(pid);
+        say(`statement ${name}, ${when}: pg CPU ms`, after.cpuMs - before.cpuMs);
+        say(`statement ${name}, ${when}: page faults`, after.faults - before.faults);
+      }
+    } finally {
+      await c.end();
+    }
+  }
 }
 
 /** Streams an export; first byte, rows/s and the API process's peak RSS (at a tenth of the rows, and overall). */
@@ -129,6 +180,7 @@ async function benchOne(runs: number): Promise<Record<string, number>> {
   r = await coldAndKept(db.url, headers, `/v1/sweeps/${big}/stats?${q}&limit=200`, 3);
   say('stats 1M q x D, page of 200, cold ms', r.cold);
   say('stats 1M q x D, page of 200, kept ms', r.kept);
+  await statementCpu(db.url, big, say);
   if (process.env.BENCH_STATS_ONLY) return out;
   r = await coldAndKept(db.url, headers, `/v1/sweeps/${big}/plot.svg?x=q&y=D&z=summary.basinShare.0`, 1);
   say('heatmap 1M q x D cold ms', r.cold);
