@@ -174,6 +174,39 @@ describe('GET /v1/sweeps/:id/plot.svg with x and y: a heatmap', () => {
   });
 });
 
+describe('a heatmap of more values per axis than the plot can show', () => {
+  it('merges adjacent values into bins, at most 200 per axis, and says so in the title', async () => {
+    const id = randomUUID();
+    const QN = 250;
+    const spec = { name: 'wide', base: { rewards: [{ kind: 'quadratic', center: 0 }, { kind: 'quadratic', center: 0 }] },
+      axes: [{ param: 'q', linspace: [0, 1, QN] }, { param: 'D', values: [1, 2] }] };
+    await pool.query(`INSERT INTO sweeps (id, name, tags, spec, total, status, enqueued, core_version) VALUES ($1, 'wide', '{}', $2, $3, 'succeeded', $3, 'test')`,
+      [id, JSON.stringify(spec), QN * 2]);
+    // share0 = index / 1000: each bin of two q values holds indexes 4k, 4k + 2 (D = 1) and 4k + 1, 4k + 3 (D = 2).
+    await pool.query(
+      `WITH res AS (
+         INSERT INTO results (config_hash, core_version, git_revision, config, summary, trajectory, converged, converged_at, collapsed, nash_gap, basin_share0, surviving_basins, in_interval, final_entropy, duration_ms)
+         SELECT $1::text || ':' || g, 'test', 'test', '{}', jsonb_build_object('basinShare', jsonb_build_array(g / 1000.0, 1 - g / 1000.0), 'nashGap', 0),
+                $4::bytea, true, 10, false, 0, g / 1000.0, 2, NULL, 1, 1 FROM generate_series(0, $2::int - 1) g RETURNING id, config_hash)
+       INSERT INTO runs (sweep_id, index, params, status, result_id)
+       SELECT $1::uuid, i, jsonb_build_object('q', (i / 2) / ($3::float8 - 1), 'D', 1 + i % 2), 'succeeded', id
+         FROM (SELECT id, split_part(config_hash, ':', 2)::int AS i FROM res) r`,
+      [id, QN * 2, QN, encodeTrajectory(trajectoryOf(0.5))],
+    );
+    const res = await get(`/v1/sweeps/${id}/plot.svg?x=q&y=D`);
+    expect(res.statusCode).toBe(200);
+    expectWellFormed(res.body);
+    expect(res.body).toContain('2 x 1 values of 250 x 2 per cell');
+    const cells = [...res.body.matchAll(/<rect class="cell"([^>]*)\/?>/g)].map((m) => Object.fromEntries([...m[1].matchAll(/([\w-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])));
+    expect(cells).toHaveLength(125 * 2);
+    const first = cells.find((c) => c['data-x'].startsWith('0..') && c['data-y'] === '1')!;
+    expect(Number(first['data-value'])).toBeCloseTo((0 + 0.002) / 2, 12);
+    expect(first['data-count']).toBe('2');
+    expect(first['data-run-id']).toBeUndefined();
+    expect(first['data-first-run-id']).toMatch(/^\d+$/);
+  });
+});
+
 describe('GET /v1/sweeps/:id/plot.svg with only x: a line plot', () => {
   it('plots the mean over seeds with +- sd error bars', async () => {
     const res = await get(`/v1/sweeps/${seeded.id}/plot.svg?x=D&z=summary.basinShare.0&where=q=0.3`);

@@ -9,6 +9,7 @@ import {
   parseWhere, requireMetric, requireVariable, runTrajectory, sweepMeta, sweepStats, type MetricStats, type StatsGroup, type SweepStats,
 } from '@curation/db';
 import type { TypeBoxProvider } from '../type-provider.ts';
+import { MAX_AXIS_CELLS, binnedGrid } from './plot-bins.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { visibilityOf } from '../auth.ts';
@@ -164,24 +165,37 @@ export const plotRoutes: FastifyPluginAsync<Deps, RawServerDefault, TypeBoxProvi
       if (!stats) throw notFound('sweep', id);
       // The groups are those of one aggregate; what else the picture depends on is in the key.
       const drawKey = JSON.stringify([q.x, q.y, z, agg, q.width, q.height, sweepName, stats.contract, stats.groups.length, stats.groups.at(-1)?.key]);
+      const yVar = q.y;
       return sendSvg(reply, drawOnce(stats.groups, drawKey, () => {
-        const cells: HeatmapCell[] = stats.groups.map((g) => ({
-          x: category(g.key[q.x]),
-          y: category(g.key[q.y!]),
-          value: aggregateOf(g.metrics[z], agg),
-          count: g.n,
-          ...(g.runId ? { runId: g.runId } : {}),
-          firstRunId: g.firstRunId,
-        }));
-        const perCell = [...new Set(stats.groups.map((g) => g.n))];
+        const xValues = sortCategories(stats.groups.map((g) => category(g.key[q.x])));
+        const yValues = sortCategories(stats.groups.map((g) => category(g.key[yVar])));
+        let grid: { xValues: Category[]; yValues: Category[]; cells: HeatmapCell[]; xPer: number; yPer: number };
+        if (xValues.length <= MAX_AXIS_CELLS && yValues.length <= MAX_AXIS_CELLS) {
+          const cells = stats.groups.map((g): HeatmapCell => ({
+            x: category(g.key[q.x]),
+            y: category(g.key[yVar]),
+            value: aggregateOf(g.metrics[z], agg),
+            count: g.n,
+            ...(g.runId ? { runId: g.runId } : {}),
+            firstRunId: g.firstRunId,
+          }));
+          grid = { xValues, yValues, cells, xPer: 1, yPer: 1 };
+        } else {
+          grid = binnedGrid(stats.groups, { x: q.x, y: yVar, z, agg, xValues, yValues, category });
+        }
+        const { cells } = grid;
+        const perCell = [...new Set(cells.map((c) => c.count))];
         const runs = perCell.length === 1 ? `${perCell[0]} run${perCell[0] === 1 ? '' : 's'} per cell` : 'runs per cell vary';
+        const binned = grid.xPer * grid.yPer > 1
+          ? `; ${grid.xPer} x ${grid.yPer} values of ${xValues.length} x ${yValues.length} per cell${agg === 'median' ? ", the median of the groups' medians" : ''}`
+          : '';
         const svg = heatmapSvg({
-          title: `${valueTitle(agg, z, zField.label)} over seeds (${runs}): ${sweepName}; ${provenance(stats)}`,
+          title: `${valueTitle(agg, z, zField.label)} over seeds (${runs}${binned}): ${sweepName}; ${provenance(stats)}`,
           xLabel: q.x,
-          yLabel: q.y,
+          yLabel: yVar,
           zLabel: `${agg}(${z})`,
-          xValues: sortCategories(cells.map((c) => c.x)),
-          yValues: sortCategories(cells.map((c) => c.y)),
+          xValues: grid.xValues,
+          yValues: grid.yValues,
           cells,
           // The dashboard's page of the sweep, opened on the cell's run: it works in a new tab,
           // where a link into /v1 would answer 401 (a browser sends no API key of its own).
