@@ -26,6 +26,10 @@ export async function showRun(view, runId, cell) {
   const plot = $('#trajectory');
   fill(head, 'Loading the run…');
   $('#trajectory-section').scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+  // The plot asked for at once with the run, not after it: a run shown from a table or
+  // the diagram has mostly succeeded (if not, the plot's 404 is not used).
+  const svgReq = apiSvg(`/v1/runs/${encodeURIComponent(runId)}/plot.svg`);
+  svgReq.catch(() => {});
   try {
     const run = await apiJson(`/v1/runs/${encodeURIComponent(runId)}`);
     if (token !== runToken) return;
@@ -41,7 +45,7 @@ export async function showRun(view, runId, cell) {
       fill(plot, h('p', { class: 'muted' }, run.error ? 'This run failed: no trajectory.' : `No trajectory (the run is ${run.status}).`));
       return;
     }
-    const svg = await apiSvg(`/v1/runs/${encodeURIComponent(runId)}/plot.svg`);
+    const svg = await svgReq;
     if (token !== runToken) return;
     plot.innerHTML = svg; // SVG from our own API
   } catch (err) {
