@@ -158,6 +158,7 @@ export function buildStatsQuery(
   const part = source.runStats && source.part && source.part.of > 1 ? source.part : null;
   let outerWhere = '';
   let groupsFrom = '';
+  let rowsP = '';
   if (rows !== null) {
     // Group g is the key range [g * rows, (g + 1) * rows): its rows come from the primary
     // key together, so nothing sorts the sweep's rows; only each group's percentiles sort
@@ -165,7 +166,7 @@ export function buildStatsQuery(
     const groups = total / rows;
     const at = (k: number) => (part ? Math.floor((k * groups) / part.of) : k * groups);
     groupsFrom = `generate_series(${p.add(at(part?.k ?? 0))}::int8, ${p.add(at((part?.k ?? 0) + 1) - 1)}::int8) g(gid)`;
-    const rowsP = p.add(rows);
+    rowsP = p.add(rows);
     conds.push(`res.index >= g.gid * ${rowsP}::int8`, `res.index < (g.gid + 1) * ${rowsP}::int8`);
   } else if (part) {
     const slowest = keys!.find((k) => k.stride * k.length === part.total);
@@ -222,7 +223,10 @@ export function buildStatsQuery(
       `SELECT ${cols.join(',\n       ')}\n` +
       `FROM (SELECT ${inner.join(', ')}\n` +
       `        FROM ${from}\n` +
-      `       WHERE ${conds.join('\n         AND ')}) t\n` +
+      `       WHERE ${conds.join('\n         AND ')}\n` +
+      // At most `rows` rows (the key is unique): the planner then sizes each range right
+      // and keeps the key lookup however large the table grows.
+      `       LIMIT ${rowsP}) t\n` +
       `${range ? 'HAVING count(*) > 0' : 'GROUP BY contract'}) a\nORDER BY a.contract, g.gid`;
     return { text, values: p.values };
   }
