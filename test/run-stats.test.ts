@@ -263,3 +263,29 @@ describe('tag lines kept for settled sweeps', () => {
     expect(retried[0].metrics['summary.basinShare.0'].count).toBe(after[0].metrics['summary.basinShare.0'].count);
   });
 });
+
+describe('values whose squares underflow', () => {
+  // A decayed outside mass is near 1e-200; Postgres raises an error for a float8 product
+  // that rounds to zero, which once kept a settled sweep running and failed its stats.
+  it('settle the sweep and give stats with a mean square of 0', async () => {
+    const id = await newSweep(5, 'tiny');
+    const ids = await results(id, 20, '2.0.0');
+    await pool.query(`UPDATE results SET final_outside = 1e-200, basin_share0 = CASE WHEN id = $2 THEN 0.5 ELSE 1e-170 END
+                       WHERE id = ANY($1::bigint[])`, [ids, ids[0]]);
+    await pool.query(`UPDATE runs r SET status = 'succeeded', result_id = (($2::bigint[])[r.index + 1]) WHERE sweep_id = $1`, [id, ids]);
+    expect(await finishSweepIfDone(pool, id)).toBe('succeeded');
+    expect((await pool.query('SELECT 1 FROM run_stats_lines WHERE sweep_id = $1', [id])).rowCount).toBe(1);
+    const metrics = ['summary.final.outside', 'summary.basinShare.0'];
+    const [line] = await sweepsByTag(pool, 'tiny', { metrics });
+    expect(line.metrics['summary.final.outside'].meanSquare).toBe(0);
+    expect(line.metrics['summary.basinShare.0'].meanSquare).toBeCloseTo(0.25 / 20, 15);
+    const stats = (await sweepStats(pool, id, { groupBy: ['q'], metrics, where: [] }))!;
+    expect(stats.groups).toHaveLength(4);
+    for (const g of stats.groups) {
+      expect(g.metrics['summary.final.outside'].mean).toBe(1e-200);
+      expect(g.metrics['summary.final.outside'].meanSquare).toBe(0);
+    }
+    const joined = (await sweepStats(pool, id, { groupBy: ['q'], metrics: [...metrics, 'summary.basinShare.1'], where: [] }))!;
+    expect(joined.groups.map((g) => g.metrics['summary.final.outside'].meanSquare)).toEqual([0, 0, 0, 0]);
+  });
+});

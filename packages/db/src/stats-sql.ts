@@ -16,6 +16,15 @@ export class Params {
   }
 }
 
+// Postgres refuses a float8 product that rounds to zero ("value out of range:
+// underflow"), and contract 2 summaries hold values near 1e-200 (an outside mass that
+// decayed). Squared in IEEE arithmetic such a value gives 0 or the smallest subnormal, so
+// it squares to 0 here; NULL stays NULL (not counted by avg).
+const SQUARE_UNDERFLOW = '1.6e-162';
+function squareSql(e: string): string {
+  return `CASE WHEN abs(${e}) < ${SQUARE_UNDERFLOW} THEN 0 ELSE (${e}) * (${e}) END`;
+}
+
 const SQL_OPS = new Map<FilterOp, string>([['=', '='], ['!=', '<>'], ['<', '<'], ['<=', '<='], ['>', '>'], ['>=', '>=']]);
 
 /** The field as float8 (booleans as 0/1), reading `res`. */
@@ -198,7 +207,7 @@ export function buildStatsQuery(
       // array column costs the client several times more to parse.
       ...['p10', 'p50', 'p90'].map((n, j) => `(percentile_cont('{0.1,0.5,0.9}'::float8[]) WITHIN GROUP (ORDER BY m${i}))[${j + 1}] AS m${i}_${n}`),
       `max(m${i}) AS m${i}_max`,
-      `avg(m${i} * m${i}) AS m${i}_msq`,
+      `avg(${squareSql(`m${i}`)}) AS m${i}_msq`,
     ]),
     'avg(collapsed::int)::float8 AS collapsed_rate',
     'avg(converged::int)::float8 AS converged_rate',
@@ -274,7 +283,7 @@ export function buildTagStatsQuery(ids: string[], o: { metrics: string[] }): { t
   const idsP = p.add(ids);
   const extra = fields.flatMap((f, i) => {
     const e = metricSql(f, p);
-    return [`count(${e})::int AS m${i}_count`, `avg(${e}) AS m${i}_mean`, `stddev_samp(${e}) AS m${i}_std`, `avg((${e}) * (${e})) AS m${i}_msq`];
+    return [`count(${e})::int AS m${i}_count`, `avg(${e}) AS m${i}_mean`, `stddev_samp(${e}) AS m${i}_std`, `avg(${squareSql(e)}) AS m${i}_msq`];
   });
   const text =
     `SELECT r.sweep_id AS id, res.contract,

@@ -69,13 +69,20 @@ $$;
 
 -- Only runs whose link changed (succeeded or not, which result): a statement that touches
 -- succeeded runs for another reason (a refine stage number) writes no stats row.
+-- Most statements (claims, failures, requeues) unlink and link no run: they skip both
+-- joins (the insert's reads results).
 CREATE FUNCTION "public"."run_stats_update"() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
 BEGIN
-    DELETE FROM run_stats s USING old_runs o JOIN new_runs n ON n.id = o.id
-     WHERE o.status = 'succeeded' AND s.sweep_id = o.sweep_id AND s.index = o.index
-       AND (n.status <> 'succeeded' OR n.result_id IS DISTINCT FROM o.result_id
-            OR n.sweep_id <> o.sweep_id OR n.index <> o.index);
+    IF EXISTS (SELECT 1 FROM old_runs o WHERE o.status = 'succeeded') THEN
+        DELETE FROM run_stats s USING old_runs o JOIN new_runs n ON n.id = o.id
+         WHERE o.status = 'succeeded' AND s.sweep_id = o.sweep_id AND s.index = o.index
+           AND (n.status <> 'succeeded' OR n.result_id IS DISTINCT FROM o.result_id
+                OR n.sweep_id <> o.sweep_id OR n.index <> o.index);
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM new_runs n WHERE n.status = 'succeeded') THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO run_stats (sweep_id, index, run_id, contract, core_version, converged, converged_at, collapsed,
                            nash_gap, basin_share0, surviving_basins, in_interval, final_entropy, outside_decay_rate,
                            audit_applies, in_interval_b5, in_interval_corrected, outside_domination, final_outside)
@@ -156,7 +163,8 @@ CREATE TABLE "run_stats_lines" (
 );
 
 -- The lines of `ids` as they are now (nothing kept): what a running sweep's line is.
--- Booleans count as 0/1, as a stats metric reads them (stats-sql.ts, metricSql). No SET
+-- Booleans count as 0/1, as a stats metric reads them (stats-sql.ts, metricSql); a value
+-- whose square would underflow (Postgres raises an error) squares to 0, as in squareSql. No SET
 -- clause (tables named with their schema instead), so that Postgres inlines the function
 -- into the calling statement and plans it for the ids given: a generic plan reads all
 -- of run_stats.
@@ -171,20 +179,20 @@ LANGUAGE sql STABLE AS $$
                        WHERE o.sweep_id = s.sweep_id AND o.contract = s.contract) END,
            avg(s.collapsed::int)::float8, avg(s.converged::int)::float8, avg(s.in_interval::int)::float8,
            avg(s.nash_gap)::float8, avg(s.converged_at)::float8,
-           jsonb_build_object('converged', jsonb_build_array(count(s.converged::int::float8), avg(s.converged::int::float8), stddev_samp(s.converged::int::float8), avg(s.converged::int::float8 * s.converged::int::float8)),
-                   'converged_at', jsonb_build_array(count(s.converged_at::float8), avg(s.converged_at::float8), stddev_samp(s.converged_at::float8), avg(s.converged_at::float8 * s.converged_at::float8)),
-                   'collapsed', jsonb_build_array(count(s.collapsed::int::float8), avg(s.collapsed::int::float8), stddev_samp(s.collapsed::int::float8), avg(s.collapsed::int::float8 * s.collapsed::int::float8)),
-                   'nash_gap', jsonb_build_array(count(s.nash_gap::float8), avg(s.nash_gap::float8), stddev_samp(s.nash_gap::float8), avg(s.nash_gap::float8 * s.nash_gap::float8)),
-                   'basin_share0', jsonb_build_array(count(s.basin_share0::float8), avg(s.basin_share0::float8), stddev_samp(s.basin_share0::float8), avg(s.basin_share0::float8 * s.basin_share0::float8)),
-                   'surviving_basins', jsonb_build_array(count(s.surviving_basins::float8), avg(s.surviving_basins::float8), stddev_samp(s.surviving_basins::float8), avg(s.surviving_basins::float8 * s.surviving_basins::float8)),
-                   'in_interval', jsonb_build_array(count(s.in_interval::int::float8), avg(s.in_interval::int::float8), stddev_samp(s.in_interval::int::float8), avg(s.in_interval::int::float8 * s.in_interval::int::float8)),
-                   'final_entropy', jsonb_build_array(count(s.final_entropy::float8), avg(s.final_entropy::float8), stddev_samp(s.final_entropy::float8), avg(s.final_entropy::float8 * s.final_entropy::float8)),
-                   'outside_decay_rate', jsonb_build_array(count(s.outside_decay_rate::float8), avg(s.outside_decay_rate::float8), stddev_samp(s.outside_decay_rate::float8), avg(s.outside_decay_rate::float8 * s.outside_decay_rate::float8)),
-                   'audit_applies', jsonb_build_array(count(s.audit_applies::int::float8), avg(s.audit_applies::int::float8), stddev_samp(s.audit_applies::int::float8), avg(s.audit_applies::int::float8 * s.audit_applies::int::float8)),
-                   'in_interval_b5', jsonb_build_array(count(s.in_interval_b5::int::float8), avg(s.in_interval_b5::int::float8), stddev_samp(s.in_interval_b5::int::float8), avg(s.in_interval_b5::int::float8 * s.in_interval_b5::int::float8)),
-                   'in_interval_corrected', jsonb_build_array(count(s.in_interval_corrected::int::float8), avg(s.in_interval_corrected::int::float8), stddev_samp(s.in_interval_corrected::int::float8), avg(s.in_interval_corrected::int::float8 * s.in_interval_corrected::int::float8)),
-                   'outside_domination', jsonb_build_array(count(s.outside_domination::float8), avg(s.outside_domination::float8), stddev_samp(s.outside_domination::float8), avg(s.outside_domination::float8 * s.outside_domination::float8)),
-                   'final_outside', jsonb_build_array(count(s.final_outside::float8), avg(s.final_outside::float8), stddev_samp(s.final_outside::float8), avg(s.final_outside::float8 * s.final_outside::float8)))
+           jsonb_build_object('converged', jsonb_build_array(count(s.converged::int::float8), avg(s.converged::int::float8), stddev_samp(s.converged::int::float8), avg(CASE WHEN abs(s.converged::int::float8) < 1.6e-162 THEN 0 ELSE s.converged::int::float8 * s.converged::int::float8 END)),
+                   'converged_at', jsonb_build_array(count(s.converged_at::float8), avg(s.converged_at::float8), stddev_samp(s.converged_at::float8), avg(CASE WHEN abs(s.converged_at::float8) < 1.6e-162 THEN 0 ELSE s.converged_at::float8 * s.converged_at::float8 END)),
+                   'collapsed', jsonb_build_array(count(s.collapsed::int::float8), avg(s.collapsed::int::float8), stddev_samp(s.collapsed::int::float8), avg(CASE WHEN abs(s.collapsed::int::float8) < 1.6e-162 THEN 0 ELSE s.collapsed::int::float8 * s.collapsed::int::float8 END)),
+                   'nash_gap', jsonb_build_array(count(s.nash_gap::float8), avg(s.nash_gap::float8), stddev_samp(s.nash_gap::float8), avg(CASE WHEN abs(s.nash_gap::float8) < 1.6e-162 THEN 0 ELSE s.nash_gap::float8 * s.nash_gap::float8 END)),
+                   'basin_share0', jsonb_build_array(count(s.basin_share0::float8), avg(s.basin_share0::float8), stddev_samp(s.basin_share0::float8), avg(CASE WHEN abs(s.basin_share0::float8) < 1.6e-162 THEN 0 ELSE s.basin_share0::float8 * s.basin_share0::float8 END)),
+                   'surviving_basins', jsonb_build_array(count(s.surviving_basins::float8), avg(s.surviving_basins::float8), stddev_samp(s.surviving_basins::float8), avg(CASE WHEN abs(s.surviving_basins::float8) < 1.6e-162 THEN 0 ELSE s.surviving_basins::float8 * s.surviving_basins::float8 END)),
+                   'in_interval', jsonb_build_array(count(s.in_interval::int::float8), avg(s.in_interval::int::float8), stddev_samp(s.in_interval::int::float8), avg(CASE WHEN abs(s.in_interval::int::float8) < 1.6e-162 THEN 0 ELSE s.in_interval::int::float8 * s.in_interval::int::float8 END)),
+                   'final_entropy', jsonb_build_array(count(s.final_entropy::float8), avg(s.final_entropy::float8), stddev_samp(s.final_entropy::float8), avg(CASE WHEN abs(s.final_entropy::float8) < 1.6e-162 THEN 0 ELSE s.final_entropy::float8 * s.final_entropy::float8 END)),
+                   'outside_decay_rate', jsonb_build_array(count(s.outside_decay_rate::float8), avg(s.outside_decay_rate::float8), stddev_samp(s.outside_decay_rate::float8), avg(CASE WHEN abs(s.outside_decay_rate::float8) < 1.6e-162 THEN 0 ELSE s.outside_decay_rate::float8 * s.outside_decay_rate::float8 END)),
+                   'audit_applies', jsonb_build_array(count(s.audit_applies::int::float8), avg(s.audit_applies::int::float8), stddev_samp(s.audit_applies::int::float8), avg(CASE WHEN abs(s.audit_applies::int::float8) < 1.6e-162 THEN 0 ELSE s.audit_applies::int::float8 * s.audit_applies::int::float8 END)),
+                   'in_interval_b5', jsonb_build_array(count(s.in_interval_b5::int::float8), avg(s.in_interval_b5::int::float8), stddev_samp(s.in_interval_b5::int::float8), avg(CASE WHEN abs(s.in_interval_b5::int::float8) < 1.6e-162 THEN 0 ELSE s.in_interval_b5::int::float8 * s.in_interval_b5::int::float8 END)),
+                   'in_interval_corrected', jsonb_build_array(count(s.in_interval_corrected::int::float8), avg(s.in_interval_corrected::int::float8), stddev_samp(s.in_interval_corrected::int::float8), avg(CASE WHEN abs(s.in_interval_corrected::int::float8) < 1.6e-162 THEN 0 ELSE s.in_interval_corrected::int::float8 * s.in_interval_corrected::int::float8 END)),
+                   'outside_domination', jsonb_build_array(count(s.outside_domination::float8), avg(s.outside_domination::float8), stddev_samp(s.outside_domination::float8), avg(CASE WHEN abs(s.outside_domination::float8) < 1.6e-162 THEN 0 ELSE s.outside_domination::float8 * s.outside_domination::float8 END)),
+                   'final_outside', jsonb_build_array(count(s.final_outside::float8), avg(s.final_outside::float8), stddev_samp(s.final_outside::float8), avg(CASE WHEN abs(s.final_outside::float8) < 1.6e-162 THEN 0 ELSE s.final_outside::float8 * s.final_outside::float8 END)))
       FROM public.run_stats s
      WHERE s.sweep_id = ANY(ids)
      GROUP BY s.sweep_id, s.contract
