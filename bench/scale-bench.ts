@@ -262,9 +262,12 @@ export async function runScaleBench(): Promise<Record<string, number>> {
         }
         out.submitFullyQueuedMs = performance.now() - t;
         out.submitLoadAfter = loadavg()[0];
-        const jq = new Queue(RUNS_QUEUE, { connection: createRedis(redisUrl()), prefix });
+        // A connection handed to a Queue stays open after its close: quit it too, or the bench never exits.
+        const jqRedis = createRedis(redisUrl());
+        const jq = new Queue(RUNS_QUEUE, { connection: jqRedis, prefix });
         const jobs = await jq.getJobCounts('wait', 'prioritized');
         await jq.close();
+        await jqRedis.quit();
         out.submitJobs = jobs.wait + jobs.prioritized;
         out.pollQueued1MMs = await timeIt(() => getJson(port, headers, `/v1/sweeps/${id}`));
         const queued = (await getJson(port, headers, `/v1/sweeps/${id}`)) as { counts: { queued: number } };
